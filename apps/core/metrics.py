@@ -1,0 +1,10 @@
+from prometheus_client import Counter, Gauge
+
+SHARD_MAP_FALLBACK_TOTAL = Counter(
+    "shard_map_fallback_total",
+    "Shard resolutions served from the last known map because the current map was stale or missing an entry.",
+    ["reason"],
+)
+SHARD_MAP_AGE_SECONDS = Gauge(
+    "shard_map_age_seconds", "Seconds since the resolver last loaded the shard map from the catalog."
+)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from django.db import models
+
+from apps.core.history import sharded_history
+from apps.core.models import ShardedModel
+from apps.patients.models import Patient
+
+
+class EncounterType(models.TextChoices):
+    IN_PERSON = "in_person", "In-person visit"
+    TELEHEALTH = "telehealth", "Telehealth visit"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    URGENT = "urgent", "Urgent care"
+
+
+class EncounterStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    IN_PROGRESS = "in_progress", "In progress"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class NoteStatus(models.TextChoices):
+    EMPTY = "empty", "No note yet"
+    DRAFT = "draft", "Draft"
+    SIGNED = "signed", "Signed"
+
+
+class Encounter(ShardedModel):
+    shard_key_field = "patient"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
+    encounter_type = models.CharField(max_length=20, choices=EncounterType.choices)
+    reason = models.CharField(max_length=500)
+    requested_start = models.DateTimeField()
+    status = models.CharField(
+        max_length=20, choices=EncounterStatus.choices, default=EncounterStatus.BOOKED, db_index=True
+    )
+    # Cross-database references to catalog users.
+    booked_by_user_id = models.BigIntegerField()
+    clinician_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Idempotency: one encounter per (booking user, key); the unique constraint, not a
+    # check-then-insert, is what makes concurrent retries safe.
+    idempotency_key = models.CharField(max_length=128)
+    request_fingerprint = models.CharField(max_length=64)
+
+    note_text = models.TextField(blank=True)
+    note_status = models.CharField(max_length=10, choices=NoteStatus.choices, default=NoteStatus.EMPTY)
+    note_version = models.PositiveIntegerField(default=0)
+    note_released = models.BooleanField(default=False, help_text="Released notes are visible to the patient.")
+    note_amendment_reason = models.CharField(max_length=500, blank=True)
+    note_updated_by_user_id = models.BigIntegerField(null=True, blank=True)
+    note_updated_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = sharded_history()
+
+    class Meta:
+        ordering = ["-requested_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booked_by_user_id", "idempotency_key"], name="encounter_idempotency_key_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"encounter {self.id}"

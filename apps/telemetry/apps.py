@@ -1,0 +1,20 @@
+import os
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class TelemetryConfig(AppConfig):
+    name = "apps.telemetry"
+    label = "telemetry"
+    verbose_name = "Telemetry"
+
+    def ready(self):
+        from .logging import configure_structlog
+        from .profiling import configure_profiling
+        from .tracing import configure_tracing
+
+        configure_structlog()
+        configure_tracing(service_name=settings.PIMLAB_SERVICE_NAME, span_store_size=settings.PIMLAB_SPAN_STORE_SIZE)
+        if os.environ.get("PYROSCOPE_SERVER_ADDRESS"):
+            configure_profiling(service_name=settings.PIMLAB_SERVICE_NAME)

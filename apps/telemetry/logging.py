@@ -1,0 +1,50 @@
+"""structlog configuration: JSON lines on stdout carrying the correlation fields."""
+
+from __future__ import annotations
+
+import logging
+
+import structlog
+from opentelemetry import trace
+
+
+def add_trace_context(logger, method_name, event_dict):
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
+SHARED_PROCESSORS = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    add_trace_context,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.StackInfoRenderer(),
+    structlog.processors.format_exc_info,
+]
+
+FOREIGN_PRE_CHAIN = list(SHARED_PROCESSORS)
+
+
+# Used by the "json" formatter in settings.LOGGING.
+FORMATTER_PROCESSORS = [
+    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+    structlog.processors.JSONRenderer(),
+]
+
+
+def configure_structlog() -> None:
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *SHARED_PROCESSORS,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.captureWarnings(True)

@@ -1,0 +1,42 @@
+"""Per-request telemetry: binds persona/role to the log context and records
+``http_server_duration_seconds`` by route template, method, status and persona."""
+
+from __future__ import annotations
+
+import time
+
+from opentelemetry import trace
+
+from . import context
+from .metrics import HTTP_SERVER_DURATION_SECONDS
+
+
+class RequestTelemetryMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        persona = _persona_role(request)
+        context.bind(persona=persona, actor_role=persona, trace_id=context.current_trace_id())
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("persona", persona)
+            if request.user.is_authenticated:
+                span.set_attribute("user_id", str(request.user.pk))
+        response = self.get_response(request)
+        # DRF authenticates tokens inside the view: read the persona again afterwards.
+        persona = _persona_role(request)
+        route = getattr(getattr(request, "resolver_match", None), "route", None) or "unmatched"
+        HTTP_SERVER_DURATION_SECONDS.labels(
+            route=route, method=request.method, status=str(response.status_code), persona=persona
+        ).observe(time.perf_counter() - started)
+        return response
+
+
+def _persona_role(request) -> str:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return "anonymous"
+    persona = getattr(user, "persona", None)
+    return persona.role if persona is not None else "staff"

@@ -1,0 +1,37 @@
+"""A bounded in-process store of finished spans, used when no OTLP endpoint is configured.
+
+Tests and the portal read traces from it; the oldest spans are dropped first."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+
+class BoundedSpanStore(SpanExporter):
+    def __init__(self, max_spans: int = 5000):
+        self._spans: deque[ReadableSpan] = deque(maxlen=max_spans)
+        self._lock = threading.Lock()
+
+    def export(self, spans) -> SpanExportResult:
+        with self._lock:
+            self._spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spans.clear()
+
+    def spans(self) -> list[ReadableSpan]:
+        with self._lock:
+            return list(self._spans)
+
+    def trace(self, trace_id: str | int) -> list[ReadableSpan]:
+        wanted = int(trace_id, 16) if isinstance(trace_id, str) else trace_id
+        return sorted((s for s in self.spans() if s.context.trace_id == wanted), key=lambda s: s.start_time)

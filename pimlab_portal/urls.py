@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.telemetry.views import healthz, readyz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("apps.patients.urls")),
+    path("api/", include("apps.encounters.urls")),
+    path("api/", include("apps.claims.urls")),
+    path("api/", include("apps.audits.urls")),
+    path("api/", include("apps.outbox.urls")),
+    path("api/", include("apps.projections.urls")),
+    path("api/", include("apps.slo.urls")),
+    path("api/", include("apps.chaos.urls")),
+    path("api/", include("apps.probes.urls")),
+    path("", include("apps.portal.urls")),
+]
