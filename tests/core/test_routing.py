@@ -30,3 +30,12 @@ def test_patient_lands_on_the_shard_its_bucket_maps_to():
 def test_sharded_query_without_a_shard_fails_loudly():
     with pytest.raises(ShardRoutingError):
         list(Patient.objects.all())
+
+
+def test_persona_factory_gives_token_and_role():
+    from tests.factories import PatientFactory, persona_user
+
+    patient = PatientFactory(bucket=700)
+    user, token = persona_user("patient", patient=patient, username="pat1")
+    assert user.persona.patient_id == patient.id and len(token) == 40
+    assert patient._state.db == "shard_1"
