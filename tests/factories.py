@@ -45,7 +45,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
 def persona_user(role: str, *, patient: Patient | None = None, username: str | None = None):
     """A user with a persona of ``role`` and an API token; returns (user, token_key)."""
-    user = UserFactory(username=username or factory.Faker("user_name").evaluate(None, None, {"locale": None}))
+    user = UserFactory(**({"username": username} if username else {}))
     Persona.objects.create(
         user=user, role=role, patient_id=patient.id if patient else None, display_name=f"{role} {user.username}"
     )
