@@ -25,7 +25,6 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Patient
-        exclude = ("bucket",)
 
     bucket = None
     mrn = factory.Sequence(lambda n: f"MRN{n:08d}")
