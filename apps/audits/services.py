@@ -38,10 +38,9 @@ def audit_event_record(
     touches the audit store, so an audit-store outage never blocks a request.
     """
     correlation = context.current()
-    with tracer().start_as_current_span(
-        AUDIT_LOGGER_SPAN,
-        attributes={"shard_id": using, "audit.action": action, "audit.outcome": str(outcome)},
-    ):
+    span_labels = {name: str(value) for name, value in correlation.items() if value is not None}
+    span_labels.update({"shard_id": using, "audit.action": action, "audit.outcome": str(outcome)})
+    with tracer().start_as_current_span(AUDIT_LOGGER_SPAN, attributes=span_labels):
         started = time.perf_counter()
         event = AuditEvent.objects.using(using).create(
             patient_id=patient_id,

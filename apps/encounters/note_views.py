@@ -37,10 +37,16 @@ from .note_telemetry import (
     SPAN_API_CONTROLLER,
     SPAN_TELEMETRY,
     SPAN_VALIDATOR,
+    correlation_attributes,
     note_span,
 )
 from .note_validation import NoteChange, NoteState, note_command_validate
-from .services import NoteVersionConflict, encounter_note_access_record, encounter_note_update
+from .services import (
+    NoteVersionConflict,
+    TemporalHistoryUnavailable,
+    encounter_note_access_record,
+    encounter_note_update,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -75,8 +81,13 @@ class _NoteController(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
-        with note_span(SPAN_API_CONTROLLER, operation=self.operation, encounter_id=kwargs.get("encounter_id")):
+        with note_span(
+            SPAN_API_CONTROLLER, operation=self.operation, encounter_id=kwargs.get("encounter_id")
+        ) as controller_span:
             response = super().dispatch(request, *args, **kwargs)
+            # Authentication and shard resolution happen inside dispatch: label the span afterwards.
+            controller_span.set_attributes(correlation_attributes())
+            controller_span.set_attribute("http.status_code", response.status_code)
             with note_span(SPAN_TELEMETRY, operation=self.operation, status=response.status_code):
                 self.telemetry_emit(request, response, time.perf_counter() - started)
         return response
@@ -213,6 +224,15 @@ class EncounterNoteApi(_NoteController):
             )
         except NoteVersionConflict as conflict:
             return self._version_conflict(conflict.current_version)
+        except TemporalHistoryUnavailable as unavailable:
+            return problem_response(
+                status_code=unavailable.status_code,
+                title=unavailable.title,
+                detail=str(unavailable.detail),
+                remediation=unavailable.remediation,
+                headers={"Retry-After": "5"},
+                code="temporal_history_unavailable",
+            )
         body = {
             "encounter_id": str(updated.id),
             "note": NoteOutput(note_as_dict(updated)).data,
