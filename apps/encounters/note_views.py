@@ -13,6 +13,7 @@ from datetime import UTC
 import structlog
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -147,6 +148,25 @@ class NoteOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
+class NoteEnvelopeOutput(serializers.Serializer):
+    encounter_id = serializers.CharField()
+    note = NoteOutput()
+
+
+class NoteUpdateOutput(NoteEnvelopeOutput):
+    validation = serializers.JSONField(help_text="Redactions (kind, count, replacement) and glossary findings.")
+
+
+class NoteHistoryOutput(serializers.Serializer):
+    encounter_id = serializers.CharField()
+    versions = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Without as_of: versions with field-level diffs."
+    )
+    as_of = serializers.DateTimeField(required=False)
+    history_id = serializers.IntegerField(required=False)
+    note = NoteOutput(required=False, help_text="With as_of: the note as it was then.")
+
+
 class EncounterNoteApi(_NoteController):
     class InputSerializer(serializers.Serializer):
         text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=20000)
@@ -163,6 +183,7 @@ class EncounterNoteApi(_NoteController):
         self.operation = "update" if request.method == "PATCH" else "read"
         return super().dispatch(request, *args, **kwargs)
 
+    @extend_schema(responses={200: NoteEnvelopeOutput}, summary="Read an encounter's clinical note (with ETag)")
     def get(self, request, encounter_id: int):
         encounter, access = self.encounter_visible_to(request, encounter_id, operation="read")
         if not access.can_read_drafts and not encounter.note_released:
@@ -179,6 +200,12 @@ class EncounterNoteApi(_NoteController):
         body = {"encounter_id": str(encounter.id), "note": NoteOutput(note_as_dict(encounter)).data}
         return Response(body, headers={"ETag": note_etag(encounter.note_version)})
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: NoteUpdateOutput},
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)],
+        summary="Update an encounter's clinical note (If-Match required)",
+    )
     def patch(self, request, encounter_id: int):
         if_match = request.headers.get("If-Match")
         if not if_match:
@@ -256,6 +283,11 @@ class EncounterNoteApi(_NoteController):
 class EncounterNoteHistoryApi(_NoteController):
     operation = "history"
 
+    @extend_schema(
+        responses={200: NoteHistoryOutput},
+        parameters=[OpenApiParameter("as_of", str, OpenApiParameter.QUERY, description="ISO 8601 timestamp")],
+        summary="Versions of a clinical note with diffs, or the note as of a time",
+    )
     def get(self, request, encounter_id: int):
         encounter, access = self.encounter_visible_to(request, encounter_id, operation="history")
         actor = Actor.from_user(request.user)
