@@ -125,7 +125,7 @@ def test_inserted_record_breaks_the_chain_at_the_insertion(shipped_chain):
         """INSERT INTO audits_auditrecord (shard_alias, sequence, source_event_id, patient_id, occurred_at, action,
                outcome, resource_type, resource_id, actor_user_id, actor_role, request_id, trace_id, detail,
                prev_hash, chain_hash, stored_at)
-           SELECT shard_alias, 4, source_event_id + 1, patient_id, occurred_at, 'encounter.note.read', 'success',
+           SELECT shard_alias, 4, 42, patient_id, occurred_at, 'encounter.note.read', 'success',
                resource_type, resource_id, actor_user_id, actor_role, '', '', '{}', %s, md5('forged') || md5('x'),
                stored_at
            FROM audits_auditrecord WHERE id = %s""",
