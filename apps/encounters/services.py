@@ -170,8 +170,8 @@ def _temporal_history_write(encounter: Encounter, *, using: str, actor: Actor, n
         **values,
     )
     try:
-        with transaction.atomic(using=using):
-            record.save(using=using)
+        # No savepoint of its own: a failure here must (and does) abort the caller's whole transaction.
+        record.save(using=using)
     except DatabaseError as exc:
         raise TemporalHistoryWriteFailed("temporal history insert failed") from exc
 
