@@ -64,7 +64,9 @@ class EncounterNoteHistoryAdminMixin(SimpleHistoryAdmin):
 class EncounterNoteAdmin(EncounterNoteHistoryAdminMixin, ShardedModelAdmin):
     list_display = ("id", "encounter_type", "status", "requested_start", "note_status", "note_version", "note_released")
     list_filter = (ShardListFilter, "status", "note_status", "note_released")
-    search_fields = ("=id", "=patient__id")
+    search_fields = ("=id",)
+    # The patient lives on the same shard; a choice list would query every shard at once.
+    readonly_fields = ("patient", "idempotency_key", "request_fingerprint", "booked_by_user_id")
 
 
 def register_encounter_admin(site: admin.AdminSite = admin.site) -> None:

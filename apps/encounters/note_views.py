@@ -107,7 +107,7 @@ class _NoteController(APIView):
                 outcome=_outcome(response.status_code),
                 shard_id=correlation["shard_id"] or "unknown",
                 actor_role=correlation["actor_role"] or "anonymous",
-            ).observe(seconds)
+            ).observe(seconds, exemplar={"trace_id": correlation["trace_id"]} if correlation["trace_id"] else None)
 
     def encounter_visible_to(self, request, encounter_id: int, *, operation: str) -> tuple[Encounter, NoteAccess]:
         encounter = encounter_for_note(encounter_id=encounter_id)
