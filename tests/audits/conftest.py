@@ -1,6 +1,6 @@
 import pytest
 
-from tests.audits.helpers import ensure_default_shard_map
+from tests.audits.audit_store_control import ensure_default_shard_map
 
 
 @pytest.fixture(autouse=True)

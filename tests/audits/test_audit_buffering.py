@@ -11,9 +11,9 @@ from apps.audits.models import AuditEvent, AuditRecord
 from apps.audits.shipping import audit_events_ship
 from apps.audits.tasks import audit_ship_shard
 from apps.audits.verification import audit_chain_verify
-from tests.audits.helpers import audit_store_down, record_events
+from tests.audits.audit_store_control import audit_store_down, record_events
 from tests.factories import PatientFactory
-from tests.notes.helpers import client_for, note_world, patch_note
+from tests.notes.note_scenario import client_for, note_world, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from apps.audits.models import AppendOnlyViolation, AuditEvent, AuditRecord
 from apps.audits.shipping import audit_events_ship
 from apps.audits.verification import audit_chain_verify
-from tests.audits.helpers import audit_triggers_disabled, record_events
+from tests.audits.audit_store_control import audit_triggers_disabled, record_events
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db(databases="__all__")

@@ -26,7 +26,7 @@ class NoteWorld:
 
 
 def note_world() -> NoteWorld:
-    from tests.audits.helpers import ensure_default_shard_map
+    from tests.audits.audit_store_control import ensure_default_shard_map
 
     ensure_default_shard_map()
     glossary_terms_load()

@@ -1,4 +1,4 @@
-"""Helpers for audit-trail tests."""
+"""Audit-store fixtures for tests: recording events, simulating an outage, bypassing the append-only triggers."""
 
 from __future__ import annotations
 
