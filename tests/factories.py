@@ -25,7 +25,6 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Patient
-        exclude = ("bucket",)
 
     bucket = None
     mrn = factory.Sequence(lambda n: f"MRN{n:08d}")
@@ -61,3 +60,46 @@ def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:
 
 
 ROLES = PersonaRole
+
+
+# --- Encounters (used by the clinical-notes tests) -----------------------------------------------
+def encounter_for(patient: Patient, *, booked_by=None, clinician=None, **fields):
+    """An encounter saved directly on the patient's shard (no booking API involved)."""
+    import datetime
+    import uuid
+
+    from django.utils import timezone
+
+    from apps.encounters.models import Encounter, EncounterType
+
+    encounter = Encounter(
+        patient=patient,
+        encounter_type=fields.pop("encounter_type", EncounterType.IN_PERSON),
+        reason=fields.pop("reason", "Follow-up of blood pressure"),
+        requested_start=fields.pop("requested_start", timezone.now() + datetime.timedelta(days=2)),
+        booked_by_user_id=booked_by.pk if booked_by is not None else 0,
+        clinician_user_id=clinician.pk if clinician is not None else None,
+        idempotency_key=fields.pop("idempotency_key", uuid.uuid4().hex),
+        request_fingerprint=fields.pop("request_fingerprint", uuid.uuid4().hex),
+        **fields,
+    )
+    encounter.save(using=patient._state.db)
+    return encounter
+
+
+class EncounterFactory(factory.django.DjangoModelFactory):
+    """``EncounterFactory(patient=..., clinician=user)``: saved on the patient's shard."""
+
+    class Meta:
+        model = "encounters.Encounter"
+
+    patient = factory.SubFactory(PatientFactory)
+    clinician = None
+    booked_by = None
+
+    @classmethod
+    def _create(cls, model_class, *args, patient, clinician=None, booked_by=None, **kwargs):
+        return encounter_for(patient, clinician=clinician, booked_by=booked_by, **kwargs)
+
+
+# --- end encounters -----------------------------------------------------------------------------

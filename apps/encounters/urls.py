@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .note_views import EncounterNoteApi, EncounterNoteHistoryApi
+
+urlpatterns: list = [
+    # --- Clinical notes ---
+    path("encounters/<int:encounter_id>/notes", EncounterNoteApi.as_view(), name="encounter-note"),
+    path(
+        "encounters/<int:encounter_id>/notes/history", EncounterNoteHistoryApi.as_view(), name="encounter-note-history"
+    ),
+    # --- end clinical notes ---
+]

@@ -176,3 +176,18 @@ LOGGING = {
         "django_structlog": {"level": "INFO"},
     },
 }
+
+# --- Audit trail (clinician documentation scenario) -------------------------------------------
+# NFR-09: an audit write (shard insert or audit-store append) slower than this is an alert.
+# `audit_write_latency_seconds` above it increments `audit_write_latency_threshold_exceeded_total`;
+# dashboards/clinician-documentation.json and docs/runbooks/11_audit-log-degradation.md use it.
+PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS = float(
+    os.environ.get("PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS", "0.25")
+)
+# NFR-20: buffered (unshipped) audit events older than this page the SRE on call.
+PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS = float(os.environ.get("PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS", "300"))
+# Key of the audit-store hash chain; keep it out of the audit database's reach.
+PIMLAB_AUDIT_CHAIN_KEY = os.environ.get("PIMLAB_AUDIT_CHAIN_KEY", "pimlab-audit-chain:" + SECRET_KEY)
+PIMLAB_AUDIT_SHIP_BATCH_SIZE = int(os.environ.get("PIMLAB_AUDIT_SHIP_BATCH_SIZE", "500"))
+PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5"))
+# --- end audit trail ---------------------------------------------------------------------------
