@@ -2,12 +2,34 @@ import importlib
 import os
 
 from celery import Celery
+from celery.signals import setup_logging, worker_process_init
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.local")
 
 app = Celery("pimlab_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Worker-side django-structlog receivers: bind the publisher's request_id/user/persona in each task.
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@setup_logging.connect
+def keep_django_logging(**kwargs):
+    """Connecting this signal stops Celery from replacing Django's JSON logging configuration."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@worker_process_init.connect
+def instrument_worker_process(**kwargs):
+    """Prefork children need their own instrumentation state (the OTel Celery guidance)."""
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    CeleryInstrumentor().instrument()
 
 
 @app.on_after_configure.connect

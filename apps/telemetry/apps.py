@@ -10,11 +10,13 @@ class TelemetryConfig(AppConfig):
     verbose_name = "Telemetry"
 
     def ready(self):
+        from . import task_context
         from .logging import configure_structlog
         from .profiling import configure_profiling
         from .tracing import configure_tracing
 
         configure_structlog()
         configure_tracing(service_name=settings.PIMLAB_SERVICE_NAME, span_store_size=settings.PIMLAB_SPAN_STORE_SIZE)
+        task_context.connect()
         if os.environ.get("PYROSCOPE_SERVER_ADDRESS"):
             configure_profiling(service_name=settings.PIMLAB_SERVICE_NAME)

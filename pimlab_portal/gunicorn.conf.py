@@ -1,0 +1,43 @@
+"""gunicorn settings for the lab's web process (Procfile ``web``).
+
+Two sync workers with persistent database connections (CONN_MAX_AGE in settings), and
+prometheus_client's multiprocess mode so /metrics sums every worker's samples."""
+
+import os
+import shutil
+from pathlib import Path
+
+_base_dir = Path(__file__).resolve().parent.parent
+_var_dir = Path(os.environ.get("PIMLAB_VAR_DIR", _base_dir / "var"))
+
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PIMLAB_WEB_PORT', '8000')}")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+keepalive = 5
+# gunicorn's own access log would be a second, unstructured line per request: django-structlog logs it.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+wsgi_app = "pimlab_portal.wsgi:application"
+
+# prometheus_client reads this variable when it is first imported, in each worker: set it here,
+# in the master, before any worker loads Django.
+_metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir / "prometheus-multiproc")))
+
+
+def on_starting(server):
+    # Samples of a previous run's workers must not be summed into this run's metrics.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker):
+    os.environ.setdefault("PIMLAB_PROCESS_ROLE", "web")
