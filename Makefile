@@ -5,6 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# The embedded profile: SQLite files and a filesystem broker under var/ (PIMLAB_VAR_DIR moves them).
+EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+PATIENTS ?= 200
+SEED ?= 42
 
 .PHONY: run test install migrate seed services lint format check bench clean
 
@@ -18,15 +22,16 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 migrate: install
-	$(PY) manage.py migrate_all
+	$(EMBEDDED) $(PY) manage.py migrate_all
 
 seed: migrate
-	$(PY) manage.py seed_lab --patients 200 --seed 42
+	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(SEED)
 
+# Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
 run: seed
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py lab_banner
-	$(VENV)/bin/honcho start -f Procfile web worker beat 2>/dev/null || bash scripts/run_procfile.sh
+	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(EMBEDDED) $(PY) manage.py lab_banner
+	$(EMBEDDED) $(VENV)/bin/honcho start --no-colour web worker beat
 
 services:
 	bash scripts/ensure_services.sh

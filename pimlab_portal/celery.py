@@ -29,7 +29,9 @@ def instrument_worker_process(**kwargs):
     """Prefork children need their own instrumentation state (the OTel Celery guidance)."""
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
-    CeleryInstrumentor().instrument()
+    instrumentor = CeleryInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 @app.on_after_configure.connect

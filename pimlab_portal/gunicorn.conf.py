@@ -21,6 +21,8 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "pimlab_portal.wsgi:application"
+# One control socket per lab directory, so several labs on one machine do not share it.
+control_socket = str(_var_dir / "gunicorn.ctl")
 
 # prometheus_client reads this variable when it is first imported, in each worker: set it here,
 # in the master, before any worker loads Django.

@@ -25,8 +25,8 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Patient
-        exclude = ("bucket",)
 
+    # Not excluded: _create must receive it (an excluded declaration never reaches _create).
     bucket = None
     mrn = factory.Sequence(lambda n: f"MRN{n:08d}")
     given_name = factory.Faker("first_name")

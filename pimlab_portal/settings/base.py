@@ -126,7 +126,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: a broker that needs no server unless PIMLAB_BROKER_URL is set.
-CELERY_BROKER_URL = os.environ.get("PIMLAB_BROKER_URL", "filesystem://")
+# "localhost" only silences kombu's missing-hostname warning; the filesystem transport ignores it.
+CELERY_BROKER_URL = os.environ.get("PIMLAB_BROKER_URL", "filesystem://localhost//")
 _broker_dir = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport needs its folders before the first publish or poll.
