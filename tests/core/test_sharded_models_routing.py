@@ -81,3 +81,18 @@ def test_a_row_cannot_relate_to_a_patient_on_another_shard():
     member.save()
     with pytest.raises(ValueError, match="router prevents this relation"):
         member.patient = there
+
+
+def test_a_shard_scope_routes_unnamed_queries_and_only_inside_the_block():
+    from apps.core.router import ShardRoutingError
+    from apps.core.sharding import shard_scope
+
+    patient = PatientFactory(bucket=1022)
+    with shard_scope("shard_1"):
+        assert list(Patient.objects.values_list("id", flat=True)) == [patient.id]
+    with shard_scope("shard_0"):
+        assert not Patient.objects.exists()
+    with pytest.raises(ShardRoutingError):
+        Patient.objects.exists()
+    with pytest.raises(ValueError, match="not a configured shard"), shard_scope("shard_7"):
+        pass
