@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
+from opentelemetry import trace
 
 from . import context
 
@@ -13,5 +14,8 @@ logger = structlog.get_logger(__name__)
 @shared_task(name="telemetry.trace_probe")
 def trace_probe(label: str = "") -> dict:
     received = context.current()
-    logger.info("trace_probe_received", label=label)
+    # The task span's parent is the publisher's span when the W3C context crossed the broker.
+    parent = getattr(trace.get_current_span(), "parent", None)
+    received["parent_span_id"] = format(parent.span_id, "016x") if parent is not None else None
+    logger.info("trace_probe_received", label=label, parent_span_id=received["parent_span_id"])
     return received
