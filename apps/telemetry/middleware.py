@@ -30,9 +30,12 @@ class RequestTelemetryMiddleware:
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
                 span.set_attribute("user_id", str(user.pk))
-            request_id = context.current()["request_id"]
-            if request_id:
+        request_id = context.current()["request_id"]
+        if request_id:
+            if span.is_recording():
                 span.set_attribute("request_id", request_id)
+            # Lets a caller quote the id that every log line of this request carries.
+            response.headers.setdefault("X-Request-ID", request_id)
         route = getattr(getattr(request, "resolver_match", None), "route", None) or "unmatched"
         HTTP_SERVER_DURATION_SECONDS.labels(
             route=route, method=request.method, status=str(response.status_code), persona=persona

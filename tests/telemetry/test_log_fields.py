@@ -23,6 +23,7 @@ def test_each_line_of_a_token_request_carries_every_field():
         response = client.get(f"/probe/{patient.id}/")
     assert response.status_code == 200
     body = response.json()
+    assert response["X-Request-ID"] == body["request_id"]
     assert [line["event"] for line in lines] == ["request_started", "probe_handled", "request_finished"]
     for line in lines:
         assert all(field in line for field in REQUIRED), line
