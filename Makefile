@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 # The embedded profile: SQLite files and a filesystem broker under var/ (PIMLAB_VAR_DIR moves them).
+VAR_DIR := $(or $(PIMLAB_VAR_DIR),$(CURDIR)/var)
 EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 PATIENTS ?= 200
 SEED ?= 42
@@ -28,10 +29,11 @@ seed: migrate
 	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(SEED)
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
+# They share one metrics folder, so the web process's /metrics also shows the worker's samples.
 run: seed
 	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
 	$(EMBEDDED) $(PY) manage.py lab_banner
-	$(EMBEDDED) $(VENV)/bin/honcho start --no-colour web worker beat
+	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(VENV)/bin/honcho start --no-colour web worker beat
 
 services:
 	bash scripts/ensure_services.sh

@@ -1,11 +1,15 @@
 import importlib
 import os
+from pathlib import Path
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.local")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Shared with gunicorn (make run): the web process's /metrics then includes the worker's samples.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 app = Celery("pimlab_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -32,6 +36,14 @@ def instrument_worker_process(**kwargs):
     instrumentor = CeleryInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
+
+
+@worker_process_shutdown.connect
+def forget_live_gauges(pid=None, **kwargs):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
 
 
 @app.on_after_configure.connect

@@ -1,11 +1,13 @@
 """gunicorn settings for the lab's web process (Procfile ``web``).
 
 Two sync workers with persistent database connections (CONN_MAX_AGE in settings), and
-prometheus_client's multiprocess mode so /metrics sums every worker's samples."""
+prometheus_client's multiprocess mode so /metrics sums the samples of every worker (and of the
+Celery worker when it shares PROMETHEUS_MULTIPROC_DIR, as under ``make run``)."""
 
 import os
-import shutil
 from pathlib import Path
+
+from apps.telemetry.multiprocess import metrics_dir_default, metrics_dir_prepare
 
 _base_dir = Path(__file__).resolve().parent.parent
 _var_dir = Path(os.environ.get("PIMLAB_VAR_DIR", _base_dir / "var"))
@@ -26,13 +28,14 @@ control_socket = str(_var_dir / "gunicorn.ctl")
 
 # prometheus_client reads this variable when it is first imported, in each worker: set it here,
 # in the master, before any worker loads Django.
-_metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir / "prometheus-multiproc")))
+_metrics_dir = metrics_dir_default(_var_dir)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 
 def on_starting(server):
-    # Samples of a previous run's workers must not be summed into this run's metrics.
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
-    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    # Samples of a previous run's processes must not be summed into this run's metrics.
+    removed = metrics_dir_prepare(_metrics_dir)
+    server.log.info("metrics folder %s ready (%d stale files removed)", _metrics_dir, len(removed))
 
 
 def child_exit(server, worker):

@@ -123,10 +123,12 @@ def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
     base = f"http://127.0.0.1:{embedded_env['PIMLAB_WEB_PORT']}"
     web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
     web = start([str(BIN / "gunicorn"), "-c", "pimlab_portal/gunicorn.conf.py"], embedded_env, web_log)
+    # As under `make run`: the worker writes its samples where gunicorn's /metrics reads them.
+    worker_env = {**embedded_env, "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus-multiproc")}
     worker = start(
         [str(BIN / "celery"), "-A", "pimlab_portal", "worker", "--concurrency", "1", "--loglevel", "INFO",
          "--hostname", f"embedded-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle"],
-        embedded_env,
+        worker_env,
         worker_log,
     )  # fmt: skip
     try:
@@ -176,6 +178,9 @@ def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
         received = next(line for line in json_lines(worker_log) if line.get("label") == label)
         assert received["actor_role"] == "system" and received["request_id"]  # no publisher request: beat-like
         assert len(received["trace_id"]) == 32
+        # The worker's task metrics appear in the web process's /metrics.
+        metrics = get(f"{base}/metrics")[1]
+        assert 'celery_task_runs_total{state="SUCCESS",task="telemetry.trace_probe"} 1.0' in metrics
     finally:
         stop(web)
         stop(worker)
