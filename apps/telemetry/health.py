@@ -24,11 +24,16 @@ def _failure(exc: BaseException, **extra) -> dict:
     return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()[:300], **extra}
 
 
+def _database_target(config: dict) -> str:
+    vendor = config["ENGINE"].rsplit(".", 1)[-1]
+    if not config.get("HOST"):
+        return f"{vendor}:{config['NAME']}"
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"{vendor}://{config['HOST']}{port}/{config['NAME']}"
+
+
 def check_database(alias: str) -> dict:
-    config = connections[alias].settings_dict
-    target = (
-        f"{config['ENGINE'].rsplit('.', 1)[-1]}:{config.get('HOST') or ''}:{config.get('PORT') or ''}/{config['NAME']}"
-    )
+    target = _database_target(connections[alias].settings_dict)
     started = time.perf_counter()
     try:
         with connections[alias].cursor() as cursor:
