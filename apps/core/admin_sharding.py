@@ -12,7 +12,7 @@ from django.contrib import admin
 
 from .ids import InvalidShardedId
 from .resolver import ShardMapMissing, shard_for_id
-from .sharding import shard_scope
+from .sharding import scoped_shard, shard_scope
 
 
 class ShardListFilter(admin.SimpleListFilter):
@@ -68,7 +68,8 @@ class ShardedModelAdmin(admin.ModelAdmin):
         return shard_from_request(request)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).using(self._shard_from_request(request))
+        # Inside a view about one object, its shard; on the list, the shard filter's.
+        return super().get_queryset(request).using(scoped_shard() or self._shard_from_request(request))
 
     def get_object(self, request, object_id, from_field=None):
         alias = _shard_of(object_id)
@@ -99,6 +100,11 @@ class ShardedModelAdmin(admin.ModelAdmin):
     def history_view(self, request, object_id, extra_context=None):
         with shard_scope(self._view_shard(request, object_id)):
             return _rendered(super().history_view(request, object_id, extra_context))
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """One historical version (django-simple-history admins only)."""
+        with shard_scope(self._view_shard(request, object_id)):
+            return _rendered(super().history_form_view(request, object_id, version_id, extra_context))
 
     def save_model(self, request, obj, form, change):
         obj.save(using=obj._state.db or shard_for_id(obj.assign_id()))

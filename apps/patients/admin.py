@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 
@@ -13,7 +14,7 @@ class CareTeamMemberInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ShardedModelAdmin):
+class PatientAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
     list_display = ("mrn", "family_name", "given_name", "birth_date", "sex", "id", "created_at")
     list_filter = (ShardListFilter, "sex")
     search_fields = ("mrn", "family_name", "given_name", "=id")
@@ -21,6 +22,7 @@ class PatientAdmin(ShardedModelAdmin):
     ordering = ("mrn",)
     inlines = (CareTeamMemberInline,)
     list_per_page = 50
+    history_list_display = ("family_name", "given_name", "phone", "email")
 
 
 @admin.register(CareTeamMember)

@@ -122,3 +122,37 @@ def test_personas_and_shard_map_render(admin_client, lab):
     assert "shard_0" in html and "shard_1" in html
     entry = ShardMapEntry.objects.first()
     assert admin_client.get(reverse("admin:core_shardmapentry_change", args=[entry.pk])).status_code == 200
+
+
+def test_a_patients_history_lists_its_versions_from_its_shard(admin_client, lab):
+    patient = lab["high"]
+    patient.family_name = "Changedname"
+    patient.save()
+    response = admin_client.get(reverse("admin:patients_patient_history", args=[patient.id]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Changedname" in html
+    version = Patient.history.model.objects.using("shard_1").filter(id=patient.id).earliest("history_date")
+    url = reverse("admin:patients_patient_simple_history", args=[patient.id, version.history_id])
+    response = admin_client.get(url)
+    assert response.status_code == 200 and patient.mrn in response.content.decode()
+
+
+def test_a_shard_map_edit_in_the_admin_takes_effect_in_this_process(admin_client, lab):
+    from apps.core.resolver import shard_for_bucket
+
+    assert shard_for_bucket(100) == "shard_0"
+    entry = ShardMapEntry.objects.get(shard_alias="shard_0")
+    url = reverse("admin:core_shardmapentry_change", args=[entry.pk])
+    form = {"bucket_start": "0", "bucket_end": "511", "shard_alias": "shard_1", "note": "moved"}
+    assert admin_client.post(url, form).status_code == 302
+    assert shard_for_bucket(100) == "shard_1"
+
+
+def test_the_admin_refuses_an_overlapping_or_unknown_shard_map_entry(admin_client, lab):
+    url = reverse("admin:core_shardmapentry_add")
+    response = admin_client.post(url, {"bucket_start": "500", "bucket_end": "600", "shard_alias": "shard_1"})
+    assert response.status_code == 200 and "overlaps" in response.content.decode()
+    response = admin_client.post(url, {"bucket_start": "0", "bucket_end": "1", "shard_alias": "shard_9"})
+    assert response.status_code == 200 and "Unknown shard" in response.content.decode()
+    assert ShardMapEntry.objects.count() == 2
