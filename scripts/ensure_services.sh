@@ -33,3 +33,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
+
+# Each area that needs more (tools, extra servers) adds a script here; they run in name order.
+for extra in "$(dirname "$0")"/ensure_services.d/*.sh; do
+  [ -e "$extra" ] || continue
+  echo "Running ${extra##*/} …"
+  bash "$extra"
+done
