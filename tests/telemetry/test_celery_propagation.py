@@ -61,7 +61,7 @@ def celery_worker(tmp_path):
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(log_path, lambda line: "ready" in str(line.get("event", "")), process)
+        wait_for(log_path, lambda line: str(line.get("event", "")).endswith(" ready."), process)
         yield queue, log_path, process
     finally:
         process.send_signal(signal.SIGTERM)
