@@ -185,7 +185,5 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django_structlog": {"level": "INFO"},
-        # Celery's own logger setup would replace ours in the worker (see pimlab_portal/celery.py).
-        "celery": {"level": "INFO"},
     },
 }
