@@ -61,3 +61,36 @@ def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:
 
 
 ROLES = PersonaRole
+
+
+# --- Encounters and claims (billing scenario) -------------------------------------------------------
+
+
+def _a_week_ago():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(days=7)
+
+
+class EncounterFactory(factory.django.DjangoModelFactory):
+    """An encounter on its patient's shard (default: a finished in-person visit a week ago)."""
+
+    class Meta:
+        model = "encounters.Encounter"
+
+    patient = factory.SubFactory(PatientFactory)
+    encounter_type = "in_person"
+    reason = "Follow-up of blood pressure"
+    requested_start = factory.LazyFunction(_a_week_ago)
+    status = "finished"
+    booked_by_user_id = 1
+    idempotency_key = factory.Sequence(lambda n: f"encounter-key-{n}")
+    request_fingerprint = "0" * 64
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        encounter = model_class(*args, **kwargs)
+        encounter.save(using=kwargs["patient"]._state.db)
+        return encounter
