@@ -179,9 +179,11 @@ class ProjectionConsumer:
                     projection=PROJECTION_NAME,
                     lag_seconds=round((applied_at - event.occurred_at).total_seconds(), 3),
                 )
-            self._event_spans(event, correlation, batch_link, started_ns, ended_ns)
+            self._event_spans(event, correlation, batch_link, started_ns, result.kpi_update_started_ns, ended_ns)
 
-    def _event_spans(self, event, correlation: dict, batch_link: Link, started_ns: int, ended_ns: int) -> None:
+    def _event_spans(
+        self, event, correlation: dict, batch_link: Link, started_ns: int, kpi_started_ns: int | None, ended_ns: int
+    ) -> None:
         """Continue the producing request's trace: its claim reaches the dashboard in the same trace."""
         parent = propagate.extract(event.headers)
         attributes = {
@@ -199,7 +201,7 @@ class ProjectionConsumer:
                 "Financial Dashboard",
                 context=trace.set_span_in_context(span),
                 attributes={**attributes, "kpi": "financial_daily_aggregate"},
-                start_time=started_ns,
+                start_time=kpi_started_ns or started_ns,
             )
             child.end(end_time=ended_ns)
         span.end(end_time=ended_ns)

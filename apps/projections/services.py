@@ -7,6 +7,7 @@ fact's contribution between the daily aggregate rows."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ class ApplyResult:
     applied: list[ProjectedEvent] = field(default_factory=list)
     duplicates: int = 0
     applied_at: datetime | None = None
+    # When the KPI (aggregate) update of this batch began, for the "Financial Dashboard" span.
+    kpi_update_started_ns: int | None = None
 
 
 def _lock_projection() -> None:
@@ -194,6 +197,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         ClaimFact.objects.using("default").bulk_create(list(created.values()))
     if changed:
         ClaimFact.objects.using("default").bulk_update(changed, _FACT_FIELDS, batch_size=500)
+    result.kpi_update_started_ns = time.time_ns()
     _aggregates_apply(deltas)
     _checkpoint_advance(fresh, applied_at=result.applied_at)
     result.applied = fresh
