@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from django.db import DatabaseError
@@ -51,6 +51,8 @@ class BatchOutcome:
     duplicates: int = 0
     dead_lettered: int = 0
     redelivered: int = 0
+    # Commit-to-applied delay of each event applied in this batch, measured after commit and ack.
+    lags_seconds: list[float] = field(default_factory=list)
 
 
 class ProjectionConsumer:
@@ -150,6 +152,8 @@ class ProjectionConsumer:
         if result.duplicates:
             PROJECTION_EVENTS_DUPLICATE_TOTAL.labels(projection=PROJECTION_NAME).inc(result.duplicates)
         if result.applied:
+            acknowledged_at = timezone.now()
+            outcome.lags_seconds = [(acknowledged_at - event.occurred_at).total_seconds() for event in result.applied]
             self._observe(result, batch_span, started_ns)
         return outcome
 
