@@ -29,7 +29,7 @@ def financial_dashboard_page(request):
         days = min(max(int(request.GET.get("days", 30)), 1), 366)
     except ValueError:
         days = 30
-    context = {"kpis": financial_kpis(days=days), "freshness": projection_freshness(bus=get_event_bus()), "days": days}
+    context = {"kpis": financial_kpis(days=days), "freshness": projection_freshness(bus=get_event_bus), "days": days}
     return render(request, "portal/financial_dashboard.html", context)
 
 

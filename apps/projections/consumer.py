@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import structlog
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
@@ -232,9 +232,20 @@ class ProjectionConsumer:
 
     def run(self, *, stop, max_batches: int | None = None, on_batch=None) -> int:
         """Consume until ``stop()`` is true (or ``max_batches``); returns the number of events applied."""
-        applied = batches = 0
+        applied = batches = failures = 0
         while not stop() and (max_batches is None or batches < max_batches):
-            outcome = self.run_once()
+            try:
+                outcome = self.run_once()
+            except (DatabaseError, *_bus_errors()) as exc:
+                # Catalog or bus unavailable: nothing was acknowledged, so back off and try again;
+                # the entries are redelivered (to this or another worker) once things recover.
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                logger.warning("projection_worker_backoff", error=type(exc).__name__, delay_seconds=delay)
+                close_old_connections()
+                time.sleep(delay)
+                continue
+            failures = 0
             applied += outcome.applied
             batches += 1
             if on_batch is not None:
@@ -250,6 +261,14 @@ class ProjectionConsumer:
             if outcome.delivered == 0:
                 break
         return applied
+
+
+def _bus_errors() -> tuple[type[Exception], ...]:
+    try:
+        import redis
+    except ImportError:
+        return ()
+    return (redis.ConnectionError, redis.TimeoutError)
 
 
 def _producer_link(headers: dict) -> Link | None:

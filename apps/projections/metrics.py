@@ -4,6 +4,7 @@ PROJECTION_WORKER_LAG_SECONDS = Gauge(
     "projection_worker_lag_seconds",
     "Now minus the commit time of the last event the projection worker applied.",
     ["projection"],
+    multiprocess_mode="livemax",
 )
 PROJECTION_APPLY_LAG_SECONDS = Histogram(
     "projection_apply_lag_seconds",
@@ -14,16 +15,19 @@ PROJECTION_APPLY_LAG_SECONDS = Histogram(
 CLAIM_PROJECTION_STALENESS = Gauge(
     "claim_projection_staleness",
     "SLI: age in seconds of the oldest claim event not yet applied to the financial read models (0 when caught up).",
+    multiprocess_mode="livemax",
 )
 PROJECTION_BACKLOG_EVENTS = Gauge(
     "projection_backlog_events",
     "Events waiting for the projection: delivered but unacknowledged plus not yet delivered.",
     ["projection", "stream"],
+    multiprocess_mode="livemax",
 )
 PROJECTION_BACKLOG_ALERT = Gauge(
     "projection_backlog_alert",
     "1 while the projection backlog is past its alert threshold (seed FR-14.5), else 0.",
     ["projection"],
+    multiprocess_mode="livemax",
 )
 PROJECTION_EVENTS_APPLIED_TOTAL = Counter(
     "projection_events_applied_total", "Events applied to the read models.", ["projection", "event_type"]

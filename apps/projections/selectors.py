@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import structlog
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from .backlog import projection_backlog_measure
 from .events import PROJECTION_NAME
 from .models import ClaimFact, EncounterFact, FinancialDailyAggregate, ProcessedEvent, ProjectionCheckpoint
+
+logger = structlog.get_logger(__name__)
 
 
 def _money(value) -> str:
@@ -84,10 +87,15 @@ def financial_kpis(*, days: int = 30, today: date | None = None) -> dict:
 
 def projection_freshness(*, bus) -> dict:
     checkpoint = ProjectionCheckpoint.objects.using("default").filter(name=PROJECTION_NAME).first()
-    backlog = projection_backlog_measure(bus=bus)
+    try:
+        backlog = projection_backlog_measure(bus=bus() if callable(bus) else bus)
+    except Exception as exc:
+        logger.warning("projection_freshness_unknown", error=type(exc).__name__)
+        backlog = None
     return {
-        "staleness_seconds": round(backlog.staleness_seconds, 3),
-        "backlog_events": backlog.total,
+        "staleness_seconds": round(backlog.staleness_seconds, 3) if backlog else None,
+        "backlog_events": backlog.total if backlog else None,
+        "event_bus_reachable": backlog is not None,
         "backlog_alert": checkpoint.backlog_alert_firing if checkpoint else False,
         "events_applied": checkpoint.events_applied if checkpoint else 0,
         "last_event_occurred_at": checkpoint.last_event_occurred_at if checkpoint else None,

@@ -32,9 +32,10 @@ class FinancialDashboardApi(APIView):
                 if value is not None:
                     span.set_attribute(key, str(value))
             body = financial_kpis(days=data.validated_data["days"])
-            body["freshness"] = projection_freshness(bus=get_event_bus())
+            body["freshness"] = projection_freshness(bus=get_event_bus)
             body["staleness_slo_seconds"] = float(
                 getattr(settings, "PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS", 60)
             )
-            span.set_attribute("staleness_seconds", body["freshness"]["staleness_seconds"])
+            if body["freshness"]["staleness_seconds"] is not None:
+                span.set_attribute("staleness_seconds", body["freshness"]["staleness_seconds"])
         return Response(body)

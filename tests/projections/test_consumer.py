@@ -104,3 +104,14 @@ def test_worker_exports_lag_and_applied_counters():
     # The synthetic events were committed days ago: the last one applied is that old.
     assert REGISTRY.get_sample_value("projection_worker_lag_seconds", {"projection": "financial"}) > 3600
     assert REGISTRY.get_sample_value("projection_apply_lag_seconds_count", labels) >= 2
+
+
+def test_worker_loop_backs_off_while_the_bus_is_down_and_does_not_die(settings, monkeypatch):
+    from apps.outbox.eventbus import RedisStreamsEventBus
+
+    down = RedisStreamsEventBus("redis://127.0.0.1:1/0")
+    sleeps = []
+    monkeypatch.setattr("apps.projections.consumer.time.sleep", sleeps.append)
+    worker = ProjectionConsumer(bus=down, consumer="w", block_ms=10)
+    assert worker.run(stop=lambda: len(sleeps) >= 3) == 0
+    assert sleeps == [1.0, 2.0, 4.0]  # doubling back-off, the loop survived

@@ -113,3 +113,23 @@ def test_amounts_are_exact_decimals(sre_client):
         ]
     )
     assert Decimal(sre_client.get("/api/dashboards/financial").json()["totals"]["amount"]) == Decimal("0.30")
+
+
+def test_dashboard_answers_while_the_event_bus_is_down(sre_client, settings):
+    from apps.outbox.eventbus import reset_event_bus
+
+    publish_and_apply(
+        [
+            claim_submitted(
+                claim_id=31, encounter_id=32, payer_code="MEDICARE", total_amount="5.00", submitted_at=timezone.now()
+            )
+        ]
+    )
+    settings.PIMLAB_EVENTBUS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    reset_event_bus()
+    try:
+        body = sre_client.get("/api/dashboards/financial").json()
+    finally:
+        reset_event_bus()
+    assert body["totals"]["claims"] == 1
+    assert body["freshness"]["event_bus_reachable"] is False and body["freshness"]["staleness_seconds"] is None

@@ -17,8 +17,18 @@ class Command(BaseCommand):
             "--claim-idle-ms", type=int, default=30_000, help="Claim entries left pending this long by a dead consumer."
         )
         parser.add_argument("--max-batches", type=int, default=None)
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            help="Serve this worker's Prometheus metrics on this port (lag, staleness, backlog).",
+        )
 
-    def handle(self, *args, consumer, batch_size, claim_idle_ms, max_batches, **options):
+    def handle(self, *args, consumer, batch_size, claim_idle_ms, max_batches, metrics_port, **options):
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port)
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         bus = get_event_bus()
