@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -36,50 +38,44 @@ def _claim_id(raw: str) -> int:
         ) from None
 
 
+@extend_schema_serializer(component_name="ClaimLineItemInput")
+class ClaimLineItemInputSerializer(serializers.Serializer):
+    """One line of a claim submission (shared by the submit API and its schema)."""
+
+    procedure_code = serializers.CharField(max_length=5)
+    diagnosis_codes = serializers.ListField(child=serializers.CharField(max_length=8), min_length=1, max_length=4)
+    units = serializers.IntegerField(min_value=1, max_value=99, default=1)
+    unit_price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("100000")
+    )
+
+    def validate_procedure_code(self, value: str) -> str:
+        problem = procedure_code_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_diagnosis_codes(self, value: list[str]) -> list[str]:
+        problems = [p for p in (diagnosis_code_problem(code) for code in value) if p]
+        if problems:
+            raise serializers.ValidationError(problems)
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("List each diagnosis code once per line.")
+        return value
+
+
 class ClaimSubmitApi(APIView):
     permission_classes = [IsBillingAdmin]
 
-    class LineItemInputSerializer(serializers.Serializer):
-        procedure_code = serializers.CharField(max_length=5)
-        diagnosis_codes = serializers.ListField(child=serializers.CharField(max_length=8), min_length=1, max_length=4)
-        units = serializers.IntegerField(min_value=1, max_value=99, default=1)
-        unit_price = serializers.DecimalField(
-            max_digits=10, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("100000")
-        )
-
-        def validate_procedure_code(self, value: str) -> str:
-            problem = procedure_code_problem(value)
-            if problem:
-                raise serializers.ValidationError(problem)
-            return value
-
-        def validate_diagnosis_codes(self, value: list[str]) -> list[str]:
-            problems = [p for p in (diagnosis_code_problem(code) for code in value) if p]
-            if problems:
-                raise serializers.ValidationError(problems)
-            if len(set(value)) != len(value):
-                raise serializers.ValidationError("List each diagnosis code once per line.")
-            return value
-
+    @extend_schema_serializer(component_name="ClaimSubmitInput")
     class InputSerializer(serializers.Serializer):
         patient_id = serializers.IntegerField(min_value=1)
         encounter_id = serializers.IntegerField(min_value=1)
         payer_code = serializers.CharField(max_length=40)
         currency = serializers.ChoiceField(choices=["USD"], default="USD")
-        line_items = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=50)
+        line_items = ClaimLineItemInputSerializer(many=True, min_length=1, max_length=50)
 
-        def validate_line_items(self, value):
-            errors, items = {}, []
-            for index, raw in enumerate(value):
-                item = ClaimSubmitApi.LineItemInputSerializer(data=raw)
-                if item.is_valid():
-                    items.append(item.validated_data)
-                else:
-                    errors[str(index)] = item.errors
-            if errors:
-                raise serializers.ValidationError(errors)
-            return items
-
+    @extend_schema_serializer(component_name="ClaimSubmitOutput")
     class OutputSerializer(serializers.Serializer):
         claim_id = serializers.CharField(source="id")
         status = serializers.CharField()
@@ -88,6 +84,11 @@ class ClaimSubmitApi(APIView):
         retention_class = serializers.CharField()
         trace_id = serializers.CharField()
 
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        responses={202: OutputSerializer},
+    )
     def post(self, request):
         with participant_span("Billing Service API"):
             key = request.headers.get("Idempotency-Key", "").strip()
@@ -145,6 +146,7 @@ class ClaimDetailApi(APIView):
     permission_classes = [CanReadClaims]
     renderer_classes = [JSONRenderer, FhirJsonRenderer]
 
+    @extend_schema_serializer(component_name="ClaimLineItemOutput")
     class LineItemOutputSerializer(serializers.Serializer):
         sequence = serializers.IntegerField()
         procedure_code = serializers.CharField()
@@ -153,6 +155,7 @@ class ClaimDetailApi(APIView):
         unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
         line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
 
+    @extend_schema_serializer(component_name="ClaimDetailOutput")
     class OutputSerializer(serializers.Serializer):
         claim_id = serializers.CharField(source="id")
         patient_id = serializers.CharField()
@@ -167,6 +170,10 @@ class ClaimDetailApi(APIView):
         paid_at = serializers.DateTimeField(allow_null=True)
         trace_id = serializers.CharField()
 
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "fhir"], description="fhir: a FHIR R4B Claim")],
+        responses={200: OutputSerializer},
+    )
     def get(self, request, claim_id: str):
         claim_id = _claim_id(claim_id)
         claim = claim_get(claim_id=claim_id)
@@ -212,9 +219,11 @@ class ClaimDetailApi(APIView):
 class ClaimPaymentApi(APIView):
     permission_classes = [IsBillingAdmin]
 
+    @extend_schema_serializer(component_name="ClaimPaymentInput")
     class InputSerializer(serializers.Serializer):
         paid_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
 
+    @extend_schema(request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, claim_id: str):
         claim_id = _claim_id(claim_id)
         data = self.InputSerializer(data=request.data)
@@ -228,10 +237,12 @@ class ClaimPaymentApi(APIView):
 class PayerListApi(APIView):
     permission_classes = [CanReadClaims]
 
+    @extend_schema_serializer(component_name="PayerOutput")
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField()
         name = serializers.CharField()
         retention_class = serializers.CharField(source="retention_class_id")
 
+    @extend_schema(responses={200: OutputSerializer(many=True)})
     def get(self, request):
         return Response(self.OutputSerializer(payer_list(), many=True).data)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,9 +23,11 @@ class FinancialDashboardApi(APIView):
 
     permission_classes = [CanReadFinancials]
 
+    @extend_schema_serializer(component_name="FinancialDashboardQuery")
     class InputSerializer(serializers.Serializer):
         days = serializers.IntegerField(min_value=1, max_value=366, default=30)
 
+    @extend_schema(parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
