@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 
 from apps.core.actors import Actor
 from apps.core.models import Persona
+from apps.patients.models import Patient
 
 from .models import AmountCeiling, ArchivedClaim, Claim, StaffPatientRecord
 
@@ -47,16 +49,18 @@ def rate_limit_settings() -> tuple[int, int]:
 
 
 class _InProcessWindowCounter:
-    """Fixed-window counter for the embedded profile, where there is no Redis."""
+    """Fixed-window counter for the embedded profile, where there is no Redis (one window per key)."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
+        self._windows: dict[str, tuple[int, int]] = {}
 
-    def incr(self, key: str, window_seconds: int) -> int:
+    def incr(self, key: str, window_start: int) -> int:
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-            return self._counts[key]
+            start, count = self._windows.get(key, (window_start, 0))
+            count = count + 1 if start == window_start else 1
+            self._windows[key] = (window_start, count)
+            return count
 
 
 _in_process_counter = _InProcessWindowCounter()
@@ -76,15 +80,15 @@ def rate_limit_check(*, actor: Actor, now: float | None = None) -> None:
     limit, window = rate_limit_settings()
     now = time.time() if now is None else now
     window_start = int(now // window) * window
-    key = f"pimlab:ratelimit:claim_submit:{actor.user_id}:{window_start}"
     url = settings.PIMLAB_REDIS_URL
     if url:
+        key = f"pimlab:ratelimit:claim_submit:{actor.user_id}:{window_start}"
         pipeline = _redis(url).pipeline(transaction=True)
         pipeline.incr(key)
         pipeline.expire(key, window + 5)
         count = int(pipeline.execute()[0])
     else:
-        count = _in_process_counter.incr(key, window)
+        count = _in_process_counter.incr(f"claim_submit:{actor.user_id}", window_start)
     if count > limit:
         retry_after = max(1, int(window_start + window - now))
         raise GuardrailViolation(
@@ -109,7 +113,7 @@ def amount_ceiling_check(*, actor: Actor, total: Decimal) -> None:
         )
 
 
-def own_patient_record_check(*, actor: Actor, user, patient) -> None:
+def own_patient_record_check(*, actor: Actor, user: AbstractBaseUser | None, patient: Patient) -> None:
     """A billing admin may not bill their own care: linked record, persona link or same e-mail."""
     own_ids = set(
         StaffPatientRecord.objects.using("default").filter(user_id=actor.user_id).values_list("patient_id", flat=True)

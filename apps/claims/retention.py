@@ -8,7 +8,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .selectors import archived_claims_due_for_purge, claims_due_for_archive, shards
+from apps.core.sharding import all_shards
+
+from .selectors import archived_claims_due_for_purge, claims_due_for_archive
 from .services import archived_claim_purge, claim_archive
 
 
@@ -21,7 +23,7 @@ class RetentionSweepResult:
 def claims_retention_sweep(*, now: datetime | None = None, batch_size: int = 500) -> RetentionSweepResult:
     now = now or timezone.now()
     result = RetentionSweepResult()
-    for alias in shards():
+    for alias in all_shards():
         for claim_id in claims_due_for_archive(shard_alias=alias, now=now, limit=batch_size):
             result.archived += int(claim_archive(claim_id=claim_id, now=now) is not None)
         for claim_id in archived_claims_due_for_purge(shard_alias=alias, now=now, limit=batch_size):

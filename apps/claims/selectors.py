@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from apps.core.resolver import shard_for_id
-from apps.core.sharding import all_shards
 from apps.telemetry import context
 
 from .models import ArchivedClaim, Claim, Payer, RetentionPolicy
@@ -48,7 +47,3 @@ def archived_claims_due_for_purge(*, shard_alias: str, now: datetime, limit: int
         .order_by("purge_after")
         .values_list("claim_id", flat=True)[:limit]
     )
-
-
-def shards() -> list[str]:
-    return all_shards()

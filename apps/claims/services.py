@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -83,7 +84,7 @@ def claim_request_fingerprint(
 def claim_submit(
     *,
     actor: Actor,
-    user,
+    user: AbstractBaseUser | None,
     patient_id: int,
     encounter_id: int,
     payer_code: str,
@@ -195,7 +196,7 @@ def _persist(
     *,
     alias: str,
     actor: Actor,
-    user,
+    user: AbstractBaseUser | None,
     patient_id: int,
     encounter_id: int,
     payer: Payer,

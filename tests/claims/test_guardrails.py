@@ -121,3 +121,19 @@ def test_violation_counter_is_exported(billing_admin, finished_encounter):
     _user, client = billing_admin
     post_claim(client, claim_body(finished_encounter))
     assert REGISTRY.get_sample_value("claim_guardrail_violations_total", labels) == before + 1
+
+
+def test_rate_limit_without_redis_counts_in_process_per_window(settings):
+    from apps.claims.guardrails import GuardrailViolation, rate_limit_check
+    from apps.core.actors import Actor
+
+    settings.PIMLAB_REDIS_URL = ""
+    settings.PIMLAB_CLAIMS_RATE_LIMIT = 2
+    settings.PIMLAB_CLAIMS_RATE_WINDOW_SECONDS = 60
+    actor = Actor(user_id=987654, role="billing_admin")
+    rate_limit_check(actor=actor, now=6000.0)
+    rate_limit_check(actor=actor, now=6030.0)
+    with pytest.raises(GuardrailViolation) as refused:
+        rate_limit_check(actor=actor, now=6059.0)
+    assert refused.value.rule == "rate_limit" and refused.value.retry_after_seconds == 1
+    rate_limit_check(actor=actor, now=6060.0)  # a new window
