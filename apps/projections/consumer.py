@@ -128,8 +128,9 @@ class ProjectionConsumer:
             try:
                 parsed.append((message, parse_envelope(message.event)))
             except MalformedEvent as exc:
+                # Acknowledged at once: it is safe in the dead-letter stream whatever happens to the batch.
                 self._dead_letter(message, str(exc))
-                to_ack[message.stream].append(message.message_id)
+                self.bus.ack(message.stream, CONSUMER_GROUP, [message.message_id])
                 outcome.dead_lettered += 1
         started_ns = time.time_ns()
         with tracer("pimlab.projections").start_as_current_span(
