@@ -115,3 +115,13 @@ def test_worker_loop_backs_off_while_the_bus_is_down_and_does_not_die(settings, 
     worker = ProjectionConsumer(bus=down, consumer="w", block_ms=10)
     assert worker.run(stop=lambda: len(sleeps) >= 3) == 0
     assert sleeps == [1.0, 2.0, 4.0]  # doubling back-off, the loop survived
+
+
+def test_beat_drain_task_applies_what_is_waiting():
+    from apps.projections.tasks import projections_drain_task
+
+    bus = get_event_bus()
+    history = synthetic_history(claims=4)
+    bus.publish_batch(history)
+    assert projections_drain_task.apply().get() == len(history)
+    assert pending_total(bus) == 0
