@@ -63,9 +63,9 @@ def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:
 ROLES = PersonaRole
 
 
-# --- Encounters (used by the clinical-notes tests) -----------------------------------------------
+# --- Encounters ------------------------------------------------------------------------------------
 def encounter_for(patient: Patient, *, booked_by=None, clinician=None, **fields):
-    """An encounter saved directly on the patient's shard (no booking API involved)."""
+    """A booked encounter in two days, saved directly on the patient's shard (no booking API involved)."""
     import datetime
     import uuid
 
@@ -88,19 +88,31 @@ def encounter_for(patient: Patient, *, booked_by=None, clinician=None, **fields)
     return encounter
 
 
+def _a_week_ago():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(days=7)
+
+
 class EncounterFactory(factory.django.DjangoModelFactory):
-    """``EncounterFactory(patient=..., clinician=user)``: saved on the patient's shard."""
+    """An encounter on its patient's shard (default: a finished in-person visit a week ago)."""
 
     class Meta:
         model = "encounters.Encounter"
 
     patient = factory.SubFactory(PatientFactory)
-    clinician = None
-    booked_by = None
+    encounter_type = "in_person"
+    reason = "Follow-up of blood pressure"
+    requested_start = factory.LazyFunction(_a_week_ago)
+    status = "finished"
+    booked_by_user_id = 1
+    idempotency_key = factory.Sequence(lambda n: f"encounter-key-{n}")
+    request_fingerprint = "0" * 64
 
     @classmethod
-    def _create(cls, model_class, *args, patient, clinician=None, booked_by=None, **kwargs):
-        return encounter_for(patient, clinician=clinician, booked_by=booked_by, **kwargs)
-
-
-# --- end encounters -----------------------------------------------------------------------------
+    def _create(cls, model_class, *args, **kwargs):
+        encounter = model_class(*args, **kwargs)
+        encounter.save(using=kwargs["patient"]._state.db)
+        return encounter

@@ -202,3 +202,16 @@ PIMLAB_AUDIT_CHAIN_KEY = os.environ.get("PIMLAB_AUDIT_CHAIN_KEY", "pimlab-audit-
 PIMLAB_AUDIT_SHIP_BATCH_SIZE = int(os.environ.get("PIMLAB_AUDIT_SHIP_BATCH_SIZE", "500"))
 PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5"))
 # --- end audit trail ---------------------------------------------------------------------------
+
+# --- Claims and financial projection (billing scenario) ---------------------------------------------
+# Per-billing-admin submission rate limit (guardrail), counted in Redis (PIMLAB_REDIS_URL) per window.
+PIMLAB_CLAIMS_RATE_LIMIT = int(os.environ.get("PIMLAB_CLAIMS_RATE_LIMIT", "120"))
+PIMLAB_CLAIMS_RATE_WINDOW_SECONDS = int(os.environ.get("PIMLAB_CLAIMS_RATE_WINDOW_SECONDS", "60"))
+# Projection backlog (pending + undelivered events) above which the backlog alert fires (FR-14.5).
+PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS = int(os.environ.get("PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS", "1000"))
+# claim_projection_staleness objective shown beside the financial KPIs.
+PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS = float(
+    os.environ.get("PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS", "60")
+)
+# Link returned with each claim to the trace of its submission (e.g. a Grafana Tempo URL with {trace_id}).
+PIMLAB_TRACE_URL_TEMPLATE = os.environ.get("PIMLAB_TRACE_URL_TEMPLATE", "/traces/{trace_id}")
