@@ -99,6 +99,7 @@ def revision_approve(*, revision: ExperimentRevision, approver: str) -> Experime
 
 def run_launch(*, revision: ExperimentRevision, launched_by: str, request_id: str = "") -> ExperimentRun:
     """Create a run of an approved revision after a fresh dry-run; the caller executes it (task/command)."""
+    revision = ExperimentRevision.objects.select_related("experiment").get(pk=revision.pk)  # the stored status
     if ChaosSwitch.objects.filter(engaged=True).exists():
         raise ChaosRuleViolation("The chaos kill switch is engaged; release it before launching.", code="kill_switch")
     if revision.status != RevisionStatus.APPROVED:

@@ -120,12 +120,12 @@ def patient_share(shards: set[str]) -> float:
     """Share of logical buckets (so of patients) the shard map assigns to ``shards``."""
     if not shards:
         return 0.0
-    covered = 0
+    covered: set[int] = set()
     for entry in ShardMapEntry.objects.using("default").filter(shard_alias__in=shards):
-        covered += min(entry.bucket_end, BUCKET_COUNT - 1) - entry.bucket_start + 1
-    if covered == 0 and not ShardMapEntry.objects.using("default").exists():
+        covered.update(range(entry.bucket_start, min(entry.bucket_end, BUCKET_COUNT - 1) + 1))
+    if not covered and not ShardMapEntry.objects.using("default").exists():
         return len(shards & set(settings.SHARD_ALIASES)) / max(1, len(settings.SHARD_ALIASES))
-    return covered / BUCKET_COUNT
+    return len(covered) / BUCKET_COUNT
 
 
 def check_blast_radius(manifest: dict, report: DryRunReport) -> None:
