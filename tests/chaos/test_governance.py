@@ -163,8 +163,8 @@ def test_launch_needs_approval_and_a_released_kill_switch():
 def test_sre_lifecycle_through_the_api(monkeypatch, django_capture_on_commit_callbacks):
     from apps.chaos import tasks
 
-    author, author_token = persona_user(PersonaRole.SRE, username="sre-author")
-    approver, approver_token = persona_user(PersonaRole.SRE, username="sre-approver")
+    _, author_token = persona_user(PersonaRole.SRE, username="sre-author")
+    _, approver_token = persona_user(PersonaRole.SRE, username="sre-approver")
     _, patient_token = persona_user(PersonaRole.CLINICIAN, username="some-clinician")
     monkeypatch.setattr(tasks.chaos_run_execute, "delay", lambda run_id: tasks.chaos_run_execute.apply(args=[run_id]))
     as_author, as_approver, as_patient = APIClient(), APIClient(), APIClient()
