@@ -1,0 +1,168 @@
+"""Run execution: abort mid-drill and the kill switch run the rollbacks; failures are reported as failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import yaml
+from django.db import connections
+from rest_framework.test import APIClient
+
+from apps.chaos import services
+from apps.chaos.models import ExperimentRun, RunStatus
+from apps.chaos.runner import run_execute
+from apps.core.models import PersonaRole
+from tests.factories import persona_user
+
+from .conftest import small_manifest
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+LONG_METHOD = [
+    {"name": "inject", "type": "action", "action": "pause", "arguments": {"seconds": 0.1}, "injection": True},
+    {"name": "hold the fault", "type": "action", "action": "pause", "arguments": {"seconds": 60}},
+    {"name": "never reached", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+]
+ROLLBACKS = [
+    {"name": "first rollback", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+    {"name": "second rollback", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+]
+
+
+def approved_run(**changes) -> ExperimentRun:
+    revision = services.experiment_submit(
+        key="api/run-test", manifest_text=yaml.safe_dump(small_manifest(**changes)), author="sre-author"
+    )
+    assert services.revision_dry_run(revision=revision)["ok"]
+    services.revision_approve(revision=revision, approver="sre-approver")
+    return services.run_launch(revision=revision, launched_by="sre-approver")
+
+
+def execute_in_background(run: ExperimentRun) -> threading.Thread:
+    def target():
+        try:
+            run_execute(run=ExperimentRun.objects.get(pk=run.pk))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def wait_until_step(run: ExperimentRun, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if any(e["activity"]["name"] == name for e in (run.journal or {}).get("run", [])):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the run never finished step {name!r}")
+
+
+def test_abort_through_the_api_mid_drill_runs_every_rollback():
+    _, token = persona_user(PersonaRole.SRE, username="sre-oncall")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    run = approved_run(method=LONG_METHOD, rollbacks=ROLLBACKS)
+    thread = execute_in_background(run)
+    wait_until_step(run, "inject")
+
+    response = client.post(f"/api/chaos/runs/{run.pk}/abort", {"reason": "patients report errors"})
+    assert response.status_code == 202
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABORTED and run.outcome == "aborted"
+    assert run.abort_reason == "patients report errors"
+    steps = [e["activity"]["name"] for e in run.journal["run"]]
+    assert "never reached" not in steps
+    assert [e["activity"]["name"] for e in run.journal["rollbacks"]] == ["first rollback", "second rollback"]
+    assert all(e["status"] == "succeeded" for e in run.journal["rollbacks"])
+    assert run.summary["rollbacks"] == "succeeded"
+    assert client.post(f"/api/chaos/runs/{run.pk}/abort").status_code == 409  # no longer running
+
+
+def test_kill_switch_aborts_the_running_drill_and_its_rollbacks_run():
+    run = approved_run(method=LONG_METHOD, rollbacks=ROLLBACKS)
+    thread = execute_in_background(run)
+    wait_until_step(run, "inject")
+    services.kill_switch_set(engaged=True, changed_by="sre-lead", reason="real incident")
+    thread.join(timeout=30)
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABORTED
+    assert "kill switch" in run.abort_reason
+    assert len(run.journal["rollbacks"]) == 2
+
+
+def test_failed_step_runs_rollbacks_and_a_failed_rollback_fails_the_run():
+    run = approved_run(
+        method=[{"name": "break", "type": "action", "action": "fail", "arguments": {"message": "boom"}}],
+        rollbacks=[
+            {"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {"message": "stuck"}},
+            {"name": "rollback after it", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+        ],
+    )
+    run = run_execute(run=run)
+    assert run.status == RunStatus.FAILED
+    assert run.journal["run"][0]["status"] == "failed" and "boom" in run.journal["run"][0]["exception"][0]
+    assert [e["status"] for e in run.journal["rollbacks"]] == ["failed", "succeeded"]
+    assert run.summary["rollbacks"] == "failed"
+
+
+def test_failed_rollback_alone_marks_a_completed_method_failed():
+    run = approved_run(
+        rollbacks=[{"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {}}]
+    )
+    run = run_execute(run=run)
+    assert all(e["status"] == "succeeded" for e in run.journal["run"])
+    assert run.status == RunStatus.FAILED and run.summary["rollbacks"] == "failed"
+
+
+def test_hypothesis_not_met_after_the_method_marks_the_run_deviated():
+    run = approved_run(
+        steady_state_hypothesis={
+            "title": "flag stays up",
+            "probes": [{"name": "flag", "probe": "shard_latency_injected", "arguments": {"shard": "shard_1",
+                        "table": "patients_patient"}, "tolerance": False}],
+        },
+        method=[{"name": "inject", "type": "action", "action": "shard_latency_inject",
+                 "arguments": {"shard": "shard_1", "table": "patients_patient", "delay_ms": 1}, "injection": True}],
+        rollbacks=[{"name": "remove", "type": "action", "action": "shard_latency_remove",
+                    "arguments": {"shard": "shard_1", "table": "patients_patient"}}],
+    )
+    run = run_execute(run=run)
+    assert run.journal["steady_states"]["before"]["steady_state_met"] is True
+    assert run.journal["steady_states"]["during"][0]["steady_state_met"] is False
+    assert run.journal["steady_states"]["after"]["steady_state_met"] is False
+    assert run.status == RunStatus.FAILED and run.deviated is True
+    # …and the rollback removed the fault.
+    with connections["shard_1"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'pimlab_chaos_latency'")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_slo_probe_fails_loudly_when_the_slo_engine_is_missing(monkeypatch):
+    """A build without the SLO engine's selectors: the probe fails with a clear error, never passes."""
+    import sys
+
+    from apps.chaos import slo_adapter
+
+    monkeypatch.setitem(sys.modules, "apps.slo.selectors", None)  # import of it raises ImportError
+    with pytest.raises(slo_adapter.SloEngineUnavailable, match="SLO engine does not provide"):
+        slo_adapter.slo_status_list()
+    run = approved_run(
+        steady_state_hypothesis={
+            "title": "booking SLO fine",
+            "probes": [{"name": "booking", "probe": "slo_alert_state", "arguments": {"slo": "booking-availability"},
+                        "tolerance": ["ok", "ticket"]}],
+        }
+    )
+    run = run_execute(run=run)
+    probe = run.journal["steady_states"]["before"]["probes"][0]
+    assert probe["tolerance_met"] is False and "SLO engine does not provide" in probe["exception"][0]
+    assert run.status == RunStatus.FAILED
+    assert "SLO engine does not provide" in run.summary["slo"]["error"]
