@@ -114,9 +114,7 @@ def test_failed_step_runs_rollbacks_and_a_failed_rollback_fails_the_run():
 
 
 def test_failed_rollback_alone_marks_a_completed_method_failed():
-    run = approved_run(
-        rollbacks=[{"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {}}]
-    )
+    run = approved_run(rollbacks=[{"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {}}])
     run = run_execute(run=run)
     assert all(e["status"] == "succeeded" for e in run.journal["run"])
     assert run.status == RunStatus.FAILED and run.summary["rollbacks"] == "failed"
@@ -126,13 +124,32 @@ def test_hypothesis_not_met_after_the_method_marks_the_run_deviated():
     run = approved_run(
         steady_state_hypothesis={
             "title": "flag stays up",
-            "probes": [{"name": "flag", "probe": "shard_latency_injected", "arguments": {"shard": "shard_1",
-                        "table": "patients_patient"}, "tolerance": False}],
+            "probes": [
+                {
+                    "name": "flag",
+                    "probe": "shard_latency_injected",
+                    "arguments": {"shard": "shard_1", "table": "patients_patient"},
+                    "tolerance": False,
+                }
+            ],
         },
-        method=[{"name": "inject", "type": "action", "action": "shard_latency_inject",
-                 "arguments": {"shard": "shard_1", "table": "patients_patient", "delay_ms": 1}, "injection": True}],
-        rollbacks=[{"name": "remove", "type": "action", "action": "shard_latency_remove",
-                    "arguments": {"shard": "shard_1", "table": "patients_patient"}}],
+        method=[
+            {
+                "name": "inject",
+                "type": "action",
+                "action": "shard_latency_inject",
+                "arguments": {"shard": "shard_1", "table": "patients_patient", "delay_ms": 1},
+                "injection": True,
+            }
+        ],
+        rollbacks=[
+            {
+                "name": "remove",
+                "type": "action",
+                "action": "shard_latency_remove",
+                "arguments": {"shard": "shard_1", "table": "patients_patient"},
+            }
+        ],
     )
     run = run_execute(run=run)
     assert run.journal["steady_states"]["before"]["steady_state_met"] is True
@@ -157,8 +174,14 @@ def test_slo_probe_fails_loudly_when_the_slo_engine_is_missing(monkeypatch):
     run = approved_run(
         steady_state_hypothesis={
             "title": "booking SLO fine",
-            "probes": [{"name": "booking", "probe": "slo_alert_state", "arguments": {"slo": "booking-availability"},
-                        "tolerance": ["ok", "ticket"]}],
+            "probes": [
+                {
+                    "name": "booking",
+                    "probe": "slo_alert_state",
+                    "arguments": {"slo": "booking-availability"},
+                    "tolerance": ["ok", "ticket"],
+                }
+            ],
         }
     )
     run = run_execute(run=run)
