@@ -230,3 +230,10 @@ def audit_store_reachable(ctx: ActivityContext) -> bool:
         return False
     finally:
         connections["audit"].close()
+
+
+@probe("shard_resolve")
+def shard_resolve(ctx: ActivityContext, bucket: int) -> str:
+    """The shard alias the resolver answers for a logical bucket (current map, or remembered on fallback)."""
+    resolver.invalidate()
+    return resolver.shard_for_bucket(int(bucket))

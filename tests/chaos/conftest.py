@@ -95,3 +95,16 @@ def small_manifest(**changes) -> dict:
     }
     data.update(changes)
     return data
+
+
+def approved_run(*, key: str = "api/run-test", **changes):
+    """A launched (running, not yet executed) run of ``small_manifest(**changes)``, approved by a second SRE."""
+    from apps.chaos import services
+
+    revision = services.experiment_submit(
+        key=key, manifest_text=yaml.safe_dump(small_manifest(**changes)), author="sre-author"
+    )
+    report = services.revision_dry_run(revision=revision)
+    assert report["ok"], report
+    services.revision_approve(revision=revision, approver="sre-approver")
+    return services.run_launch(revision=revision, launched_by="sre-approver")
