@@ -181,3 +181,28 @@ def experiments_reconcile(*, root: Path | None = None) -> dict:
         created.append({"key": key, "revision": revision.number})
     logger.info("chaos_reconcile", root=str(root), created=len(created), unchanged=len(unchanged))
     return {"root": str(root), "created": created, "unchanged": unchanged}
+
+
+def scheduled_runs_launch(*, now=None) -> list[ExperimentRun]:
+    """Launch each approved revision whose cron schedule is due; never two runs of one experiment at once."""
+    from celery.schedules import crontab
+
+    now = now or timezone.now()
+    launched = []
+    for revision in ExperimentRevision.objects.filter(status=RevisionStatus.APPROVED).select_related("experiment"):
+        schedule = (revision.manifest or {}).get("schedule")
+        if not schedule:
+            continue
+        if ExperimentRun.objects.filter(revision__experiment=revision.experiment, status=RunStatus.RUNNING).exists():
+            continue
+        last = revision.runs.order_by("-started_at").first()
+        last_at = last.started_at if last else revision.approved_at or revision.created_at
+        cron = crontab(*schedule.split(), nowfun=lambda: now)
+        due, _ = cron.is_due(last_at)
+        if not due:
+            continue
+        try:
+            launched.append(run_launch(revision=revision, launched_by=f"schedule:{revision.approved_by}"))
+        except ChaosRuleViolation as exc:
+            logger.warning("chaos_scheduled_launch_refused", experiment=revision.experiment.key, reason=str(exc))
+    return launched

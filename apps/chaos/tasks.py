@@ -6,7 +6,7 @@ from celery import shared_task
 
 from .runner import run_execute
 from .selectors import run_get
-from .services import experiments_reconcile
+from .services import experiments_reconcile, scheduled_runs_launch
 
 
 @shared_task(name="chaos.run_execute", acks_late=True)
@@ -20,3 +20,12 @@ def chaos_run_execute(run_id: int) -> str:
 @shared_task(name="chaos.reconcile")
 def chaos_reconcile() -> dict:
     return experiments_reconcile()
+
+
+@shared_task(name="chaos.schedule_tick")
+def chaos_schedule_tick() -> list[int]:
+    """Launch the due scheduled experiments and hand each run to a worker."""
+    runs = scheduled_runs_launch()
+    for run in runs:
+        chaos_run_execute.delay(run.pk)
+    return [run.pk for run in runs]

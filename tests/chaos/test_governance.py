@@ -258,3 +258,21 @@ def test_reconcile_command_reads_the_repository_folder(capsys):
     result = json.loads(capsys.readouterr().out)
     keys = {item["key"] for item in result["created"]}
     assert {"sql-failover-pod-kill.yaml", "sql-switchover-planned.yaml"} <= keys
+
+
+def test_scheduled_experiment_launches_when_due_and_never_twice_at_once():
+    from datetime import timedelta
+
+    revision = submit(small_manifest(schedule="*/5 * * * *"))
+    services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver="sre-approver")
+    revision.refresh_from_db()
+    later = revision.approved_at + timedelta(minutes=11)
+    unscheduled = submit(small_manifest(title="no schedule"), key="api/other")
+    services.revision_dry_run(revision=unscheduled)
+
+    assert services.scheduled_runs_launch(now=revision.approved_at) == []  # no time has passed: not due
+    runs = services.scheduled_runs_launch(now=later)
+    assert [run.revision_id for run in runs] == [revision.pk]
+    assert services.scheduled_runs_launch(now=later + timedelta(minutes=10)) == []  # the first one still runs
+    assert ExperimentRun.objects.count() == 1
