@@ -139,14 +139,26 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     if not fault or not workload:
         raise ActivityFailed("ha_measure_recovery needs a running workload and a fault earlier in the method.")
     out = Path(workload["out"])
+    state = _lab()
+    in_place = fault["kind"] == "postmaster_crash"  # Patroni may restart the same node as leader
+
+    def leader_after_fault():
+        name = ha_lab.cluster_leader(state)
+        return name if name and (in_place or name != fault["node"]) else None
+
+    new_leader = ctx.wait_for(
+        leader_after_fault,
+        timeout=timeout,
+        what="a new leader",
+    )
+    leader_port = state.node(new_leader).pg_port
 
     def recovered():
-        report = analyse(read_attempts(out), fault_at=fault["at"])
+        report = analyse(read_attempts(out), fault_at=fault["at"], leader_port=leader_port)
         return report if report.rto_seconds is not None else None
 
-    report = ctx.wait_for(recovered, timeout=timeout, what="the first successful write after the fault")
-    state = _lab()
-    new_leader = ctx.wait_for(lambda: ha_lab.cluster_leader(state), timeout=30, what="a leader")
+    report = ctx.wait_for(recovered, timeout=timeout, what="the first successful write on the new leader")
+    ctx.state["recovered_at"] = report.recovered_at
     target = _rto_target(ctx, fault["kind"])
     SQL_FAILOVER_DURATION_SECONDS.labels(shard_id=HA_SHARD_LABEL, fault=fault["kind"]).set(report.rto_seconds)
     ctx.summary.update(
@@ -200,7 +212,7 @@ def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
     ctx.state.pop("workload", None)
     records = read_attempts(Path(workload["out"]))
     fault = ctx.state.get("fault") or {}
-    report = analyse(records, fault_at=fault.get("at"))
+    report = analyse(records, fault_at=fault.get("at"), recovered_by=ctx.state.get("recovered_at"))
     result = report.as_dict()
     if verify and records:
         state = _lab()
@@ -239,11 +251,20 @@ def ha_rejoin(ctx: ActivityContext, timeout: float = 180) -> dict:
         if not ha_lab.process_alive(node.patroni_pid):
             ha_lab.node_start(state, node.name)
             restarted.append(node.name)
-    expected = name if name in restarted else None
-    standby = ctx.wait_for(
-        lambda: (lambda s: s if s and (expected is None or s == expected) else None)(ha_lab.sync_standby(state)),
-        timeout=timeout,
-        what=f"{expected or 'a node'} streaming as synchronous standby",
-    )
+    leader = ctx.wait_for(lambda: ha_lab.cluster_leader(state), timeout=timeout, what="a leader")
+    # The node that was the leader before the fault must come back as the synchronous standby.
+    expected = name if name and name != leader else None
+    stable_since: list[float] = []
+
+    def rejoined():
+        current = ha_lab.sync_standby(state)
+        if not current or (expected is not None and current != expected):
+            stable_since.clear()
+            return None
+        stable_since[:1] = stable_since[:1] or [time.monotonic()]
+        # Seen streaming in sync for 2 s: a rejoining node can show up briefly before it rewinds.
+        return current if time.monotonic() - stable_since[0] >= 2 else None
+
+    standby = ctx.wait_for(rejoined, timeout=timeout, what=f"{expected or 'a node'} streaming as synchronous standby")
     ctx.summary["rejoined"] = {"node": standby, "restarted": restarted, "sync_state": "sync", "state": "streaming"}
     return {"restarted": restarted, "sync_standby": standby, "leader": ha_lab.cluster_leader(state)}

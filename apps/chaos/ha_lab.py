@@ -398,8 +398,6 @@ def rest(state: LabState, name: str, path: str = "patroni", timeout: float = 2.0
 
 def cluster_leader(state: LabState) -> str | None:
     for node in state.nodes:
-        if not process_alive(node.patroni_pid):
-            continue
         code, _ = rest(state, node.name, "primary")
         if code == 200:
             return node.name

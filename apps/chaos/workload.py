@@ -75,7 +75,10 @@ def run_orm_writer(*, alias: str, log: AttemptLog, stop: threading.Event, writer
             time.sleep(backoff_seconds(failures))
             continue
         failures = 0
-        log.write(writer=writer, start=started, end=time.time(), ok=True, id=str(patient.id))
+        ended = time.time()
+        # Which node acknowledged it: tells a write on the new leader from one on the old.
+        port = connections[alias].connection.info.port if connections[alias].connection else None
+        log.write(writer=writer, start=started, end=ended, ok=True, id=str(patient.id), port=port)
 
 
 def run_http_writer(
@@ -177,16 +180,22 @@ def read_attempts(path: Path) -> list[dict]:
     return records
 
 
-def first_success_after(records: list[dict], moment: float) -> dict | None:
-    """The first acknowledged write that started after ``moment`` (so on a connection opened after it)."""
-    after = [r for r in records if r.get("ok") and r["start"] >= moment]
+def first_success_after(records: list[dict], moment: float, *, port: int | None = None) -> dict | None:
+    """The first acknowledged write that started after ``moment`` — on the node listening on ``port``
+    when the workload reports ports (the new leader), so a write still landing on the old leader
+    before a switchover does not count as recovery."""
+    after = [
+        r for r in records if r.get("ok") and r["start"] >= moment and (port is None or r.get("port") in (None, port))
+    ]
     return min(after, key=lambda r: r["end"]) if after else None
 
 
-def analyse(records: list[dict], *, fault_at: float | None, recovered_by: float | None = None) -> WorkloadReport:
+def analyse(
+    records: list[dict], *, fault_at: float | None, recovered_by: float | None = None, leader_port: int | None = None
+) -> WorkloadReport:
     acknowledged = [r for r in records if r.get("ok")]
     errors = [r for r in records if not r.get("ok")]
-    first = first_success_after(records, fault_at) if fault_at else None
+    first = first_success_after(records, fault_at, port=leader_port) if fault_at else None
     window_end = recovered_by or (first["end"] if first else None)
     window = [
         r

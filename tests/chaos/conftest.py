@@ -20,6 +20,8 @@ EXPERIMENTS = Path(__file__).resolve().parent.parent.parent / "chaos" / "experim
 def ports_free(first: int, count: int) -> bool:
     for port in range(first, first + count):
         with socket.socket() as sock:
+            # Servers bind with SO_REUSEADDR, so a port held only by TIME_WAIT sockets is free for them.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
@@ -28,7 +30,7 @@ def ports_free(first: int, count: int) -> bool:
 
 
 def free_base_port(low: int = 15400, high: int = 15500, span: int = 40) -> int:
-    for base in range(low, high - span + 1, span // 2):
+    for base in range(low, high - span + 1, max(1, span // 2)):
         if ports_free(base, span):
             return base
     raise RuntimeError(f"No {span} free loopback ports in {low}–{high}.")

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-import yaml
 from django.db import connections
 from rest_framework.test import APIClient
 
@@ -16,7 +15,7 @@ from apps.chaos.runner import run_execute
 from apps.core.models import PersonaRole
 from tests.factories import persona_user
 
-from .conftest import small_manifest
+from .conftest import approved_run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -29,15 +28,6 @@ ROLLBACKS = [
     {"name": "first rollback", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
     {"name": "second rollback", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
 ]
-
-
-def approved_run(**changes) -> ExperimentRun:
-    revision = services.experiment_submit(
-        key="api/run-test", manifest_text=yaml.safe_dump(small_manifest(**changes)), author="sre-author"
-    )
-    assert services.revision_dry_run(revision=revision)["ok"]
-    services.revision_approve(revision=revision, approver="sre-approver")
-    return services.run_launch(revision=revision, launched_by="sre-approver")
 
 
 def execute_in_background(run: ExperimentRun) -> threading.Thread:
@@ -189,3 +179,44 @@ def test_slo_probe_fails_loudly_when_the_slo_engine_is_missing(monkeypatch):
     assert probe["tolerance_met"] is False and "SLO engine does not provide" in probe["exception"][0]
     assert run.status == RunStatus.FAILED
     assert "SLO engine does not provide" in run.summary["slo"]["error"]
+
+
+def test_burn_rate_breach_during_a_run_raises_a_page_event(monkeypatch):
+    """Contract test against the SLO engine's published selectors (slo_status_list / slo_evaluate_all)."""
+    import sys
+    import types
+
+    from apps.slo.models import AlertEvent
+
+    evaluated = []
+    selectors = types.ModuleType("apps.slo.selectors")
+    selectors.slo_status_list = lambda: [
+        {
+            "name": "booking-availability",
+            "objective": 0.999,
+            "attainment": 0.95,
+            "error_budget_remaining_ratio": -2.0,
+            "burn_rates": {"5m": 50.0, "1h": 20.0},
+            "alert_state": "page",
+        },
+        {
+            "name": "note-latency",
+            "objective": 0.99,
+            "attainment": 0.999,
+            "error_budget_remaining_ratio": 0.9,
+            "burn_rates": {"5m": 0.1, "1h": 0.1},
+            "alert_state": "ok",
+        },
+    ]
+    selectors.slo_status = lambda name: next(s for s in selectors.slo_status_list() if s["name"] == name)
+    slo_services = sys.modules["apps.slo.services"]
+    monkeypatch.setitem(sys.modules, "apps.slo.selectors", selectors)
+    monkeypatch.setattr(slo_services, "slo_evaluate_all", lambda: evaluated.append(True), raising=False)
+
+    run = run_execute(run=approved_run())
+
+    assert evaluated
+    page = AlertEvent.objects.get(name="ChaosBurnRateBreach")
+    assert page.severity == "page" and page.labels["slo"] == "booking-availability"
+    assert run.summary["slo"] == {"paging": ["booking-availability"]}
+    assert run.summary["error_budget_remaining"]["note-latency"] == 0.9
