@@ -197,10 +197,9 @@ def analyse(
     errors = [r for r in records if not r.get("ok")]
     first = first_success_after(records, fault_at, port=leader_port) if fault_at else None
     window_end = recovered_by or (first["end"] if first else None)
+    # Attempts in flight at the fault or started before recovery.
     window = [
-        r
-        for r in records
-        if fault_at and r["start"] >= fault_at - 1 and (window_end is None or r["start"] <= window_end)
+        r for r in records if fault_at and r["end"] >= fault_at and (window_end is None or r["start"] <= window_end)
     ]
     window_errors = [r for r in window if not r.get("ok")]
     return WorkloadReport(
