@@ -276,3 +276,24 @@ def test_scheduled_experiment_launches_when_due_and_never_twice_at_once():
     assert [run.revision_id for run in runs] == [revision.pk]
     assert services.scheduled_runs_launch(now=later + timedelta(minutes=10)) == []  # the first one still runs
     assert ExperimentRun.objects.count() == 1
+
+
+def test_chaos_launch_command_executes_an_approved_revision(capsys):
+    from django.core.management import call_command
+
+    revision = submit(small_manifest(), key="api/cli")
+    services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver="sre-approver")
+    call_command("chaos_launch", "api/cli", username="sre-approver")
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "completed" and result["summary"]["rollbacks"] == "succeeded"
+
+
+def test_admin_lists_experiments_revisions_runs_and_the_kill_switch(admin_client):
+    revision = submit(small_manifest())
+    services.revision_dry_run(revision=revision)
+    services.kill_switch_set(engaged=False, changed_by="sre-lead")
+    for model in ("experiment", "experimentrevision", "experimentrun", "chaosswitch"):
+        response = admin_client.get(f"/admin/chaos/{model}/")
+        assert response.status_code == 200, model
+    assert b"api/test" in admin_client.get("/admin/chaos/experiment/").content
