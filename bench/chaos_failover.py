@@ -4,7 +4,7 @@
         .venv/bin/python bench/chaos_failover.py --runs 3
 
 Builds the lab if it is not up (and removes it afterwards), then for each run: wait for a healthy
-pair, start the ORM workload, pod-kill the leader, measure RTO (kill → first acknowledged write),
+pair, start the ORM workload, pod-kill the leader (also one postmaster-only crash), measure RTO (kill → first acknowledged write),
 stop the workload, check every acknowledged write on the new leader (RPO), rejoin the old leader.
 A planned switchover measured in the same sitting is the baseline the pod-kill RTO is divided by.
 Timings depend on the machine's load: quote ratios, and say what else was running.
@@ -60,6 +60,7 @@ def main() -> None:
         migrate_ha_shard(ha_lab.lab_up())
     try:
         baseline = drill("ha_switchover")
+        crash = drill("ha_postmaster_kill")
         kills = [drill("ha_pod_kill") for _ in range(args.runs)]
     finally:
         if built:
@@ -73,6 +74,8 @@ def main() -> None:
         "pod_kill_error_ratio": [k["error_ratio"] for k in kills],
         "switchover_rto_seconds (baseline)": baseline["rto_seconds"],
         "switchover_acknowledged_writes_lost": baseline["rpo_acknowledged_writes_lost"],
+        "postmaster_crash_rto_seconds": crash["rto_seconds"],
+        "postmaster_crash_acknowledged_writes_lost": crash["rpo_acknowledged_writes_lost"],
         "pod_kill_rto / switchover_rto (median)": round(statistics.median(rtos) / baseline["rto_seconds"], 1),
         "pod_kill_rto / 25 s target (max)": round(max(rtos) / 25, 2),
         "cpu_count": os.cpu_count(),

@@ -154,7 +154,7 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     leader_port = state.node(new_leader).pg_port
 
     def recovered():
-        report = analyse(read_attempts(out), fault_at=fault["at"], leader_port=leader_port)
+        report = analyse(read_attempts(out), fault_at=fault["at"], leader_port=leader_port, after_outage=in_place)
         return report if report.rto_seconds is not None else None
 
     report = ctx.wait_for(recovered, timeout=timeout, what="the first successful write on the new leader")

@@ -191,11 +191,22 @@ def first_success_after(records: list[dict], moment: float, *, port: int | None 
 
 
 def analyse(
-    records: list[dict], *, fault_at: float | None, recovered_by: float | None = None, leader_port: int | None = None
+    records: list[dict],
+    *,
+    fault_at: float | None,
+    recovered_by: float | None = None,
+    leader_port: int | None = None,
+    after_outage: bool = False,
 ) -> WorkloadReport:
+    """``after_outage``: recovery only counts after the first failed attempt that followed the fault
+    (a leader restarted in place keeps its port, and a write racing the crash may still commit)."""
     acknowledged = [r for r in records if r.get("ok")]
     errors = [r for r in records if not r.get("ok")]
-    first = first_success_after(records, fault_at, port=leader_port) if fault_at else None
+    since = fault_at
+    if fault_at and after_outage:
+        failed_after = [r["start"] for r in errors if r["start"] >= fault_at]
+        since = min(failed_after) if failed_after else None
+    first = first_success_after(records, since, port=leader_port) if since else None
     window_end = recovered_by or (first["end"] if first else None)
     # Attempts in flight at the fault or started before recovery.
     window = [

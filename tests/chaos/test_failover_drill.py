@@ -172,3 +172,17 @@ def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair,
     assert alert.severity == "critical" and alert.status == "firing"
     assert alert.labels["fault"] == "switchover" and alert.annotations["runbook"] == "docs/runbooks/30_sql-failover.md"
     assert run.summary["rto_alert"] == "critical"
+
+
+def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, sre_author, sre_approver):
+    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author")
+    revision = experiment_submit(key="sql-postmaster-crash.yaml", manifest_text=text, author="sre-author")
+    assert revision_dry_run(revision=revision)["ok"]
+    revision_approve(revision=revision, approver="sre-approver")
+
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+
+    assert run.status == RunStatus.COMPLETED, (run.journal.get("run"), run.journal.get("rollbacks"))
+    assert run.summary["fault"] == "postmaster_crash" and run.summary["rto_seconds"] > 0
+    assert run.summary["rpo_acknowledged_writes_lost"] == 0
+    assert ha_lab.sync_standby(ha_lab.load_state()) is not None

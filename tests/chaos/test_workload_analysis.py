@@ -56,3 +56,14 @@ def test_multi_host_shard_url_becomes_libpq_host_and_port_lists():
     assert config["OPTIONS"] == {"target_session_attrs": "read-write", "connect_timeout": 2}
     assert config["CONN_HEALTH_CHECKS"] is True
     assert database_config(urls[0])["HOST"] == "127.0.0.1"
+
+
+def test_in_place_restart_counts_recovery_only_after_the_outage_was_seen():
+    records = [
+        attempt(100.01, 100.02, True, 1, 5410),  # raced the crash and committed
+        attempt(100.03, 100.05, False),
+        attempt(103.0, 103.6, True, 2, 5410),
+    ]
+    assert analyse(records, fault_at=100.0, leader_port=5410).rto_seconds == 0.02
+    assert analyse(records, fault_at=100.0, leader_port=5410, after_outage=True).rto_seconds == 3.6
+    assert analyse(records[:1], fault_at=100.0, leader_port=5410, after_outage=True).rto_seconds is None
