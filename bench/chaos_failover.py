@@ -4,8 +4,9 @@
         .venv/bin/python bench/chaos_failover.py --runs 3
 
 Builds the lab if it is not up (and removes it afterwards), then for each run: wait for a healthy
-pair, start the ORM workload, pod-kill the leader (also one postmaster-only crash), measure RTO (kill → first acknowledged write),
+pair, start the ORM workload, pod-kill the leader, measure RTO (kill → first acknowledged write),
 stop the workload, check every acknowledged write on the new leader (RPO), rejoin the old leader.
+One postmaster-only crash is measured the same way.
 A planned switchover measured in the same sitting is the baseline the pod-kill RTO is divided by.
 Timings depend on the machine's load: quote ratios, and say what else was running.
 """
