@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -105,6 +107,7 @@ class SchemaView(APIView):
 
     permission_classes = [AllowAny]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(manifests.experiment_schema())
 
@@ -112,6 +115,7 @@ class SchemaView(APIView):
 class ActivityCatalogueView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(registry.catalogue())
 
@@ -120,11 +124,15 @@ class ExperimentListView(APIView):
     permission_classes = [IsSRE]
 
     class Output(serializers.Serializer):
+        class Meta:
+            ref_name = "ChaosExperimentListOutput"
+
         key = serializers.CharField()
         title = serializers.CharField()
         source = serializers.CharField()
         current_revision = RevisionOutput()
 
+    @extend_schema(responses=Output(many=True))
     def get(self, request):
         return Response(self.Output(selectors.experiment_list(), many=True).data)
 
@@ -133,9 +141,13 @@ class ExperimentSubmitView(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ChaosExperimentSubmitInput"
+
         name = serializers.SlugField(max_length=150)
         manifest = serializers.CharField(help_text="The manifest as YAML (or JSON) text.")
 
+    @extend_schema(request=Input, responses={201: RevisionOutput})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -150,6 +162,7 @@ class ExperimentSubmitView(APIView):
 class RevisionDetailView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(responses=RevisionOutput)
     def get(self, request, revision_id: int):
         return Response(RevisionOutput(_revision_or_404(revision_id)).data)
 
@@ -157,6 +170,7 @@ class RevisionDetailView(APIView):
 class RevisionDryRunView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, revision_id: int):
         revision = _revision_or_404(revision_id)
         report = services.revision_dry_run(revision=revision)
@@ -167,6 +181,7 @@ class RevisionDryRunView(APIView):
 class RevisionApproveView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(request=None, responses=RevisionOutput)
     def post(self, request, revision_id: int):
         try:
             revision = services.revision_approve(revision=_revision_or_404(revision_id), approver=request.user.username)
@@ -178,6 +193,7 @@ class RevisionApproveView(APIView):
 class RevisionLaunchView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(request=None, responses={202: RunOutput})
     def post(self, request, revision_id: int):
         from .tasks import chaos_run_execute
 
@@ -195,6 +211,7 @@ class RevisionLaunchView(APIView):
 class RunDetailView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(responses=RunOutput)
     def get(self, request, run_id: int):
         return Response(RunOutput(_run_or_404(run_id)).data)
 
@@ -202,6 +219,7 @@ class RunDetailView(APIView):
 class RunReportView(APIView):
     permission_classes = [IsSRE]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, run_id: int):
         return Response(selectors.run_report(_run_or_404(run_id)))
 
@@ -210,8 +228,12 @@ class RunAbortView(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ChaosRunAbortInput"
+
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
+    @extend_schema(request=Input, responses={202: RunOutput})
     def post(self, request, run_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -230,9 +252,13 @@ class RunCloseView(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ChaosRunCloseInput"
+
         adr_ref = serializers.CharField(max_length=300)
         notes = serializers.CharField(required=False, allow_blank=True)
 
+    @extend_schema(request=Input, responses=RunOutput)
     def post(self, request, run_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -252,9 +278,13 @@ class KillSwitchView(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ChaosKillSwitchInput"
+
         engaged = serializers.BooleanField()
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
+    @extend_schema(request=Input, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -271,6 +301,7 @@ class GrafanaAnnotationsView(APIView):
 
     permission_classes = [IsSRE]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         start, end = request.query_params.get("from"), request.query_params.get("to")
 
