@@ -3,8 +3,8 @@
 Everything runs on loopback ports below 32768 (the kernel's ephemeral range starts there) as the
 ``postgres`` OS user, because initdb and Patroni refuse root. State (PIDs, ports, paths) is kept
 in ``state.json`` under the lab directory so ``status``/``down`` and the drills find the
-processes of an ``up`` done by another process. Measured facts and pitfalls:
-``shared notes: ha-postgres-on-loopback``.
+processes of an ``up`` done by another process. Timings and pitfalls (zombie postmasters,
+detached postmasters, ephemeral ports): ``docs/runbooks/30_sql-failover.md``.
 """
 
 from __future__ import annotations

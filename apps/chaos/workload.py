@@ -241,11 +241,6 @@ def missing_acknowledged(*, dsn: str, table: str, ids: list[str]) -> list[str]:
     return [str(i) for i in wanted if i not in found]
 
 
-def libpq_dsn(url: str) -> str:
-    """psycopg takes the multi-host postgres:// URL as is; keep one place that says so."""
-    return url
-
-
 def workload_env(*, shard_index: int, shard_url: str, base_env: dict | None = None) -> dict:
     """Environment for a workload process: the current shards, with ``shard_index`` on ``shard_url``."""
     from django.conf import settings

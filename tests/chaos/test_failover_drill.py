@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 from django.conf import settings
-from prometheus_client import generate_latest
+from django.test import Client
 
 from apps.chaos import ha_lab
 from apps.chaos.models import RunStatus
@@ -139,7 +139,7 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert {"start", "injection", "recovery", "end"} <= phases
     assert not AlertEvent.objects.filter(name="SQLFailoverRTOExceeded").exists()
 
-    exported = generate_latest().decode()
+    exported = Client().get("/metrics").content.decode()  # what Prometheus scrapes
     assert 'sql_failover_duration_seconds{fault="pod_kill",shard_id="ha"}' in exported
     assert "api_error_ratio{" in exported
     assert 'chaos_experiment_active{experiment="sql-failover-pod-kill.yaml",shard_id="pimlab-ha"} 0.0' in exported
