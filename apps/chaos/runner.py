@@ -34,6 +34,15 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, tz=UTC).isoformat()
 
 
+def _chaoslib_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("chaostoolkit-lib")
+    except Exception:  # the journal is still valid without it
+        return None
+
+
 def tolerance_met(tolerance, value) -> bool:
     if isinstance(tolerance, dict):
         try:
@@ -157,7 +166,7 @@ class RunController:
         telemetry_context.bind(request_id=self.run.request_id or f"chaos-run-{self.run.pk}", shard_id=self.shard_label)
         started = time.time()
         self.journal = {
-            "chaoslib-version": None,
+            "chaoslib-version": _chaoslib_version(),
             "platform": platform.platform(),
             "node": socket.gethostname(),
             "experiment": self.manifest,
@@ -228,10 +237,21 @@ class RunController:
             if activity.get("injection"):
                 self.journal["steady_states"]["during"].append(steady_state(self.ctx, hypothesis))
                 self.save()
-            ratio = self.ctx.summary.get("error_ratio")
+            ratio = self._live_error_ratio()
             if max_error_ratio is not None and ratio is not None and ratio > max_error_ratio:
                 raise ChaosAborted(f"error ratio {ratio} above the abort condition {max_error_ratio}")
         return "completed"
+
+    def _live_error_ratio(self) -> float | None:
+        """Error ratio of the running workload so far (or the last measured one)."""
+        workload = self.ctx.state.get("workload")
+        if not workload:
+            return self.ctx.summary.get("error_ratio")
+        from pathlib import Path
+
+        from .workload import analyse, read_attempts
+
+        return analyse(read_attempts(Path(workload["out"])), fault_at=None).error_ratio
 
     def _rollbacks(self) -> bool:
         rollback_ctx = ActivityContext(

@@ -16,7 +16,7 @@ from apps.core.permissions import IsSRE
 from apps.telemetry import context as telemetry_context
 
 from . import manifests, registry, selectors, services
-from .models import ExperimentRevision, ExperimentRun
+from .models import ChaosSwitch, ExperimentRevision, ExperimentRun
 
 
 def _rule_violation(exc: services.ChaosRuleViolation) -> Problem:
@@ -283,6 +283,13 @@ class KillSwitchView(APIView):
 
         engaged = serializers.BooleanField()
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        switch = ChaosSwitch.objects.filter(pk=1).first()
+        if switch is None:
+            return Response({"engaged": False, "reason": "", "changed_by": ""})
+        return Response({"engaged": switch.engaged, "reason": switch.reason, "changed_by": switch.changed_by})
 
     @extend_schema(request=Input, responses=OpenApiTypes.OBJECT)
     def post(self, request):

@@ -220,3 +220,54 @@ def test_burn_rate_breach_during_a_run_raises_a_page_event(monkeypatch):
     assert page.severity == "page" and page.labels["slo"] == "booking-availability"
     assert run.summary["slo"] == {"paging": ["booking-availability"]}
     assert run.summary["error_budget_remaining"]["note-latency"] == 0.9
+
+
+def test_kill_switch_state_is_readable_and_settable_through_the_api():
+    _, token = persona_user(PersonaRole.SRE, username="sre-lead")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/chaos/kill-switch").json()["engaged"] is False
+    assert client.post("/api/chaos/kill-switch", {"engaged": True, "reason": "incident"}).status_code == 200
+    assert client.get("/api/chaos/kill-switch").json() == {
+        "engaged": True,
+        "reason": "incident",
+        "changed_by": "sre-lead",
+    }
+
+
+def test_abort_condition_on_the_error_ratio_stops_the_run(tmp_path):
+    """A workload whose attempts mostly fail trips max_error_ratio at the next activity boundary."""
+    from apps.chaos.registry import action
+
+    attempts = tmp_path / "attempts.jsonl"
+    attempts.write_text(
+        "".join(
+            f'{{"start": {i}, "end": {i}.1, "ok": {"true" if i % 4 == 0 else "false"}, "id": "{i}"}}\n'
+            for i in range(20)
+        )
+    )
+
+    @action("test_attach_workload_log")
+    def attach(ctx, path: str):
+        ctx.state["workload"] = {"out": path, "pid": None, "stop_file": str(tmp_path / "stop"), "kind": "orm"}
+        return {"attached": path}
+
+    run = run_execute(
+        run=approved_run(
+            abort_conditions={"max_error_ratio": 0.5},
+            method=[
+                {
+                    "name": "attach",
+                    "type": "action",
+                    "action": "test_attach_workload_log",
+                    "arguments": {"path": str(attempts)},
+                },
+                {"name": "never reached", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+            ],
+            rollbacks=ROLLBACKS,
+        )
+    )
+    assert run.status == RunStatus.ABORTED
+    assert "error ratio 0.75 above the abort condition 0.5" in run.abort_reason
+    assert [e["activity"]["name"] for e in run.journal["run"]] == ["attach"]
+    assert len(run.journal["rollbacks"]) == 2
