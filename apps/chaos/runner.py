@@ -19,6 +19,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from apps.telemetry import context as telemetry_context
+from apps.telemetry.tracing import tracer
 
 from . import slo_adapter
 from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
@@ -57,10 +58,34 @@ def tolerance_met(tolerance, value) -> bool:
     return value == tolerance
 
 
+# Span names follow the seed's participants (Chaos-Induced Failover): whom the activity acts on.
+PARTICIPANT_OF_ACTIVITY = {
+    "ha_pod_kill": "SQL Primary",
+    "ha_postmaster_kill": "SQL Primary",
+    "ha_switchover": "SQL Primary",
+    "ha_measure_recovery": "SQL Secondary",
+    "ha_rejoin": "SQL Secondary",
+    "slo_alert_state": "SLO Dashboard",
+    "slo_burn_rate": "SLO Dashboard",
+    "slo_error_budget_remaining": "SLO Dashboard",
+}
+RUN_SPAN = "Chaos Tooling"
+
+
 def run_activity(ctx: ActivityContext, activity: dict, *, kind: str | None = None, tolerance=None) -> dict:
-    """Run one activity and return its journal entry. Raises ChaosAborted; failures are recorded."""
+    """Run one activity (in a span) and return its journal entry. Raises ChaosAborted; failures are recorded."""
     kind = kind or activity["type"]
     name = activity.get(kind) or activity.get("probe")
+    with tracer("apps.chaos").start_as_current_span(PARTICIPANT_OF_ACTIVITY.get(name, RUN_SPAN)) as span:
+        span.set_attribute("chaos.activity", activity["name"])
+        span.set_attribute("chaos.kind", kind)
+        span.set_attribute("chaos.run_id", ctx.run_id or 0)
+        entry = _run_activity(ctx, activity, kind=kind, name=name, tolerance=tolerance)
+        span.set_attribute("chaos.status", entry["status"])
+        return entry
+
+
+def _run_activity(ctx: ActivityContext, activity: dict, *, kind: str, name: str, tolerance) -> dict:
     entry = {"activity": activity, "status": "succeeded", "start": None, "end": None, "duration": None, "output": None}
     started = time.time()
     entry["start"] = _iso(started)
@@ -163,7 +188,30 @@ class RunController:
 
     # --- execution ---
     def execute(self) -> ExperimentRun:
-        telemetry_context.bind(request_id=self.run.request_id or f"chaos-run-{self.run.pk}", shard_id=self.shard_label)
+        with tracer("apps.chaos").start_as_current_span(RUN_SPAN) as span:
+            for key, value in {
+                "chaos.run_id": self.run.pk,
+                "chaos.experiment": self.key,
+                "shard_id": self.shard_label,
+                "user_id": self.run.launched_by,
+                "persona": "sre",
+                "actor_role": "sre",
+                "request_id": self.run.request_id or f"chaos-run-{self.run.pk}",
+            }.items():
+                span.set_attribute(key, value)
+            telemetry_context.bind(
+                request_id=self.run.request_id or f"chaos-run-{self.run.pk}",
+                shard_id=self.shard_label,
+                user_id=self.run.launched_by,
+                persona="sre",
+                actor_role="sre",
+                trace_id=telemetry_context.current_trace_id(),
+            )
+            run = self._execute()
+            span.set_attribute("chaos.status", run.status)
+            return run
+
+    def _execute(self) -> ExperimentRun:
         started = time.time()
         self.journal = {
             "chaoslib-version": _chaoslib_version(),

@@ -103,6 +103,20 @@ def test_failed_step_runs_rollbacks_and_a_failed_rollback_fails_the_run():
     assert run.summary["rollbacks"] == "failed"
 
 
+def test_a_run_is_traced_as_chaos_tooling_with_one_span_per_activity():
+    from apps.telemetry.tracing import span_store
+
+    span_store.clear()
+    run = run_execute(run=approved_run())
+    spans = [s for s in span_store.spans() if s.attributes.get("chaos.run_id") == run.pk]
+    root = next(s for s in spans if s.name == "Chaos Tooling" and "chaos.experiment" in s.attributes)
+    assert root.attributes["shard_id"] == "shard_1" and root.attributes["user_id"] == "sre-approver"
+    children = {
+        s.attributes.get("chaos.activity") for s in spans if s.parent and s.parent.span_id == root.context.span_id
+    }
+    assert {"constant", "short pause", "rollback pause"} <= children
+
+
 def test_failed_rollback_alone_marks_a_completed_method_failed():
     run = approved_run(rollbacks=[{"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {}}])
     run = run_execute(run=run)
