@@ -260,6 +260,8 @@ def lab_up(*, timeout: float = 120.0) -> LabState:
     if existing is not None and process_alive(existing.etcd_pid):
         raise HaLabError(f"The HA lab already runs under {existing.base_dir}; `lab_ha down` first.")
     base = lab_dir()
+    _check_reachable_by_postgres(base)
+    _check_ports_free(base_port())
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
@@ -463,6 +465,34 @@ def switchover(state: LabState, *, candidate: str | None = None) -> dict:
     if completed.returncode != 0:
         raise HaLabError(f"patronictl switchover failed: {completed.stderr.strip() or completed.stdout.strip()}")
     return {"from": leader, "to": candidate, "started_at": started_at, "output": completed.stdout[-2000:]}
+
+
+def _check_reachable_by_postgres(base: Path) -> None:
+    """The postgres user must traverse every parent of the lab directory (not so under /root)."""
+    if os.geteuid() != 0:
+        return
+    uid = pwd.getpwnam(POSTGRES_OS_USER).pw_uid
+    for parent in [p for p in base.resolve().parents if p.exists()]:
+        mode = parent.stat()
+        if parent.stat().st_uid != uid and not mode.st_mode & 0o001:
+            raise HaLabError(
+                f"The postgres user cannot enter {parent}; set PIMLAB_HA_DIR to a directory it can reach, "
+                "e.g. /tmp/pimlab-ha."
+            )
+
+
+def _check_ports_free(first: int) -> None:
+    import socket
+
+    for port in (first, first + 1, first + 10, first + 11, first + 20, first + 21):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise HaLabError(
+                    f"Port {port} is in use; choose another PIMLAB_HA_BASE_PORT (below {32768 - 40})."
+                ) from exc
 
 
 def _etcd_healthy(state: LabState) -> bool:

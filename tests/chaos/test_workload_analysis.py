@@ -67,3 +67,23 @@ def test_in_place_restart_counts_recovery_only_after_the_outage_was_seen():
     assert analyse(records, fault_at=100.0, leader_port=5410).rto_seconds == 0.02
     assert analyse(records, fault_at=100.0, leader_port=5410, after_outage=True).rto_seconds == 3.6
     assert analyse(records[:1], fault_at=100.0, leader_port=5410, after_outage=True).rto_seconds is None
+
+
+def test_lab_refuses_a_busy_port_and_an_unreachable_directory(settings, tmp_path):
+    import socket
+
+    import pytest
+
+    from apps.chaos import ha_lab
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ha_lab.HaLabError, match=f"Port {port} is in use"):
+            ha_lab._check_ports_free(port)
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    if __import__("os").geteuid() == 0:
+        with pytest.raises(ha_lab.HaLabError, match="cannot enter"):
+            ha_lab._check_reachable_by_postgres(closed / "lab")
