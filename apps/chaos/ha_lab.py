@@ -138,6 +138,21 @@ def process_alive(pid: int | None) -> bool:
     return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}
 
 
+def processes_using(path: str) -> list[int]:
+    """PIDs of live processes whose command line mentions ``path``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if path in cmdline and process_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def kill_pid(pid: int | None, sig: int = signal.SIGKILL) -> bool:
     if not process_alive(pid):
         return False
@@ -332,6 +347,11 @@ def lab_down(*, keep_logs_in: Path | None = None) -> list[int]:
                 killed.append(pid)
     if kill_pid(state.etcd_pid):
         killed.append(state.etcd_pid)
+    # A node caught restarting (no postmaster.pid yet) or a backend left behind: any process
+    # whose command line names a file of this lab belongs to it.
+    for pid in processes_using(state.base_dir):
+        if pid not in killed and kill_pid(pid):
+            killed.append(pid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(process_alive(pid) for pid in killed):
         time.sleep(0.1)
