@@ -215,3 +215,17 @@ PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS = float(
 )
 # Link returned with each claim to the trace of its submission (e.g. a Grafana Tempo URL with {trace_id}).
 PIMLAB_TRACE_URL_TEMPLATE = os.environ.get("PIMLAB_TRACE_URL_TEMPLATE", "/traces/{trace_id}")
+
+# --- Chaos drills and the HA lab (apps.chaos) ----------------------------------------------
+PIMLAB_HA_DIR = os.environ.get("PIMLAB_HA_DIR", "")  # default: VAR_DIR / "ha-lab"
+PIMLAB_HA_BASE_PORT = int(os.environ.get("PIMLAB_HA_BASE_PORT", "15400"))  # below 32768 (ephemeral range)
+PIMLAB_PATRONI_VENV = os.environ.get("PIMLAB_PATRONI_VENV", "/opt/pimlab-patroni")
+PIMLAB_PG_BIN_DIR = os.environ.get("PIMLAB_PG_BIN_DIR", "")  # default: newest /usr/lib/postgresql/*/bin
+PIMLAB_CHAOS_EXPERIMENTS_DIR = os.environ.get("PIMLAB_CHAOS_EXPERIMENTS_DIR", "")  # default: chaos/experiments
+PIMLAB_CHAOS_POLICY = {
+    "max_patient_share": float(os.environ.get("PIMLAB_CHAOS_MAX_PATIENT_SHARE", "0.5")),
+    "max_traffic_share": float(os.environ.get("PIMLAB_CHAOS_MAX_TRAFFIC_SHARE", "0.5")),
+}
+PIMLAB_CHAOS_ADR_URL_PATTERN = os.environ.get(
+    "PIMLAB_CHAOS_ADR_URL_PATTERN", r"^https://[\w.-]+(/[\w.~%-]+)*/ADR-\d{3}[\w.~%-]*$"
+)

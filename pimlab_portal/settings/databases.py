@@ -8,6 +8,7 @@ Embedded profile (nothing set): SQLite files under ``var/``. Services profile: U
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -26,12 +27,15 @@ def shard_alias(index: int) -> str:
 
 
 def database_config(url: str) -> dict:
+    url, multi_host = split_multi_host(url)
     if url.startswith("mssql://"):
         # mssql-django is an optional extra (requirements-mssql.txt).
         config = dj_database_url.parse(url, engine="mssql")
         config.setdefault("OPTIONS", {}).setdefault("driver", "ODBC Driver 18 for SQL Server")
     else:
         config = dj_database_url.parse(url)
+    if multi_host:
+        config["HOST"], config["PORT"] = multi_host
     config["CONN_MAX_AGE"] = CONN_MAX_AGE_SECONDS
     config["CONN_HEALTH_CHECKS"] = True
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -45,11 +49,40 @@ def database_config(url: str) -> dict:
     return config
 
 
+# --- HA shard (chaos drills): libpq multi-host URLs --------------------------------------
+# postgres://user@h1:p1,h2:p2/db?target_session_attrs=read-write reaches whichever node of a
+# replicated pair is writable, like an availability-group listener. dj-database-url cannot
+# parse several hosts, so the host list is set aside and handed to libpq as comma lists.
+def split_multi_host(url: str) -> tuple[str, tuple[str, str] | None]:
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("postgres"):
+        return url, None
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hostlist = authority.rpartition("@")
+    if "," not in hostlist:
+        return url, None
+    hosts, ports = [], []
+    for member in hostlist.split(","):
+        host, _, port = member.rpartition(":") if ":" in member else (member, "", "5432")
+        hosts.append(host)
+        ports.append(port or "5432")
+    placeholder = f"{scheme}://{userinfo}{at}{hosts[0]}:{ports[0]}{slash}{tail}"
+    return placeholder, (",".join(hosts), ",".join(ports))
+
+
+def split_shard_urls(value: str) -> list[str]:
+    """Comma-separated URLs; a comma inside a multi-host URL (not followed by a scheme) stays."""
+    return [u.strip() for u in re.split(r",(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)", value) if u.strip()]
+
+
+# --- end HA shard ---------------------------------------------------------------------------
+
+
 def build_databases(var_dir: Path, environ: os._Environ | dict = os.environ) -> dict:
     var_dir.mkdir(parents=True, exist_ok=True)
     catalog_url = environ.get("PIMLAB_CATALOG_URL") or f"sqlite:///{var_dir / 'catalog.sqlite3'}"
     audit_url = environ.get("PIMLAB_AUDIT_URL") or f"sqlite:///{var_dir / 'audit.sqlite3'}"
-    shard_urls = [u.strip() for u in environ.get("PIMLAB_SHARD_URLS", "").split(",") if u.strip()]
+    shard_urls = split_shard_urls(environ.get("PIMLAB_SHARD_URLS", ""))
     if not shard_urls:
         shard_urls = [f"sqlite:///{var_dir / f'shard{i}.sqlite3'}" for i in range(2)]
     databases = {CATALOG_ALIAS: database_config(catalog_url)}

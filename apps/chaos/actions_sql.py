@@ -1,0 +1,270 @@
+"""Actions and probes on the HA SQL tier: pod kill, switchover, rejoin, and the drill workload.
+
+State shared between the activities of one run (workload process, the fault's timestamp) lives
+in ``ctx.state``; measured figures go to ``ctx.summary``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import structlog
+from django.conf import settings
+
+from . import ha_lab
+from .metrics import API_ERROR_RATIO, SQL_FAILOVER_DURATION_SECONDS
+from .registry import ActivityContext, ActivityFailed, action, probe
+from .workload import ACKNOWLEDGED_TABLE, analyse, missing_acknowledged, read_attempts, workload_env
+
+logger = structlog.get_logger(__name__)
+
+HA_SHARD_LABEL = "ha"
+
+
+def _lab() -> ha_lab.LabState:
+    state = ha_lab.load_state()
+    if state is None:
+        raise ActivityFailed("The HA lab is not up: run `python manage.py lab_ha up` first.")
+    return state
+
+
+def _rto_target(ctx: ActivityContext, fault: str) -> float:
+    default = 25.0 if fault == "pod_kill" else 5.0
+    return float(
+        ctx.configuration.get(f"rto_target_seconds_{fault}", ctx.configuration.get("rto_target_seconds", default))
+    )
+
+
+@probe("ha_leader_present")
+def ha_leader_present(ctx: ActivityContext) -> bool:
+    """The HA pair has a leader answering Patroni's /primary."""
+    state = ha_lab.load_state()
+    return bool(state and ha_lab.cluster_leader(state))
+
+
+@probe("ha_replication_healthy")
+def ha_replication_healthy(ctx: ActivityContext) -> bool:
+    """The leader reports a streaming synchronous standby."""
+    state = ha_lab.load_state()
+    return bool(state and ha_lab.sync_standby(state))
+
+
+@action("ha_wait_healthy", targets=("ha_cluster",))
+def ha_wait_healthy(ctx: ActivityContext, timeout: float = 120) -> dict:
+    """Wait until the pair has a leader and a streaming synchronous standby."""
+    state = _lab()
+    standby = ctx.wait_for(lambda: ha_lab.sync_standby(state), timeout=timeout, what="a streaming sync standby")
+    return {"leader": ha_lab.cluster_leader(state), "sync_standby": standby}
+
+
+@action("workload_start", targets=("ha_cluster",))
+def workload_start(
+    ctx: ActivityContext, kind: str = "orm", writers: int = 2, shard_index: int = 1, duration: float = 600, **http
+) -> dict:
+    """Start the background persona workload against the HA shard (its own process)."""
+    state = _lab()
+    workdir = Path(state.base_dir) / f"workload-{ctx.run_id or 'adhoc'}-{int(time.time() * 1000)}"
+    workdir.mkdir(parents=True)
+    out, stop_file = workdir / "attempts.jsonl", workdir / "stop"
+    argv = [
+        sys.executable,
+        str(settings.BASE_DIR / "manage.py"),
+        "chaos_workload",
+        f"--kind={kind}",
+        f"--out={out}",
+        f"--stop-file={stop_file}",
+        f"--writers={writers}",
+        f"--duration={duration}",
+        f"--alias=shard_{shard_index}",
+    ]
+    if kind == "http":
+        argv += [f"--base-url={http['base_url']}", f"--token={http['token']}", f"--patient-ids={http['patient_ids']}"]
+    env = workload_env(shard_index=shard_index, shard_url=state.dsn())
+    env["PIMLAB_LOG_LEVEL"] = "WARNING"
+    with open(workdir / "workload.log", "ab") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    ctx.state["workload"] = {"pid": process.pid, "out": str(out), "stop_file": str(stop_file), "kind": kind}
+    ctx.wait_for(lambda: any(r.get("ok") for r in read_attempts(out)), timeout=60, what="the first workload write")
+    return {"pid": process.pid, "kind": kind, "writers": writers, "attempts_file": str(out)}
+
+
+@action("ha_pod_kill", targets=("ha_cluster",))
+def ha_pod_kill(ctx: ActivityContext, node: str = "leader") -> dict:
+    """Kill a node like a pod kill: SIGKILL its Patroni agent and its postmaster together."""
+    state = _lab()
+    name = ha_lab.cluster_leader(state) if node == "leader" else node
+    if name is None:
+        raise ActivityFailed("No leader to kill.")
+    result = ha_lab.node_kill(state, name)
+    ctx.state["fault"] = {"kind": "pod_kill", "node": name, "at": result["killed_at"]}
+    ctx.annotate("injection", f"Pod kill of HA leader {name}")
+    return result
+
+
+@action("ha_postmaster_kill", targets=("ha_cluster",))
+def ha_postmaster_kill(ctx: ActivityContext, node: str = "leader") -> dict:
+    """Crash only the leader's postmaster; Patroni restarts it or fails over."""
+    state = _lab()
+    name = ha_lab.cluster_leader(state) if node == "leader" else node
+    if name is None:
+        raise ActivityFailed("No leader to crash.")
+    result = ha_lab.postmaster_kill(state, name)
+    ctx.state["fault"] = {"kind": "postmaster_crash", "node": name, "at": result["killed_at"]}
+    ctx.annotate("injection", f"Postmaster crash on HA leader {name}")
+    return result
+
+
+@action("ha_switchover", targets=("ha_cluster",))
+def ha_switchover(ctx: ActivityContext, candidate: str | None = None) -> dict:
+    """Planned switchover with patronictl to the synchronous standby."""
+    state = _lab()
+    ctx.annotate("injection", "Planned switchover (patronictl)")
+    ctx.state["fault"] = {"kind": "switchover", "node": ha_lab.cluster_leader(state), "at": time.time()}
+    try:
+        result = ha_lab.switchover(state, candidate=candidate)
+    except ha_lab.HaLabError as exc:
+        raise ActivityFailed(str(exc)) from exc
+    return result
+
+
+@action("ha_measure_recovery", targets=("ha_cluster",))
+def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
+    """Wait for the first write through the app after the fault; RTO = that write's ack − the fault."""
+    fault, workload = ctx.state.get("fault"), ctx.state.get("workload")
+    if not fault or not workload:
+        raise ActivityFailed("ha_measure_recovery needs a running workload and a fault earlier in the method.")
+    out = Path(workload["out"])
+    state = _lab()
+    in_place = fault["kind"] == "postmaster_crash"  # Patroni may restart the same node as leader
+
+    def leader_after_fault():
+        name = ha_lab.cluster_leader(state)
+        return name if name and (in_place or name != fault["node"]) else None
+
+    new_leader = ctx.wait_for(
+        leader_after_fault,
+        timeout=timeout,
+        what="a new leader",
+    )
+    leader_port = state.node(new_leader).pg_port
+
+    def recovered():
+        report = analyse(read_attempts(out), fault_at=fault["at"], leader_port=leader_port, after_outage=in_place)
+        return report if report.rto_seconds is not None else None
+
+    report = ctx.wait_for(recovered, timeout=timeout, what="the first successful write on the new leader")
+    ctx.state["recovered_at"] = report.recovered_at
+    target = _rto_target(ctx, fault["kind"])
+    SQL_FAILOVER_DURATION_SECONDS.labels(shard_id=HA_SHARD_LABEL, fault=fault["kind"]).set(report.rto_seconds)
+    ctx.summary.update(
+        {
+            "fault": fault["kind"],
+            "rto_seconds": report.rto_seconds,
+            "rto_target_seconds": target,
+            "old_leader": fault["node"],
+            "new_leader": new_leader,
+        }
+    )
+    ctx.annotate(
+        "recovery", f"First write after {fault['kind']}: RTO {report.rto_seconds:.2f} s (target {target:.0f} s)"
+    )
+    if report.rto_seconds > target:
+        _rto_alert(ctx, report.rto_seconds, target, fault["kind"])
+    return {"rto_seconds": report.rto_seconds, "rto_target_seconds": target, "new_leader": new_leader}
+
+
+def _rto_alert(ctx: ActivityContext, rto: float, target: float, fault: str) -> None:
+    from apps.slo.services import alert_event_record
+
+    alert_event_record(
+        name="SQLFailoverRTOExceeded",
+        severity="critical",
+        status="firing",
+        labels={"shard_id": HA_SHARD_LABEL, "experiment": ctx.experiment_key, "fault": fault},
+        annotations={
+            "summary": f"Failover took {rto:.1f} s, over the {target:.0f} s RTO target",
+            "runbook": "docs/runbooks/30_sql-failover.md",
+            "run_id": str(ctx.run_id or ""),
+        },
+    )
+    ctx.summary["rto_alert"] = "critical"
+
+
+@action("workload_stop", targets=("ha_cluster",))
+def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
+    """Stop the workload and check every acknowledged write exists on the leader (RPO)."""
+    workload = ctx.state.get("workload")
+    if not workload:
+        return {"stopped": False, "reason": "no workload was started"}
+    Path(workload["stop_file"]).touch()
+    pid = workload["pid"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and ha_lab.process_alive(pid):
+        time.sleep(0.1)
+        _reap(pid)
+    if ha_lab.kill_pid(pid):
+        _reap(pid)
+    ctx.state.pop("workload", None)
+    records = read_attempts(Path(workload["out"]))
+    fault = ctx.state.get("fault") or {}
+    report = analyse(records, fault_at=fault.get("at"), recovered_by=ctx.state.get("recovered_at"))
+    result = report.as_dict()
+    if verify and records:
+        state = _lab()
+        missing = missing_acknowledged(
+            dsn=state.dsn(), table=ACKNOWLEDGED_TABLE[workload["kind"]], ids=report.acknowledged_ids
+        )
+        result["acknowledged_lost"] = len(missing)
+        result["lost_ids_sample"] = missing[:20]
+        ctx.summary["rpo_acknowledged_writes_lost"] = len(missing)
+    ctx.summary.update(
+        {
+            "workload_attempts": report.attempts,
+            "workload_acknowledged": report.acknowledged,
+            "error_ratio": report.window_error_ratio if fault else report.error_ratio,
+        }
+    )
+    API_ERROR_RATIO.labels(experiment=ctx.experiment_key or "adhoc", shard_id=HA_SHARD_LABEL).set(
+        ctx.summary["error_ratio"]
+    )
+    return result
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+@action("ha_rejoin", targets=("ha_cluster",))
+def ha_rejoin(ctx: ActivityContext, timeout: float = 180) -> dict:
+    """Rollback: restart the killed node's Patroni (pg_rewind) and wait until it streams as sync standby."""
+    state = _lab()
+    fault = ctx.state.get("fault") or {}
+    name = fault.get("node")
+    restarted = []
+    for node in state.nodes:
+        if not ha_lab.process_alive(node.patroni_pid):
+            ha_lab.node_start(state, node.name)
+            restarted.append(node.name)
+    leader = ctx.wait_for(lambda: ha_lab.cluster_leader(state), timeout=timeout, what="a leader")
+    # The node that was the leader before the fault must come back as the synchronous standby.
+    expected = name if name and name != leader else None
+    stable_since: list[float] = []
+
+    def rejoined():
+        current = ha_lab.sync_standby(state)
+        if not current or (expected is not None and current != expected):
+            stable_since.clear()
+            return None
+        stable_since[:1] = stable_since[:1] or [time.monotonic()]
+        # Seen streaming in sync for 2 s: a rejoining node can show up briefly before it rewinds.
+        return current if time.monotonic() - stable_since[0] >= 2 else None
+
+    standby = ctx.wait_for(rejoined, timeout=timeout, what=f"{expected or 'a node'} streaming as synchronous standby")
+    ctx.summary["rejoined"] = {"node": standby, "restarted": restarted, "sync_state": "sync", "state": "streaming"}
+    return {"restarted": restarted, "sync_standby": standby, "leader": ha_lab.cluster_leader(state)}

@@ -1,0 +1,360 @@
+"""Executes one run of an approved revision and writes its journal (in Chaos Toolkit's shape).
+
+Order: steady state before → method (after the injection step, the steady state "during") →
+steady state after → rollbacks. Rollbacks ALWAYS run, whatever happened before, and are not
+abortable; a failed rollback makes the run failed. Abort (SRE, kill switch, max duration) is
+noticed between activities and inside long waits.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import time
+import traceback
+from datetime import UTC, datetime
+
+import structlog
+from django.db import DatabaseError
+from django.utils import timezone
+
+from apps.telemetry import context as telemetry_context
+from apps.telemetry.tracing import tracer
+
+from . import slo_adapter
+from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
+from .models import ChaosSwitch, ExperimentRun, RunStatus
+from .registry import ActivityContext, ActivityFailed, ChaosAborted, get_activity
+
+logger = structlog.get_logger("apps.chaos.controller")
+
+ABORT_POLL_SECONDS = 0.5
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, tz=UTC).isoformat()
+
+
+def _chaoslib_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("chaostoolkit-lib")
+    except Exception:  # the journal is still valid without it
+        return None
+
+
+def tolerance_met(tolerance, value) -> bool:
+    if isinstance(tolerance, dict):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return False
+        return ("min" not in tolerance or number >= tolerance["min"]) and (
+            "max" not in tolerance or number <= tolerance["max"]
+        )
+    if isinstance(tolerance, list):
+        return value in tolerance
+    return value == tolerance
+
+
+# Span names follow the seed's participants (Chaos-Induced Failover): whom the activity acts on.
+PARTICIPANT_OF_ACTIVITY = {
+    "ha_pod_kill": "SQL Primary",
+    "ha_postmaster_kill": "SQL Primary",
+    "ha_switchover": "SQL Primary",
+    "ha_measure_recovery": "SQL Secondary",
+    "ha_rejoin": "SQL Secondary",
+    "slo_alert_state": "SLO Dashboard",
+    "slo_burn_rate": "SLO Dashboard",
+    "slo_error_budget_remaining": "SLO Dashboard",
+}
+RUN_SPAN = "Chaos Tooling"
+
+
+def run_activity(ctx: ActivityContext, activity: dict, *, kind: str | None = None, tolerance=None) -> dict:
+    """Run one activity (in a span) and return its journal entry. Raises ChaosAborted; failures are recorded."""
+    kind = kind or activity["type"]
+    name = activity.get(kind) or activity.get("probe")
+    with tracer("apps.chaos").start_as_current_span(PARTICIPANT_OF_ACTIVITY.get(name, RUN_SPAN)) as span:
+        span.set_attribute("chaos.activity", activity["name"])
+        span.set_attribute("chaos.kind", kind)
+        span.set_attribute("chaos.run_id", ctx.run_id or 0)
+        entry = _run_activity(ctx, activity, kind=kind, name=name, tolerance=tolerance)
+        span.set_attribute("chaos.status", entry["status"])
+        return entry
+
+
+def _run_activity(ctx: ActivityContext, activity: dict, *, kind: str, name: str, tolerance) -> dict:
+    entry = {"activity": activity, "status": "succeeded", "start": None, "end": None, "duration": None, "output": None}
+    started = time.time()
+    entry["start"] = _iso(started)
+    logger.info("chaos_activity_start", activity=activity["name"], kind=kind, run_id=ctx.run_id)
+    try:
+        registered = get_activity(kind, name)
+        if registered is None:
+            raise ActivityFailed(f"Unknown {kind} {name!r}.")
+        entry["output"] = registered.function(ctx, **(activity.get("arguments") or {}))
+        if tolerance is not None:
+            entry["tolerance_met"] = tolerance_met(tolerance, entry["output"])
+        pause = activity.get("pause_after_seconds")
+        if pause:
+            ctx.sleep(pause)
+    except ChaosAborted:
+        entry["status"] = "interrupted"
+        raise
+    except Exception as exc:  # an activity's failure is data for the journal, not a crash of the controller
+        entry["status"] = "failed"
+        entry["exception"] = [f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=4)]
+        if tolerance is not None:
+            entry["tolerance_met"] = False
+        logger.warning("chaos_activity_failed", activity=activity["name"], error=str(exc), run_id=ctx.run_id)
+    finally:
+        ended = time.time()
+        entry["end"], entry["duration"] = _iso(ended), round(ended - started, 3)
+    return entry
+
+
+def steady_state(ctx: ActivityContext, hypothesis: dict) -> dict:
+    probes = [
+        run_activity(ctx, {**p, "type": "probe"}, kind="probe", tolerance=p["tolerance"]) for p in hypothesis["probes"]
+    ]
+    return {"steady_state_met": all(p.get("tolerance_met") for p in probes), "probes": probes}
+
+
+class RunController:
+    def __init__(self, run: ExperimentRun):
+        self.run = run
+        self.manifest = run.revision.manifest
+        self.key = run.revision.experiment.key
+        self.started = time.monotonic()
+        self._last_poll = 0.0
+        self._abort_reason: str | None = None
+        self.ctx = ActivityContext(
+            configuration=dict(self.manifest.get("configuration") or {}),
+            run_id=run.pk,
+            experiment_key=self.key,
+            abort_check=self.abort_reason,
+            annotate=self.annotate,
+        )
+        targets = self.manifest.get("blast_radius", {}).get("targets", [])
+        self.shard_label = ",".join(t["name"] for t in targets) or "none"
+
+    # --- abort ---
+    def abort_reason(self) -> str | None:
+        if self._abort_reason:
+            return self._abort_reason
+        limit = (self.manifest.get("abort_conditions") or {}).get("max_duration_seconds")
+        if limit and time.monotonic() - self.started > limit:
+            self._abort_reason = f"max_duration_seconds {limit} exceeded"
+            return self._abort_reason
+        now = time.monotonic()
+        if now - self._last_poll < ABORT_POLL_SECONDS:
+            return None
+        self._last_poll = now
+        try:
+            requested, reason = ExperimentRun.objects.filter(pk=self.run.pk).values_list(
+                "abort_requested", "abort_reason"
+            )[0]
+            switch = ChaosSwitch.objects.filter(engaged=True).first()
+        except DatabaseError:
+            return None
+        if switch is not None:
+            self._abort_reason = f"kill switch engaged: {switch.reason or 'no reason given'}"
+        elif requested:
+            self._abort_reason = reason or "abort requested"
+        return self._abort_reason
+
+    # --- observability ---
+    def annotate(self, phase: str, text: str) -> None:
+        from apps.slo.services import timeline_annotation_record
+
+        timeline_annotation_record(
+            source="chaos",
+            text=f"[{self.key}] {text}",
+            tags=["chaos", phase, f"experiment:{self.key}", f"run:{self.run.pk}"],
+            reference=str(self.run.pk),
+        )
+        self.journal.setdefault("annotations", []).append(
+            {"phase": phase, "text": text, "at": timezone.now().isoformat()}
+        )
+
+    def save(self, **fields) -> None:
+        self.run.journal = self.journal
+        self.run.summary = self.ctx.summary
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+        self.run.save()
+
+    # --- execution ---
+    def execute(self) -> ExperimentRun:
+        with tracer("apps.chaos").start_as_current_span(RUN_SPAN) as span:
+            for key, value in {
+                "chaos.run_id": self.run.pk,
+                "chaos.experiment": self.key,
+                "shard_id": self.shard_label,
+                "user_id": self.run.launched_by,
+                "persona": "sre",
+                "actor_role": "sre",
+                "request_id": self.run.request_id or f"chaos-run-{self.run.pk}",
+            }.items():
+                span.set_attribute(key, value)
+            telemetry_context.bind(
+                request_id=self.run.request_id or f"chaos-run-{self.run.pk}",
+                shard_id=self.shard_label,
+                user_id=self.run.launched_by,
+                persona="sre",
+                actor_role="sre",
+                trace_id=telemetry_context.current_trace_id(),
+            )
+            run = self._execute()
+            span.set_attribute("chaos.status", run.status)
+            return run
+
+    def _execute(self) -> ExperimentRun:
+        started = time.time()
+        self.journal = {
+            "chaoslib-version": _chaoslib_version(),
+            "platform": platform.platform(),
+            "node": socket.gethostname(),
+            "experiment": self.manifest,
+            "start": _iso(started),
+            "status": "running",
+            "deviated": False,
+            "steady_states": {"before": None, "after": None, "during": []},
+            "run": [],
+            "rollbacks": [],
+        }
+        CHAOS_EXPERIMENT_ACTIVE.labels(experiment=self.key, shard_id=self.shard_label).set(1)
+        logger.info("chaos_run_start", run_id=self.run.pk, experiment=self.key)
+        self.annotate("start", f"Chaos run {self.run.pk} started: {self.manifest.get('title', '')}")
+        self.save()
+        status, deviated = "completed", False
+        hypothesis = self.manifest["steady_state_hypothesis"]
+        try:
+            before = steady_state(self.ctx, hypothesis)
+            self.journal["steady_states"]["before"] = before
+            self.save()
+            if not before["steady_state_met"]:
+                status = "failed"
+            else:
+                status = self._method(hypothesis)
+                if status == "completed":
+                    after = steady_state(self.ctx, hypothesis)
+                    self.journal["steady_states"]["after"] = after
+                    if not after["steady_state_met"]:
+                        status, deviated = "failed", True
+        except ChaosAborted as exc:
+            status = "aborted"
+            self.run.abort_reason = str(exc)
+            logger.warning("chaos_run_aborted", run_id=self.run.pk, reason=str(exc))
+            self.annotate("abort", f"Aborted: {exc}")
+        finally:
+            rollbacks_ok = self._rollbacks()
+            if not rollbacks_ok and status == "completed":
+                status = "failed"
+            self._burn_check()
+            ended = time.time()
+            self.journal.update(
+                {"status": status, "deviated": deviated, "end": _iso(ended), "duration": round(ended - started, 3)}
+            )
+            self.ctx.summary.update(
+                {
+                    "status": status,
+                    "rollbacks": "succeeded" if rollbacks_ok else "failed",
+                    "duration_seconds": round(ended - started, 3),
+                }
+            )
+            CHAOS_EXPERIMENT_ACTIVE.labels(experiment=self.key, shard_id=self.shard_label).set(0)
+            CHAOS_RUNS_TOTAL.labels(experiment=self.key, outcome=status).inc()
+            self.annotate("end", f"Chaos run {self.run.pk} {status}; summary: {self._summary_line()}")
+            self.save(status=status, outcome=status, deviated=deviated, ended_at=timezone.now())
+            logger.info("chaos_run_end", run_id=self.run.pk, status=status, summary=self.ctx.summary)
+        return self.run
+
+    def _method(self, hypothesis: dict) -> str:
+        max_error_ratio = (self.manifest.get("abort_conditions") or {}).get("max_error_ratio")
+        for activity in self.manifest["method"]:
+            self.ctx.check_abort()
+            entry = run_activity(self.ctx, activity)
+            self.journal["run"].append(entry)
+            self.save()
+            if entry["status"] == "failed":
+                self.annotate("failure", f"Step {activity['name']!r} failed")
+                return "failed"
+            if activity.get("injection"):
+                self.journal["steady_states"]["during"].append(steady_state(self.ctx, hypothesis))
+                self.save()
+            ratio = self._live_error_ratio()
+            if max_error_ratio is not None and ratio is not None and ratio > max_error_ratio:
+                raise ChaosAborted(f"error ratio {ratio} above the abort condition {max_error_ratio}")
+        return "completed"
+
+    def _live_error_ratio(self) -> float | None:
+        """Error ratio of the running workload so far (or the last measured one)."""
+        workload = self.ctx.state.get("workload")
+        if not workload:
+            return self.ctx.summary.get("error_ratio")
+        from pathlib import Path
+
+        from .workload import analyse, read_attempts
+
+        return analyse(read_attempts(Path(workload["out"])), fault_at=None).error_ratio
+
+    def _rollbacks(self) -> bool:
+        rollback_ctx = ActivityContext(
+            configuration=self.ctx.configuration,
+            state=self.ctx.state,
+            summary=self.ctx.summary,
+            run_id=self.ctx.run_id,
+            experiment_key=self.key,
+            annotate=self.annotate,
+        )  # no abort_check: a rollback is never interrupted
+        ok = True
+        for activity in self.manifest.get("rollbacks", []):
+            entry = run_activity(rollback_ctx, activity)
+            self.journal["rollbacks"].append(entry)
+            ok = ok and entry["status"] == "succeeded"
+            self.save()
+        if self.manifest.get("rollbacks"):
+            self.annotate("rollback", f"Rollbacks {'succeeded' if ok else 'FAILED'}")
+        return ok
+
+    def _burn_check(self) -> None:
+        """Burn-rate breach → page (seed failure mode), using the SLO engine."""
+        from apps.slo.services import alert_event_record
+
+        try:
+            paging = slo_adapter.paging_slos()
+        except slo_adapter.SloEngineUnavailable as exc:
+            self.ctx.summary["slo"] = {"error": str(exc)}
+            return
+        except Exception as exc:  # the SLO engine failing must not hide the drill's own outcome
+            self.ctx.summary["slo"] = {"error": f"{type(exc).__name__}: {exc}"}
+            return
+        self.ctx.summary["slo"] = {"paging": [s["name"] for s in paging]}
+        for slo in paging:
+            alert_event_record(
+                name="ChaosBurnRateBreach",
+                severity="page",
+                status="firing",
+                labels={"slo": slo["name"], "experiment": self.key, "shard_id": self.shard_label},
+                annotations={
+                    "summary": f"SLO {slo['name']} burns at page level during chaos run {self.run.pk}",
+                    "burn_rates": str(slo.get("burn_rates", {})),
+                    "error_budget_remaining_ratio": str(slo.get("error_budget_remaining_ratio")),
+                    "runbook": "docs/runbooks/32_chaos-controller.md",
+                },
+            )
+        budget = {s["name"]: s.get("error_budget_remaining_ratio") for s in slo_adapter.slo_status_list()}
+        self.ctx.summary["error_budget_remaining"] = budget
+
+    def _summary_line(self) -> str:
+        keys = ("rto_seconds", "rpo_acknowledged_writes_lost", "error_ratio")
+        return ", ".join(f"{k}={self.ctx.summary[k]}" for k in keys if k in self.ctx.summary) or "no measurements"
+
+
+def run_execute(*, run: ExperimentRun) -> ExperimentRun:
+    if run.status != RunStatus.RUNNING or run.journal:
+        return run  # already executed (a redelivered task)
+    return RunController(run).execute()

@@ -1,0 +1,262 @@
+"""Background persona workload for drills, and what its journal says about RTO, RPO and errors.
+
+The workload runs as its own process (``manage.py chaos_workload``) whose settings point one
+shard at the HA pair through a multi-host URL, so a promotion is seen the way the app sees it.
+Each attempt is one JSON line: start, end, ok, the id the write returned (acknowledged = the
+commit or the 2xx answer reached the client) or the error. Two kinds:
+
+- ``orm``: writes patients through the Django ORM on the shard alias (one connection per writer,
+  reconnect with bounded back-off);
+- ``http``: books encounters through ``POST /api/encounters`` of a live server, retrying a write
+  with the same Idempotency-Key until it is answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+BACKOFF_FIRST_SECONDS = 0.05
+BACKOFF_MAX_SECONDS = 1.0
+
+# Where each kind's acknowledged ids live on the shard (for the RPO check).
+ACKNOWLEDGED_TABLE = {"orm": "patients_patient", "http": "encounters_encounter"}
+
+
+def backoff_seconds(failures: int) -> float:
+    """Doubling back-off, bounded: 50 ms, 100 ms, … capped at 1 s."""
+    return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * (2 ** max(0, failures - 1)))
+
+
+class AttemptLog:
+    def __init__(self, path: Path):
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 - closed by close()
+        self._lock = threading.Lock()
+
+    def write(self, **record) -> None:
+        line = json.dumps(record)
+        with self._lock:
+            self._file.write(line + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def run_orm_writer(*, alias: str, log: AttemptLog, stop: threading.Event, writer: int) -> None:
+    from django.db import DatabaseError, connections, transaction
+
+    from apps.patients.models import Patient
+
+    failures = 0
+    while not stop.is_set():
+        started = time.time()
+        patient = Patient(
+            mrn=f"W{uuid.uuid4().hex[:18]}",
+            given_name="Drill",
+            family_name="Workload",
+            birth_date="1980-01-01",
+        )
+        try:
+            with transaction.atomic(using=alias):
+                patient.save(using=alias)
+        except DatabaseError as exc:
+            failures += 1
+            log.write(writer=writer, start=started, end=time.time(), ok=False, error=type(exc).__name__)
+            # The connection may point at the dead leader: drop it so the next attempt reconnects
+            # (libpq then tries each host and keeps the one that accepts read-write sessions).
+            connections[alias].close()
+            time.sleep(backoff_seconds(failures))
+            continue
+        failures = 0
+        ended = time.time()
+        # Which node acknowledged it: tells a write on the new leader from one on the old.
+        port = connections[alias].connection.info.port if connections[alias].connection else None
+        log.write(writer=writer, start=started, end=ended, ok=True, id=str(patient.id), port=port)
+
+
+def run_http_writer(
+    *, base_url: str, token: str, patient_ids: list[str], log: AttemptLog, stop: threading.Event, writer: int
+) -> None:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    failures = 0
+    sequence = 0
+    while not stop.is_set():
+        sequence += 1
+        key = f"drill-{writer}-{uuid.uuid4().hex}"
+        body = {
+            "patient_id": patient_ids[sequence % len(patient_ids)],
+            "encounter_type": "in_person",
+            "reason": "Chaos drill workload",
+            "requested_start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400 * 7)),
+        }
+        while not stop.is_set():
+            started = time.time()
+            try:
+                response = session.post(
+                    f"{base_url}/api/encounters", json=body, headers={"Idempotency-Key": key}, timeout=10
+                )
+                ok = 200 <= response.status_code < 300
+                error = "" if ok else f"HTTP {response.status_code}"
+                ident = str(response.json().get("id", "")) if ok else ""
+            except requests.RequestException as exc:
+                ok, error, ident = False, type(exc).__name__, ""
+            if ok:
+                failures = 0
+                log.write(writer=writer, start=started, end=time.time(), ok=True, id=ident)
+                break
+            failures += 1
+            log.write(writer=writer, start=started, end=time.time(), ok=False, error=error)
+            time.sleep(backoff_seconds(failures))
+
+
+def run_workload(*, kind: str, out: Path, stop_file: Path, writers: int, duration: float, **options) -> None:
+    """Run writers until ``stop_file`` appears or ``duration`` passes (the process's main loop)."""
+    log = AttemptLog(out)
+    stop = threading.Event()
+    threads = []
+    for writer in range(writers):
+        if kind == "orm":
+            target, kwargs = run_orm_writer, {"alias": options["alias"]}
+        elif kind == "http":
+            target = run_http_writer
+            kwargs = {k: options[k] for k in ("base_url", "token", "patient_ids")}
+        else:
+            raise ValueError(f"Unknown workload kind {kind!r}; use orm or http.")
+        thread = threading.Thread(target=target, kwargs={**kwargs, "log": log, "stop": stop, "writer": writer})
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + duration
+    try:
+        while time.monotonic() < deadline and not stop_file.exists():
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        log.close()
+
+
+# --- analysis -------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkloadReport:
+    attempts: int
+    acknowledged: int
+    errors: int
+    error_ratio: float
+    window_attempts: int
+    window_errors: int
+    window_error_ratio: float
+    recovered_at: float | None
+    rto_seconds: float | None
+    acknowledged_ids: list[str]
+
+    def as_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data.pop("acknowledged_ids")
+        return data
+
+
+def read_attempts(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a killed writer
+    return records
+
+
+def first_success_after(records: list[dict], moment: float, *, port: int | None = None) -> dict | None:
+    """The first acknowledged write that started after ``moment`` — on the node listening on ``port``
+    when the workload reports ports (the new leader), so a write still landing on the old leader
+    before a switchover does not count as recovery."""
+    after = [
+        r for r in records if r.get("ok") and r["start"] >= moment and (port is None or r.get("port") in (None, port))
+    ]
+    return min(after, key=lambda r: r["end"]) if after else None
+
+
+def analyse(
+    records: list[dict],
+    *,
+    fault_at: float | None,
+    recovered_by: float | None = None,
+    leader_port: int | None = None,
+    after_outage: bool = False,
+) -> WorkloadReport:
+    """``after_outage``: recovery only counts after the first failed attempt that followed the fault
+    (a leader restarted in place keeps its port, and a write racing the crash may still commit)."""
+    acknowledged = [r for r in records if r.get("ok")]
+    errors = [r for r in records if not r.get("ok")]
+    since = fault_at
+    if fault_at and after_outage:
+        failed_after = [r["start"] for r in errors if r["start"] >= fault_at]
+        since = min(failed_after) if failed_after else None
+    first = first_success_after(records, since, port=leader_port) if since else None
+    window_end = recovered_by or (first["end"] if first else None)
+    # Attempts in flight at the fault or started before recovery.
+    window = [
+        r for r in records if fault_at and r["end"] >= fault_at and (window_end is None or r["start"] <= window_end)
+    ]
+    window_errors = [r for r in window if not r.get("ok")]
+    return WorkloadReport(
+        attempts=len(records),
+        acknowledged=len(acknowledged),
+        errors=len(errors),
+        error_ratio=round(len(errors) / len(records), 4) if records else 0.0,
+        window_attempts=len(window),
+        window_errors=len(window_errors),
+        window_error_ratio=round(len(window_errors) / len(window), 4) if window else 0.0,
+        recovered_at=first["end"] if first else None,
+        rto_seconds=round(first["end"] - fault_at, 3) if first and fault_at else None,
+        acknowledged_ids=[r["id"] for r in acknowledged],
+    )
+
+
+def missing_acknowledged(*, dsn: str, table: str, ids: list[str]) -> list[str]:
+    """Acknowledged ids that do not exist on the (new) leader: the RPO, in writes."""
+    if table not in ACKNOWLEDGED_TABLE.values():
+        raise ValueError(f"Unexpected table {table!r}.")
+    wanted = [int(i) for i in ids]
+    found: set[int] = set()
+    with psycopg.connect(dsn) as conn:
+        for offset in range(0, len(wanted), 5000):
+            chunk = wanted[offset : offset + 5000]
+            rows = conn.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [chunk]).fetchall()  # noqa: S608
+            found.update(row[0] for row in rows)
+    return [str(i) for i in wanted if i not in found]
+
+
+def workload_env(*, shard_index: int, shard_url: str, base_env: dict | None = None) -> dict:
+    """Environment for a workload process: the current shards, with ``shard_index`` on ``shard_url``."""
+    from django.conf import settings
+
+    env = dict(base_env or os.environ)
+    urls = []
+    for index, alias in enumerate(settings.SHARD_ALIASES):
+        db = settings.DATABASES[alias]
+        if index == shard_index:
+            urls.append(shard_url)
+        elif "sqlite" in db["ENGINE"]:
+            urls.append(f"sqlite:///{db['NAME']}")
+        else:
+            user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+            urls.append(f"postgres://{user}@{host}:{port}/{db['NAME']}")
+    while len(urls) <= shard_index:
+        urls.append(shard_url)
+    env["PIMLAB_SHARD_URLS"] = ",".join(urls)
+    return env

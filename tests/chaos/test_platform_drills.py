@@ -1,0 +1,228 @@
+"""Drills outside the SQL tier, each with its rollback: stale shard map, audit store outage, event bus
+outage (frozen broker), worker kill, latency on one shard only. Every fault is real and undone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connections
+
+from apps.chaos import ha_lab
+from apps.chaos.models import RunStatus
+from apps.chaos.runner import run_execute
+from apps.core.metrics import SHARD_MAP_FALLBACK_TOTAL
+from apps.core.models import ShardMapEntry
+from apps.core.resolver import resolver
+
+from .conftest import approved_run, free_base_port
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture(autouse=True)
+def even_shard_map():
+    """transaction=True tests flush the catalog, data migrations included: lay the even split again."""
+    if not ShardMapEntry.objects.exists():
+        ShardMapEntry.objects.create(bucket_start=0, bucket_end=511, shard_alias="shard_0")
+        ShardMapEntry.objects.create(bucket_start=512, bucket_end=1023, shard_alias="shard_1")
+    resolver.forget()
+
+
+def step(name, action, **arguments):
+    return {"name": name, "type": "action", "action": action, "arguments": arguments}
+
+
+def probe_step(name, probe, **arguments):
+    return {"name": name, "type": "probe", "probe": probe, "arguments": arguments}
+
+
+def outputs(run) -> dict:
+    return {e["activity"]["name"]: e["output"] for e in run.journal["run"]}
+
+
+def fallbacks() -> float:
+    return sum(s.value for m in SHARD_MAP_FALLBACK_TOTAL.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+def test_stale_shard_map_is_served_from_memory_and_restored():
+    shard_1_bucket = ShardMapEntry.objects.filter(shard_alias="shard_1").first().bucket_start
+    assert resolver.shard_for_bucket(shard_1_bucket) == "shard_1"  # remembered from now on
+    before = fallbacks()
+    run = run_execute(
+        run=approved_run(
+            method=[
+                {**step("stale", "shard_map_stale", shard="shard_1"), "injection": True},
+                probe_step("resolve during", "shard_resolve", bucket=shard_1_bucket),
+                step("restore", "shard_map_restore", shard="shard_1"),
+            ],
+            rollbacks=[step("restore", "shard_map_restore", shard="shard_1")],
+        )
+    )
+    assert run.status == RunStatus.COMPLETED, run.journal
+    assert outputs(run)["resolve during"] == "shard_1"
+    assert fallbacks() > before
+    assert set(ShardMapEntry.objects.values_list("shard_alias", flat=True)) == {"shard_0", "shard_1"}
+
+
+def test_stale_shard_map_rollback_restores_after_an_abort_by_failure():
+    run = run_execute(
+        run=approved_run(
+            method=[{**step("stale", "shard_map_stale", shard="shard_1"), "injection": True}, step("break", "fail")],
+            rollbacks=[step("restore", "shard_map_restore", shard="shard_1")],
+        )
+    )
+    assert run.status == RunStatus.FAILED
+    assert not ShardMapEntry.objects.filter(shard_alias="shard_1_retired").exists()
+    assert ShardMapEntry.objects.filter(shard_alias="shard_1").exists()
+
+
+def test_audit_store_outage_refuses_connections_until_rolled_back():
+    run = run_execute(
+        run=approved_run(
+            blast_radius={
+                "targets": [{"kind": "component", "name": "audit_store"}],
+                "max_patient_share": 0.5,
+                "max_traffic_share": 0.5,
+            },
+            method=[
+                {**step("down", "audit_store_outage"), "injection": True},
+                probe_step("reachable during", "audit_store_reachable"),
+                step("break", "fail"),
+            ],
+            rollbacks=[step("back", "audit_store_restore")],
+        )
+    )
+    assert outputs(run)["reachable during"] is False
+    assert run.journal["rollbacks"][0]["status"] == "succeeded"
+    with connections["audit"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.fixture
+def dedicated_broker(tmp_path):
+    port = free_base_port(low=15440, high=15500, span=2)
+    pidfile = tmp_path / "redis.pid"
+    subprocess.run(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--dir",
+            str(tmp_path),
+        ],
+        check=True,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5)
+    for _ in range(50):
+        if pidfile.exists():
+            break
+        time.sleep(0.1)
+    yield pidfile, client
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGCONT)
+    ha_lab.kill_pid(pid)
+
+
+def test_eventbus_outage_freezes_the_broker_and_the_rollback_thaws_it(dedicated_broker):
+    pidfile, client = dedicated_broker
+    assert client.ping()
+    run = approved_run(
+        blast_radius={
+            "targets": [{"kind": "component", "name": "eventbus"}],
+            "max_patient_share": 0.5,
+            "max_traffic_share": 0.5,
+        },
+        method=[{**step("freeze", "eventbus_outage", pidfile=str(pidfile)), "injection": True}, step("break", "fail")],
+        rollbacks=[step("thaw", "eventbus_restore", pidfile=str(pidfile))],
+    )
+    from apps.chaos.registry import ActivityContext, get_activity
+
+    get_activity("action", "eventbus_outage").function(ActivityContext(), pidfile=str(pidfile))
+    with pytest.raises(redis.TimeoutError):
+        client.ping()
+    get_activity("action", "eventbus_restore").function(ActivityContext(), pidfile=str(pidfile))
+    assert client.ping()
+
+    run = run_execute(run=run)
+    assert run.status == RunStatus.FAILED  # the method's deliberate failure
+    assert run.journal["run"][0]["output"]["signal"] == "SIGSTOP"
+    assert run.journal["rollbacks"][0]["output"]["signal"] == "SIGCONT"
+    assert client.ping()
+
+
+def test_worker_kill_and_restart_by_pid_file(tmp_path):
+    pidfile = tmp_path / "worker.pid"
+    worker = subprocess.Popen(["sleep", "300"])
+    pidfile.write_text(str(worker.pid))
+    run = run_execute(
+        run=approved_run(
+            blast_radius={
+                "targets": [{"kind": "component", "name": "projection_worker"}],
+                "max_patient_share": 0.5,
+                "max_traffic_share": 0.5,
+            },
+            method=[{**step("kill", "process_kill", pidfile=str(pidfile)), "injection": True}],
+            rollbacks=[step("start", "process_start", argv=["sleep", "300"], pidfile=str(pidfile))],
+        )
+    )
+    try:
+        assert run.status == RunStatus.COMPLETED, run.journal
+        assert worker.wait(timeout=10) == -signal.SIGKILL
+        restarted = int(Path(pidfile).read_text())
+        assert restarted != worker.pid and ha_lab.process_alive(restarted)
+    finally:
+        ha_lab.kill_pid(int(Path(pidfile).read_text()))
+
+
+def test_latency_is_injected_on_one_shard_only_and_removed():
+    run = run_execute(
+        run=approved_run(
+            method=[
+                {**step("inject", "shard_latency_inject", shard="shard_1", delay_ms=50), "injection": True},
+                probe_step("on shard_1", "shard_latency_injected", shard="shard_1"),
+            ],
+            rollbacks=[step("remove", "shard_latency_remove", shard="shard_1")],
+        )
+    )
+    assert run.status == RunStatus.COMPLETED, run.journal
+    assert outputs(run)["on shard_1"] is True
+    for alias in ("shard_0", "shard_1"):
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'pimlab_chaos_latency'")
+            assert cursor.fetchone()[0] == 0
+
+
+def test_latency_injection_outside_the_blast_radius_is_rejected_by_the_dry_run():
+    import yaml
+
+    from apps.chaos import services
+
+    from .conftest import small_manifest
+
+    revision = services.experiment_submit(
+        key="api/latency-elsewhere",
+        manifest_text=yaml.safe_dump(
+            small_manifest(method=[step("inject", "shard_latency_inject", shard="shard_0", delay_ms=50)])
+        ),
+        author="sre-author",
+    )
+    report = services.revision_dry_run(revision=revision)
+    errors = {c["check"]: c["errors"] for c in report["checks"]}
+    assert any("names shard 'shard_0', outside the blast radius" in e for e in errors["targets"])

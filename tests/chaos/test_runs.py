@@ -1,0 +1,287 @@
+"""Run execution: abort mid-drill and the kill switch run the rollbacks; failures are reported as failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from apps.chaos import services
+from apps.chaos.models import ExperimentRun, RunStatus
+from apps.chaos.runner import run_execute
+from apps.core.models import PersonaRole
+from tests.factories import persona_user
+
+from .conftest import approved_run
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+LONG_METHOD = [
+    {"name": "inject", "type": "action", "action": "pause", "arguments": {"seconds": 0.1}, "injection": True},
+    {"name": "hold the fault", "type": "action", "action": "pause", "arguments": {"seconds": 60}},
+    {"name": "never reached", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+]
+ROLLBACKS = [
+    {"name": "first rollback", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+    {"name": "second rollback", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+]
+
+
+def execute_in_background(run: ExperimentRun) -> threading.Thread:
+    def target():
+        try:
+            run_execute(run=ExperimentRun.objects.get(pk=run.pk))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def wait_until_step(run: ExperimentRun, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if any(e["activity"]["name"] == name for e in (run.journal or {}).get("run", [])):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the run never finished step {name!r}")
+
+
+def test_abort_through_the_api_mid_drill_runs_every_rollback():
+    _, token = persona_user(PersonaRole.SRE, username="sre-oncall")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    run = approved_run(method=LONG_METHOD, rollbacks=ROLLBACKS)
+    thread = execute_in_background(run)
+    wait_until_step(run, "inject")
+
+    response = client.post(f"/api/chaos/runs/{run.pk}/abort", {"reason": "patients report errors"})
+    assert response.status_code == 202
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABORTED and run.outcome == "aborted"
+    assert run.abort_reason == "patients report errors"
+    steps = [e["activity"]["name"] for e in run.journal["run"]]
+    assert "never reached" not in steps
+    assert [e["activity"]["name"] for e in run.journal["rollbacks"]] == ["first rollback", "second rollback"]
+    assert all(e["status"] == "succeeded" for e in run.journal["rollbacks"])
+    assert run.summary["rollbacks"] == "succeeded"
+    assert client.post(f"/api/chaos/runs/{run.pk}/abort").status_code == 409  # no longer running
+
+
+def test_kill_switch_aborts_the_running_drill_and_its_rollbacks_run():
+    run = approved_run(method=LONG_METHOD, rollbacks=ROLLBACKS)
+    thread = execute_in_background(run)
+    wait_until_step(run, "inject")
+    services.kill_switch_set(engaged=True, changed_by="sre-lead", reason="real incident")
+    thread.join(timeout=30)
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABORTED
+    assert "kill switch" in run.abort_reason
+    assert len(run.journal["rollbacks"]) == 2
+
+
+def test_failed_step_runs_rollbacks_and_a_failed_rollback_fails_the_run():
+    run = approved_run(
+        method=[{"name": "break", "type": "action", "action": "fail", "arguments": {"message": "boom"}}],
+        rollbacks=[
+            {"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {"message": "stuck"}},
+            {"name": "rollback after it", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+        ],
+    )
+    run = run_execute(run=run)
+    assert run.status == RunStatus.FAILED
+    assert run.journal["run"][0]["status"] == "failed" and "boom" in run.journal["run"][0]["exception"][0]
+    assert [e["status"] for e in run.journal["rollbacks"]] == ["failed", "succeeded"]
+    assert run.summary["rollbacks"] == "failed"
+
+
+def test_a_run_is_traced_as_chaos_tooling_with_one_span_per_activity():
+    from apps.telemetry.tracing import span_store
+
+    span_store.clear()
+    run = run_execute(run=approved_run())
+    spans = [s for s in span_store.spans() if s.attributes.get("chaos.run_id") == run.pk]
+    root = next(s for s in spans if s.name == "Chaos Tooling" and "chaos.experiment" in s.attributes)
+    assert root.attributes["shard_id"] == "shard_1" and root.attributes["user_id"] == "sre-approver"
+    children = {
+        s.attributes.get("chaos.activity") for s in spans if s.parent and s.parent.span_id == root.context.span_id
+    }
+    assert {"constant", "short pause", "rollback pause"} <= children
+
+
+def test_failed_rollback_alone_marks_a_completed_method_failed():
+    run = approved_run(rollbacks=[{"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {}}])
+    run = run_execute(run=run)
+    assert all(e["status"] == "succeeded" for e in run.journal["run"])
+    assert run.status == RunStatus.FAILED and run.summary["rollbacks"] == "failed"
+
+
+def test_hypothesis_not_met_after_the_method_marks_the_run_deviated():
+    run = approved_run(
+        steady_state_hypothesis={
+            "title": "flag stays up",
+            "probes": [
+                {
+                    "name": "flag",
+                    "probe": "shard_latency_injected",
+                    "arguments": {"shard": "shard_1", "table": "patients_patient"},
+                    "tolerance": False,
+                }
+            ],
+        },
+        method=[
+            {
+                "name": "inject",
+                "type": "action",
+                "action": "shard_latency_inject",
+                "arguments": {"shard": "shard_1", "table": "patients_patient", "delay_ms": 1},
+                "injection": True,
+            }
+        ],
+        rollbacks=[
+            {
+                "name": "remove",
+                "type": "action",
+                "action": "shard_latency_remove",
+                "arguments": {"shard": "shard_1", "table": "patients_patient"},
+            }
+        ],
+    )
+    run = run_execute(run=run)
+    assert run.journal["steady_states"]["before"]["steady_state_met"] is True
+    assert run.journal["steady_states"]["during"][0]["steady_state_met"] is False
+    assert run.journal["steady_states"]["after"]["steady_state_met"] is False
+    assert run.status == RunStatus.FAILED and run.deviated is True
+    # …and the rollback removed the fault.
+    with connections["shard_1"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'pimlab_chaos_latency'")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_slo_probe_fails_loudly_when_the_slo_engine_is_missing(monkeypatch):
+    """A build without the SLO engine's selectors: the probe fails with a clear error, never passes."""
+    import sys
+
+    from apps.chaos import slo_adapter
+
+    monkeypatch.setitem(sys.modules, "apps.slo.selectors", None)  # import of it raises ImportError
+    with pytest.raises(slo_adapter.SloEngineUnavailable, match="SLO engine does not provide"):
+        slo_adapter.slo_status_list()
+    run = approved_run(
+        steady_state_hypothesis={
+            "title": "booking SLO fine",
+            "probes": [
+                {
+                    "name": "booking",
+                    "probe": "slo_alert_state",
+                    "arguments": {"slo": "booking-availability"},
+                    "tolerance": ["ok", "ticket"],
+                }
+            ],
+        }
+    )
+    run = run_execute(run=run)
+    probe = run.journal["steady_states"]["before"]["probes"][0]
+    assert probe["tolerance_met"] is False and "SLO engine does not provide" in probe["exception"][0]
+    assert run.status == RunStatus.FAILED
+    assert "SLO engine does not provide" in run.summary["slo"]["error"]
+
+
+def test_burn_rate_breach_during_a_run_raises_a_page_event(monkeypatch):
+    """Contract test against the SLO engine's published selectors (slo_status_list / slo_evaluate_all)."""
+    import sys
+    import types
+
+    from apps.slo.models import AlertEvent
+
+    evaluated = []
+    selectors = types.ModuleType("apps.slo.selectors")
+    selectors.slo_status_list = lambda: [
+        {
+            "name": "booking-availability",
+            "objective": 0.999,
+            "attainment": 0.95,
+            "error_budget_remaining_ratio": -2.0,
+            "burn_rates": {"5m": 50.0, "1h": 20.0},
+            "alert_state": "page",
+        },
+        {
+            "name": "note-latency",
+            "objective": 0.99,
+            "attainment": 0.999,
+            "error_budget_remaining_ratio": 0.9,
+            "burn_rates": {"5m": 0.1, "1h": 0.1},
+            "alert_state": "ok",
+        },
+    ]
+    selectors.slo_status = lambda name: next(s for s in selectors.slo_status_list() if s["name"] == name)
+    slo_services = sys.modules["apps.slo.services"]
+    monkeypatch.setitem(sys.modules, "apps.slo.selectors", selectors)
+    monkeypatch.setattr(slo_services, "slo_evaluate_all", lambda: evaluated.append(True), raising=False)
+
+    run = run_execute(run=approved_run())
+
+    assert evaluated
+    page = AlertEvent.objects.get(name="ChaosBurnRateBreach")
+    assert page.severity == "page" and page.labels["slo"] == "booking-availability"
+    assert run.summary["slo"] == {"paging": ["booking-availability"]}
+    assert run.summary["error_budget_remaining"]["note-latency"] == 0.9
+
+
+def test_kill_switch_state_is_readable_and_settable_through_the_api():
+    _, token = persona_user(PersonaRole.SRE, username="sre-lead")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/chaos/kill-switch").json()["engaged"] is False
+    assert client.post("/api/chaos/kill-switch", {"engaged": True, "reason": "incident"}).status_code == 200
+    assert client.get("/api/chaos/kill-switch").json() == {
+        "engaged": True,
+        "reason": "incident",
+        "changed_by": "sre-lead",
+    }
+
+
+def test_abort_condition_on_the_error_ratio_stops_the_run(tmp_path):
+    """A workload whose attempts mostly fail trips max_error_ratio at the next activity boundary."""
+    from apps.chaos.registry import action
+
+    attempts = tmp_path / "attempts.jsonl"
+    attempts.write_text(
+        "".join(
+            f'{{"start": {i}, "end": {i}.1, "ok": {"true" if i % 4 == 0 else "false"}, "id": "{i}"}}\n'
+            for i in range(20)
+        )
+    )
+
+    @action("test_attach_workload_log")
+    def attach(ctx, path: str):
+        ctx.state["workload"] = {"out": path, "pid": None, "stop_file": str(tmp_path / "stop"), "kind": "orm"}
+        return {"attached": path}
+
+    run = run_execute(
+        run=approved_run(
+            abort_conditions={"max_error_ratio": 0.5},
+            method=[
+                {
+                    "name": "attach",
+                    "type": "action",
+                    "action": "test_attach_workload_log",
+                    "arguments": {"path": str(attempts)},
+                },
+                {"name": "never reached", "type": "action", "action": "pause", "arguments": {"seconds": 0}},
+            ],
+            rollbacks=ROLLBACKS,
+        )
+    )
+    assert run.status == RunStatus.ABORTED
+    assert "error ratio 0.75 above the abort condition 0.5" in run.abort_reason
+    assert [e["activity"]["name"] for e in run.journal["run"]] == ["attach"]
+    assert len(run.journal["rollbacks"]) == 2
