@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import EncounterBookApi, EncounterDetailApi
+
+urlpatterns: list = [
+    # Booking (seed "Patient Books Encounter").
+    path("encounters", EncounterBookApi.as_view(), name="encounter-book"),
+    path("encounters/<str:encounter_id>", EncounterDetailApi.as_view(), name="encounter-detail"),
+]

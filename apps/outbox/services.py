@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import structlog
+from django.db import transaction
 from opentelemetry import propagate
 
+from apps.core.actors import Actor
 from apps.telemetry import context
 
-from .models import OutboxEvent
+from .metrics import OUTBOX_DEAD_LETTER_RETRIES_TOTAL
+from .models import OutboxEvent, OutboxStatus
+
+logger = structlog.get_logger(__name__)
 
 
 def outbox_event_record(
@@ -25,3 +31,27 @@ def outbox_event_record(
         payload=payload,
         headers=headers,
     )
+
+
+def outbox_dead_letters_retry(*, using: str, event_ids: list[int], actor: Actor) -> int:
+    """Send dead letters (or stuck pending rows) of shard ``using`` back to the relay, attempts reset.
+
+    Returns how many rows were requeued; published rows are never touched."""
+    with transaction.atomic(using=using):
+        requeued = (
+            OutboxEvent.objects.using(using)
+            .filter(id__in=event_ids, status__in=[OutboxStatus.DEAD, OutboxStatus.PENDING])
+            .update(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None)
+        )
+    OUTBOX_DEAD_LETTER_RETRIES_TOTAL.labels(shard_id=using).inc(requeued)
+    logger.info(
+        "outbox_dead_letters_requeued",
+        shard_id=using,
+        requeued=requeued,
+        event_ids=[str(i) for i in event_ids][:50],
+        operator_user_id=actor.user_id,
+    )
+    from .tasks import outbox_relay_nudge
+
+    outbox_relay_nudge(shard_alias=using)
+    return requeued

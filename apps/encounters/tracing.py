@@ -1,0 +1,19 @@
+"""Spans named after the participants of the seed's booking sequence, carrying the seed's labels."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from apps.telemetry import context
+from apps.telemetry.tracing import tracer
+
+SEED_LABELS = ("request_id", "trace_id", "user_id", "persona", "actor_role", "shard_id")
+
+
+@contextmanager
+def seed_span(name: str, **attributes):
+    correlation = context.current()
+    labels = {key: str(correlation[key]) for key in SEED_LABELS if correlation.get(key) is not None}
+    labels.update(attributes)
+    with tracer().start_as_current_span(name, attributes=labels) as span:
+        yield span

@@ -1,0 +1,9 @@
+"""Periodic tasks of the outbox (collected by pimlab_portal.celery)."""
+
+BEAT_SCHEDULE = {
+    "outbox-relay-every-few-seconds": {
+        "task": "outbox.relay_fan_out",
+        "schedule": 3.0,
+        "options": {"expires": 10},
+    },
+}
