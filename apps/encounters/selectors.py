@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apps.core.ids import bucket_of
 from apps.core.sharding import for_id
 from apps.outbox.models import OutboxEvent
 
@@ -10,8 +11,10 @@ from .models import Encounter
 ENCOUNTER_CREATED = "EncounterCreated"
 
 
-def encounter_get(*, encounter_id: int) -> Encounter | None:
-    return for_id(Encounter, encounter_id).filter(pk=encounter_id).first()
+def encounter_get(*, encounter_id: int | str) -> Encounter | None:
+    """The encounter, or None. Raises ``InvalidShardedId`` for a malformed id (the API answers 404)."""
+    bucket_of(encounter_id)
+    return for_id(Encounter, encounter_id).filter(pk=int(encounter_id)).first()
 
 
 def encounter_find_by_idempotency_key(*, using: str, booked_by_user_id: int | None, idempotency_key: str):

@@ -201,7 +201,7 @@ def _booking_retrying(alias: str) -> Retrying:
         retry=retry_if_exception_type(TRANSIENT_SQL_ERRORS),
         stop=stop_after_attempt(int(getattr(settings, "PIMLAB_BOOKING_RETRY_ATTEMPTS", 4)))
         | stop_after_delay(float(getattr(settings, "PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", 3.0))),
-        wait=wait_exponential_jitter(initial=0.05, max=1.0, jitter=0.05),
+        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -187,7 +187,7 @@ class EncounterDetailApi(APIView):
 
     @extend_schema(responses={200: EncounterBookingOutputSerializer})
     def get(self, request, encounter_id: str):
-        encounter = encounter_get(encounter_id=int(encounter_id))
+        encounter = encounter_get(encounter_id=encounter_id)
         if encounter is None or (
             persona_role(request.user) == PersonaRole.PATIENT
             and request.user.persona.patient_id != encounter.patient_id
