@@ -17,3 +17,9 @@ def seed_span(name: str, **attributes):
     labels.update(attributes)
     with tracer().start_as_current_span(name, attributes=labels) as span:
         yield span
+        # Labels learnt inside the span (the persona after token authentication, the shard
+        # after resolution) are brought up to date before it ends.
+        later = context.current()
+        for key in SEED_LABELS:
+            if later.get(key) is not None and labels.get(key) != str(later[key]):
+                span.set_attribute(key, str(later[key]))
