@@ -27,11 +27,14 @@ def outbox_relay_drain_task(shard_alias: str) -> int:
     return outbox_relay_drain(shard_alias=shard_alias)
 
 
-@shared_task(name="outbox.relay_fan_out", ignore_result=True, expires=10)
-def outbox_relay_fan_out_task() -> None:
-    """Beat entry point: one drain task per shard, so shards drain in parallel on the workers."""
+@shared_task(name="outbox.relay_fan_out", bind=True, ignore_result=True, expires=10)
+def outbox_relay_fan_out_task(self) -> None:
+    """Beat entry point: one drain task per shard, so shards drain in parallel on the workers.
+
+    The drain tasks go to the queue the fan-out came from, so a dedicated relay queue stays one."""
+    queue = (self.request.delivery_info or {}).get("routing_key") or None
     for alias in settings.SHARD_ALIASES:
-        outbox_relay_drain_task.apply_async(args=[alias], expires=30)
+        outbox_relay_drain_task.apply_async(args=[alias], expires=30, queue=queue)
 
 
 def outbox_relay_nudge(*, shard_alias: str) -> bool:
