@@ -354,11 +354,12 @@ def main() -> None:
         "relay_events_over_raw_xadd": report["relay"]["events_per_s"] / report["raw_xadd"]["xadd_per_s"],
     }
     report["wall_seconds"] = time.perf_counter() - run_started
+    half = report["booking_half"]
     summary = [
         f"booking max: {peak['rps']:.0f} req/s (p50 {peak['p50_us'] / 1000:.1f} ms, p99 {peak['p99_us'] / 1000:.1f} ms,"
         f" non-2xx {peak['bad_status']}, socket errors {peak['socket_errors']})",
-        f"booking at ~half: {report['booking_half']['rps']:.0f} req/s, p50 {report['booking_half']['p50_us'] / 1000:.1f}"
-        f" ms, p99 {report['booking_half']['p99_us'] / 1000:.1f} ms (target p99 <= 25 ms)",
+        f"booking at ~half: {half['rps']:.0f} req/s, p50 {half['p50_us'] / 1000:.1f} ms,"
+        f" p99 {half['p99_us'] / 1000:.1f} ms (target p99 <= 25 ms)",
         f"pgbench 3 inserts/tx, {CLIENTS} clients: {report['pgbench_three_inserts']['tps']:.0f} tps",
         f"ratio booking/pgbench: {report['ratios']['booking_rps_over_pgbench_tps']:.3f} (target >= 0.20)",
         f"relay: {report['relay']['events_per_s']:.0f} events/s; raw XADD (50 clients): "
