@@ -45,3 +45,8 @@ format: install
 
 clean:
 	rm -rf var
+
+# Booking and relay benchmark (see README "Benchmarks").
+bench: install services
+	bash scripts/ensure_bench_tools.sh
+	$(PY) bench/booking_relay_bench.py

@@ -33,3 +33,6 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
+
+# Load generator and raw baselines for bench/.
+bash "$(dirname "$0")/ensure_bench_tools.sh"
