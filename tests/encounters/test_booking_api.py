@@ -156,3 +156,14 @@ def test_requested_start_naive_or_past_rejected_by_the_service_too(patient, pati
             request_fingerprint="f",
         )
     assert "requested_start" in raised.value.errors
+
+
+def test_metrics_endpoint_exposes_booking_and_outbox_figures(patient, patient_persona, client):
+    book(patient_persona[1], booking_body(patient.id))
+    text = client.get("/metrics").content.decode()
+    assert (
+        'encounter_write_latency_bucket{actor_role="patient",le="0.005",outcome="created",shard_id="shard_0"}' in text
+    )
+    assert 'outbox_pending_events{shard_id="shard_0"} 1.0' in text
+    assert 'outbox_dead_letters{shard_id="shard_0"} 0.0' in text
+    assert "outbox_oldest_pending_age_seconds" in text and "http_server_duration_seconds_bucket" in text

@@ -179,3 +179,26 @@ def test_backlog_gauges_report_pending_count_and_oldest_age(patient):
 def test_relay_refuses_an_unknown_shard():
     with pytest.raises(ValueError, match="not a configured shard"):
         outbox_relay_drain(shard_alias="shard_9")
+
+
+def test_dead_letter_commands_list_retry_and_drain(patient, fast_backoff, clean_bus):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    clean_bus.set(stream_for("PoisonProbe"), "x")
+    poison = record("shard_0", patient.id, event_type="PoisonProbe")
+    for _ in range(3):
+        outbox_relay_drain(shard_alias="shard_0")
+    listing = StringIO()
+    call_command("outbox_dead_letters", "--shard", "shard_0", stdout=listing)
+    assert "1 dead letter" in listing.getvalue() and str(poison.id) in listing.getvalue()
+    assert "WRONGTYPE" in listing.getvalue()
+
+    clean_bus.delete(stream_for("PoisonProbe"))
+    call_command("outbox_dead_letters", "--shard", "shard_0", "--retry", stdout=StringIO())
+    poison.refresh_from_db()
+    assert poison.status == OutboxStatus.PENDING
+    drained = StringIO()
+    call_command("outbox_drain", "--shard", "shard_0", stdout=drained)
+    assert "shard_0: published 1" in drained.getvalue()
