@@ -34,7 +34,7 @@ from apps.telemetry import context
 from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType
 from .selectors import ENCOUNTER_CREATED, encounter_booking_event, encounter_find_by_idempotency_key
-from .tracing import seed_span
+from .tracing import profile_tags, seed_span
 
 logger = structlog.get_logger(__name__)
 
@@ -116,7 +116,7 @@ def encounter_book(
         requested_start=requested_start,
         idempotency_key=idempotency_key,
     )
-    with seed_span("Patient Orchestrator"):
+    with seed_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
         with seed_span("Shard Resolver"):
             alias = shard_for_bucket(bucket_of(patient_id))
             context.bind(shard_id=alias)

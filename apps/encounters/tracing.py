@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 from apps.telemetry import context
@@ -23,3 +24,15 @@ def seed_span(name: str, **attributes):
         for key in SEED_LABELS:
             if later.get(key) is not None and labels.get(key) != str(later[key]):
                 span.set_attribute(key, str(later[key]))
+
+
+@contextmanager
+def profile_tags(**tags):
+    """Tag Pyroscope samples taken inside (seed: profiles around orchestrator hot paths), when profiling is on."""
+    if not os.environ.get("PYROSCOPE_SERVER_ADDRESS"):
+        yield
+        return
+    import pyroscope
+
+    with pyroscope.tag_wrapper({key: str(value) for key, value in tags.items()}):
+        yield
