@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem
+from apps.core.ids import InvalidShardedId, bucket_of
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, persona_role
 
@@ -80,6 +81,13 @@ class EncounterBookApi(APIView):
         encounter_type = serializers.ChoiceField(choices=EncounterType.choices)
         reason = serializers.CharField(max_length=500, trim_whitespace=True)
         requested_start = serializers.DateTimeField()
+
+        def validate_patient_id(self, value):
+            try:
+                bucket_of(value)
+            except InvalidShardedId as exc:
+                raise serializers.ValidationError("This is not a patient id issued by the lab.") from exc
+            return value
 
         def validate_requested_start(self, value):
             if value <= timezone.now():

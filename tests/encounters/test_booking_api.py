@@ -79,6 +79,7 @@ def test_sre_persona_is_forbidden_and_anonymous_unauthorized(sre_persona, patien
         ({"requested_start": "2001-01-01T09:00:00Z"}, "requested_start"),
         ({"requested_start": "next tuesday"}, "requested_start"),
         ({"patient_id": "12ab"}, "patient_id"),
+        ({"patient_id": "9999999999999999999"}, "patient_id"),
     ],
 )
 def test_invalid_payload_gets_field_errors_and_remediation(patient, patient_persona, overrides, field):
