@@ -8,6 +8,11 @@ Each batch is one shard transaction that
 4. marks published rows, and gives failed rows a doubling back-off; an event that keeps failing
    on its own account becomes a dead letter after ``PIMLAB_OUTBOX_MAX_ATTEMPTS`` attempts.
 
+"Order" is id order, i.e. the order in which events were recorded: ids carry their creation
+millisecond, so events of one patient written one after the other keep their order; events of
+two concurrent transactions of the same patient go out in id order once both have committed
+(one committed later with a smaller id is published after the other).
+
 Delivery is at least once: a crash between publish and commit republishes the batch, so
 consumers remember processed event ids (see ``consumers``).
 """
