@@ -284,6 +284,30 @@ def raw_xadd() -> dict:
     return {"xadd_per_s": float(match.group(1))}
 
 
+def worker_pids(master_pid: int) -> list[int]:
+    pids = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if re.search(rf"^PPid:\s+{master_pid}$", status.read_text(), re.M):
+                pids.append(int(status.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the given processes (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def worker_rss_mb(master_pid: int) -> list[float]:
     sizes = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -306,6 +330,7 @@ def main() -> None:
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run `bash scripts/ensure_bench_tools.sh`")
     run_started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     env = bench_env()
     Path(env["PIMLAB_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
     ensure_databases()
@@ -330,7 +355,11 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         wrk(port, pairs, 2, tmp)  # warm-up: imports, connections, shard map
+        workers = worker_pids(web.pid)
+        cpu_before = cpu_seconds(workers)
         peak = wrk(port, pairs, args.phase_seconds, tmp, connections=4)
+        # CPU per request is what contention does not change much: it bounds the idle-machine ceiling.
+        peak["web_cpu_ms_per_request"] = (cpu_seconds(workers) - cpu_before) * 1000 / max(1, peak["requests"])
         report["booking_max"] = peak
         half_rate = peak["rps"] / 2
         # Paced: each of CLIENTS connections waits so that together they offer about half the peak.
@@ -357,7 +386,8 @@ def main() -> None:
     half = report["booking_half"]
     summary = [
         f"booking max: {peak['rps']:.0f} req/s (p50 {peak['p50_us'] / 1000:.1f} ms, p99 {peak['p99_us'] / 1000:.1f} ms,"
-        f" non-2xx {peak['bad_status']}, socket errors {peak['socket_errors']})",
+        f" non-2xx {peak['bad_status']}, socket errors {peak['socket_errors']};"
+        f" web worker CPU {peak['web_cpu_ms_per_request']:.1f} ms/request)",
         f"booking at ~half: {half['rps']:.0f} req/s, p50 {half['p50_us'] / 1000:.1f} ms,"
         f" p99 {half['p99_us'] / 1000:.1f} ms (target p99 <= 25 ms)",
         f"pgbench 3 inserts/tx, {CLIENTS} clients: {report['pgbench_three_inserts']['tps']:.0f} tps",
@@ -366,7 +396,8 @@ def main() -> None:
         f"{report['raw_xadd']['xadd_per_s']:.0f}/s; ratio {report['ratios']['relay_events_over_raw_xadd']:.3f}"
         " (target >= 0.15)",
         f"web worker RSS after run: {', '.join(f'{s:.0f}' for s in report['web_worker_rss_mb'])} MB (target <= 200)",
-        f"wall time: {report['wall_seconds']:.0f} s; load average: {os.getloadavg()[0]:.2f}",
+        f"wall time: {report['wall_seconds']:.0f} s; load average (1 min) before {load_before:.2f},"
+        f" after {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
     ]
     print("\n".join(summary))
     print(json.dumps(report, indent=2, default=str))

@@ -17,7 +17,7 @@ logger = structlog.get_logger(__name__)
 
 # A nudge is a hint, not a guarantee (beat drains every few seconds anyway): one per shard per
 # interval and process is enough, and keeps the broker off the booking hot path.
-NUDGE_INTERVAL_SECONDS = 0.5
+NUDGE_INTERVAL_SECONDS = 1.0
 _last_nudge: dict[str, float] = {}
 _nudge_lock = threading.Lock()
 
