@@ -34,7 +34,16 @@ class OutboxEvent(ShardedModel):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_due_idx"),
+            # The relay holds back an aggregate while one of its events waits for a retry; only those
+            # few rows are in this index, so the check stays cheap however long the history grows.
+            models.Index(
+                fields=["aggregate_id", "id"],
+                condition=models.Q(status="pending", next_attempt_at__isnull=False),
+                name="outbox_waiting_retry_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id} ({self.status})"
