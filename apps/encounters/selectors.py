@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from apps.core.ids import bucket_of
 from apps.core.sharding import for_id
-from apps.outbox.models import OutboxEvent
+from apps.outbox.models import OutboxEvent, OutboxStatus
+from apps.outbox.services import outbox_retention
 
 from .models import Encounter
 
@@ -37,4 +40,9 @@ def encounter_booking_event(*, encounter: Encounter) -> tuple[str, str] | None:
         .values_list("id", "status")
         .first()
     )
-    return (str(row[0]), row[1]) if row else None
+    if row:
+        return str(row[0]), row[1]
+    if encounter.created_at and encounter.created_at < timezone.now() - outbox_retention():
+        # Only published rows are purged after the retention: an old booking's event went out.
+        return "", OutboxStatus.PUBLISHED
+    return None

@@ -6,4 +6,9 @@ BEAT_SCHEDULE = {
         "schedule": 3.0,
         "options": {"expires": 10},
     },
+    "outbox-published-purge-daily": {
+        "task": "outbox.published_purge",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 3600},
+    },
 }

@@ -37,6 +37,14 @@ def outbox_relay_fan_out_task(self) -> None:
         outbox_relay_drain_task.apply_async(args=[alias], expires=30, queue=queue)
 
 
+@shared_task(name="outbox.published_purge", ignore_result=True, expires=3600)
+def outbox_published_purge_task() -> int:
+    """Daily: drop published rows past the retention on every shard (pending and dead rows stay)."""
+    from .services import outbox_published_purge
+
+    return sum(outbox_published_purge(using=alias) for alias in settings.SHARD_ALIASES)
+
+
 def outbox_relay_nudge(*, shard_alias: str) -> bool:
     """Ask a worker to drain ``shard_alias`` now. Never raises: a missed nudge only waits for beat."""
     now = time.monotonic()

@@ -168,3 +168,17 @@ def test_metrics_endpoint_exposes_booking_and_outbox_figures(patient, patient_pe
     assert 'outbox_pending_events{shard_id="shard_0"} 1.0' in text
     assert 'outbox_dead_letters{shard_id="shard_0"} 0.0' in text
     assert "outbox_oldest_pending_age_seconds" in text and "http_server_duration_seconds_bucket" in text
+
+
+def test_an_old_booking_whose_event_was_purged_reads_as_published(patient, patient_persona):
+    from apps.outbox.services import outbox_published_purge
+
+    _, token = patient_persona
+    created = book(token, booking_body(patient.id)).json()
+    outbox_relay_drain(shard_alias="shard_0")
+    long_ago = timezone.now() - timedelta(days=30)
+    Encounter.objects.using("shard_0").filter(pk=int(created["id"])).update(created_at=long_ago)
+    OutboxEvent.objects.using("shard_0").update(published_at=long_ago)
+    assert outbox_published_purge(using="shard_0") == 1
+    shown = api_client(token).get(f"/api/encounters/{created['id']}").json()
+    assert shown["event_published"] is True and shown["tracking_id"] == ""

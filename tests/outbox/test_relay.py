@@ -206,3 +206,27 @@ def test_dead_letter_commands_list_retry_and_drain(patient, fast_backoff, clean_
     drained = StringIO()
     call_command("outbox_drain", "--shard", "shard_0", stdout=drained)
     assert "shard_0: published 1" in drained.getvalue()
+
+
+def test_purge_drops_only_published_rows_past_the_retention(patient, fast_backoff, clean_bus):
+    from apps.outbox.services import outbox_published_purge
+
+    old_published, recent_published, waiting = (record("shard_0", patient.id, n=n) for n in range(3))
+    clean_bus.set(stream_for("PoisonProbe"), "x")
+    dead = record("shard_0", patient_in_bucket(8).id, event_type="PoisonProbe")
+    OutboxEvent.objects.using("shard_0").filter(pk=waiting.pk).update(
+        next_attempt_at=timezone.now() + timedelta(days=1)
+    )
+    for _ in range(3):
+        outbox_relay_drain(shard_alias="shard_0")
+    long_ago = timezone.now() - timedelta(days=30)
+    OutboxEvent.objects.using("shard_0").filter(pk=old_published.pk).update(published_at=long_ago)
+    OutboxEvent.objects.using("shard_0").filter(pk=dead.pk).update(created_at=long_ago)
+
+    assert outbox_published_purge(using="shard_0", older_than=timedelta(days=7), chunk_size=1) == 1
+    remaining = dict(OutboxEvent.objects.using("shard_0").values_list("id", "status"))
+    assert remaining == {
+        recent_published.id: OutboxStatus.PUBLISHED,
+        waiting.id: OutboxStatus.PENDING,
+        dead.id: OutboxStatus.DEAD,
+    }
