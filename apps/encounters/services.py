@@ -117,7 +117,7 @@ def encounter_book(
         idempotency_key=idempotency_key,
     )
     with seed_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
-        with seed_span("Shard Resolver"):
+        with seed_span("Shard Resolver", refresh_labels=True):
             alias = shard_for_bucket(bucket_of(patient_id))
             context.bind(shard_id=alias)
         started = time.perf_counter()

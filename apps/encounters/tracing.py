@@ -10,20 +10,36 @@ from apps.telemetry.tracing import tracer
 
 SEED_LABELS = ("request_id", "trace_id", "user_id", "persona", "actor_role", "shard_id")
 
+_tracer = None
+
+
+def _seed_tracer():
+    # get_tracer builds a new Tracer each call; one per process is enough (a proxy until set up).
+    global _tracer
+    if _tracer is None:
+        _tracer = tracer("pimlab.booking")
+    return _tracer
+
+
+def _labels() -> dict[str, str]:
+    correlation = context.current()
+    return {key: str(correlation[key]) for key in SEED_LABELS if correlation.get(key) is not None}
+
 
 @contextmanager
-def seed_span(name: str, **attributes):
-    correlation = context.current()
-    labels = {key: str(correlation[key]) for key in SEED_LABELS if correlation.get(key) is not None}
+def seed_span(name: str, *, refresh_labels: bool = False, **attributes):
+    """A span named after a seed participant, labelled with the correlation fields.
+
+    ``refresh_labels`` re-reads them when the span ends, for spans inside which they are learnt
+    (the persona after token authentication, the shard after resolution)."""
+    labels = _labels()
     labels.update(attributes)
-    with tracer().start_as_current_span(name, attributes=labels) as span:
+    with _seed_tracer().start_as_current_span(name, attributes=labels) as span:
         yield span
-        # Labels learnt inside the span (the persona after token authentication, the shard
-        # after resolution) are brought up to date before it ends.
-        later = context.current()
-        for key in SEED_LABELS:
-            if later.get(key) is not None and labels.get(key) != str(later[key]):
-                span.set_attribute(key, str(later[key]))
+        if refresh_labels:
+            for key, value in _labels().items():
+                if labels.get(key) != value:
+                    span.set_attribute(key, value)
 
 
 @contextmanager

@@ -96,7 +96,7 @@ class EncounterBookApi(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         # Authentication, throttling and content negotiation: the gateway's part of the sequence.
-        with seed_span("API Gateway", **{"http.route": "api/encounters"}):
+        with seed_span("API Gateway", refresh_labels=True, **{"http.route": "api/encounters"}):
             return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
