@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
@@ -146,6 +146,10 @@ def encounter_book(
                 outcome = "replayed"
         except IdempotencyKeyConflict:
             outcome = "conflict"
+            raise
+        except DatabaseError as exc:
+            # Retries spent (or a non-transient error): the transaction rolled back, nothing written.
+            logger.error("encounter_write_failed", shard_id=alias, error_class=type(exc).__name__)
             raise
         finally:
             elapsed = time.perf_counter() - started

@@ -74,7 +74,7 @@ def test_transient_sql_error_is_retried_with_backoff(patient, patient_persona, e
 
 
 @pytest.mark.django_db(databases="__all__")
-def test_after_the_retry_budget_the_api_answers_503_with_retry_after(patient, patient_persona, settings):
+def test_after_the_retry_budget_the_api_answers_503_with_retry_after(patient, patient_persona, settings, caplog):
     settings.PIMLAB_BOOKING_RETRY_ATTEMPTS = 3
     install_fault("shard_0", table="encounters_encounter", errcode="40001", times=None)
     response = book(patient_persona[1], booking_body(patient.id))
@@ -82,6 +82,10 @@ def test_after_the_retry_budget_the_api_answers_503_with_retry_after(patient, pa
     assert int(response["Retry-After"]) > 0 and response["Content-Type"] == "application/problem+json"
     assert fault_count("shard_0") == 3  # exactly the budget, then it gave up
     assert shard_rows("shard_0") == EMPTY
+    logged = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+    assert [m["attempt"] for m in logged if m.get("event") == "encounter_write_retry"] == [1, 2]
+    failed = next(m for m in logged if m.get("event") == "encounter_write_failed")
+    assert failed["shard_id"] == "shard_0" and failed["error_class"] == "OperationalError" and failed["trace_id"]
 
 
 @pytest.mark.django_db(databases="__all__")
