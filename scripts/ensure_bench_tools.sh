@@ -3,7 +3,7 @@
 set -euo pipefail
 need_apt=()
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
-command -v pgbench >/dev/null 2>&1 || need_apt+=(postgresql-contrib)
+command -v pgbench >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v redis-benchmark >/dev/null 2>&1 || need_apt+=(redis-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} with apt-get …"

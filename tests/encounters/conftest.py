@@ -1,4 +1,4 @@
-"""Fixtures for booking and outbox tests: personas, a patient per shard, a request helper."""
+"""Fixtures for booking and outbox tests: personas, a patient per shard, booking requests."""
 
 from __future__ import annotations
 
