@@ -1,15 +1,20 @@
 # PIM SRE Lab portal. `make run` (embedded profile) and `make test` (PostgreSQL + Redis).
 SHELL := /bin/bash
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# The embedded profile: SQLite files and a filesystem broker under var/ (PIMLAB_VAR_DIR moves them).
+VAR_DIR := $(or $(PIMLAB_VAR_DIR),$(CURDIR)/var)
+EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+PATIENTS ?= 200
+SEED ?= 42
 
 .PHONY: run test install migrate seed services lint format check bench clean
 
 $(STAMP): requirements.txt
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
@@ -18,15 +23,17 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 migrate: install
-	$(PY) manage.py migrate_all
+	$(EMBEDDED) $(PY) manage.py migrate_all
 
 seed: migrate
-	$(PY) manage.py seed_lab --patients 200 --seed 42
+	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(SEED)
 
+# Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
+# They share one metrics folder, so the web process's /metrics also shows the worker's samples.
 run: seed
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py lab_banner
-	$(VENV)/bin/honcho start -f Procfile web worker beat 2>/dev/null || bash scripts/run_procfile.sh
+	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(EMBEDDED) $(PY) manage.py lab_banner
+	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(VENV)/bin/honcho start --no-colour web worker beat
 
 services:
 	bash scripts/ensure_services.sh
@@ -48,5 +55,4 @@ clean:
 
 # Booking and relay benchmark (see README "Benchmarks").
 bench: install services
-	bash scripts/ensure_bench_tools.sh
 	$(PY) bench/booking_relay_bench.py

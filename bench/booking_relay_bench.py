@@ -14,7 +14,7 @@
 Everything runs on its own databases (prefix ``pimlab_bench``) and the Redis database in
 PIMLAB_BENCH_REDIS_DB (default 3); each phase is bounded, the whole run stays under a minute.
 Needs PostgreSQL and Redis on 127.0.0.1 (scripts/ensure_services.sh), wrk, pgbench and
-redis-benchmark (installed by scripts/ensure_bench_tools.sh).
+redis-benchmark (installed by scripts/ensure_services.d/30-bench-tools.sh).
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def main() -> None:
     args = parser.parse_args()
     for tool in ("wrk", "pgbench", "redis-benchmark"):
         if not shutil.which(tool):
-            sys.exit(f"{tool} is missing: run `bash scripts/ensure_bench_tools.sh`")
+            sys.exit(f"{tool} is missing: run `bash scripts/ensure_services.d/30-bench-tools.sh`")
     run_started = time.perf_counter()
     load_before = os.getloadavg()[0]
     env = bench_env()

@@ -1,13 +1,49 @@
 import importlib
 import os
+from pathlib import Path
 
 from celery import Celery
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.local")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Shared with gunicorn (make run): the web process's /metrics then includes the worker's samples.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 app = Celery("pimlab_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Worker-side django-structlog receivers: bind the publisher's request_id/user/persona in each task.
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@setup_logging.connect
+def keep_django_logging(**kwargs):
+    """Connecting this signal stops Celery from replacing Django's JSON logging configuration."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@worker_process_init.connect
+def instrument_worker_process(**kwargs):
+    """Prefork children need their own instrumentation state (the OTel Celery guidance)."""
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    instrumentor = CeleryInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
+@worker_process_shutdown.connect
+def forget_live_gauges(pid=None, **kwargs):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
 
 
 @app.on_after_configure.connect

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL (127.0.0.1:5432, trust auth) and Redis (127.0.0.1:6379) are running;
-# install them with apt-get when they are missing. Used by `make test` and CI.
+# Make sure PostgreSQL (127.0.0.1:5432, trust auth for postgres over TCP) and Redis
+# (127.0.0.1:6379) are running; install them with apt-get when they are missing.
+# Used by `make test` and CI (as root). Idempotent.
 set -euo pipefail
 
 need_apt=()
@@ -12,18 +13,30 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
-  echo "Starting PostgreSQL …"
-  version=$(ls /etc/postgresql | sort -V | tail -n 1)
-  hba=/etc/postgresql/$version/main/pg_hba.conf
+pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
+
+trust_local_tcp() {
   # The test profile connects as postgres over TCP without a password, as on our machines.
-  grep -q "pimlab trust" "$hba" 2>/dev/null || {
-    sed -i '1i host all all 127.0.0.1/32 trust # pimlab trust\nhost all all ::1/128 trust # pimlab trust' "$hba"
-  }
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  [ -n "$pg_version" ] || return 0
+  local hba=/etc/postgresql/$pg_version/main/pg_hba.conf
+  grep -q "pimlab trust" "$hba" 2>/dev/null && return 0
+  echo "Allowing trust auth on loopback in $hba …"
+  sed -i '1i host all all 127.0.0.1/32 trust # pimlab trust\nhost all all ::1/128 trust # pimlab trust' "$hba"
+  return 1
+}
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  echo "Starting PostgreSQL $pg_version …"
+  trust_local_tcp || true
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+elif ! psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1' >/dev/null 2>&1; then
+  # Running (e.g. started by the package install) but asking for a password.
+  trust_local_tcp || pg_ctlcluster --skip-systemctl-redirect "$pg_version" main reload
+  sleep 1
 fi
 pg_isready -h 127.0.0.1 -p 5432
+psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1' >/dev/null
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "Starting Redis …"
@@ -34,5 +47,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
 
-# Load generator and raw baselines for bench/.
-bash "$(dirname "$0")/ensure_bench_tools.sh"
+# Each area that needs more (tools, extra servers) adds a script here; they run in name order.
+for extra in "$(dirname "$0")"/ensure_services.d/*.sh; do
+  [ -e "$extra" ] || continue
+  echo "Running ${extra##*/} …"
+  bash "$extra"
+done

@@ -17,7 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
-    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+    password = factory.django.Password("pass-word-123")
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -25,8 +25,8 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Patient
-        exclude = ("bucket",)
 
+    # Not excluded: _create must receive it (an excluded declaration never reaches _create).
     bucket = None
     mrn = factory.Sequence(lambda n: f"MRN{n:08d}")
     given_name = factory.Faker("first_name")
@@ -61,3 +61,58 @@ def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:
 
 
 ROLES = PersonaRole
+
+
+# --- Encounters ------------------------------------------------------------------------------------
+def encounter_for(patient: Patient, *, booked_by=None, clinician=None, **fields):
+    """A booked encounter in two days, saved directly on the patient's shard (no booking API involved)."""
+    import datetime
+    import uuid
+
+    from django.utils import timezone
+
+    from apps.encounters.models import Encounter, EncounterType
+
+    encounter = Encounter(
+        patient=patient,
+        encounter_type=fields.pop("encounter_type", EncounterType.IN_PERSON),
+        reason=fields.pop("reason", "Follow-up of blood pressure"),
+        requested_start=fields.pop("requested_start", timezone.now() + datetime.timedelta(days=2)),
+        booked_by_user_id=booked_by.pk if booked_by is not None else 0,
+        clinician_user_id=clinician.pk if clinician is not None else None,
+        idempotency_key=fields.pop("idempotency_key", uuid.uuid4().hex),
+        request_fingerprint=fields.pop("request_fingerprint", uuid.uuid4().hex),
+        **fields,
+    )
+    encounter.save(using=patient._state.db)
+    return encounter
+
+
+def _a_week_ago():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(days=7)
+
+
+class EncounterFactory(factory.django.DjangoModelFactory):
+    """An encounter on its patient's shard (default: a finished in-person visit a week ago)."""
+
+    class Meta:
+        model = "encounters.Encounter"
+
+    patient = factory.SubFactory(PatientFactory)
+    encounter_type = "in_person"
+    reason = "Follow-up of blood pressure"
+    requested_start = factory.LazyFunction(_a_week_ago)
+    status = "finished"
+    booked_by_user_id = 1
+    idempotency_key = factory.Sequence(lambda n: f"encounter-key-{n}")
+    request_fingerprint = "0" * 64
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        encounter = model_class(*args, **kwargs)
+        encounter.save(using=kwargs["patient"]._state.db)
+        return encounter

@@ -1,9 +1,24 @@
 from __future__ import annotations
 
+import time
+
+import structlog
+from django.conf import settings
+
 from apps.core.actors import Actor
 from apps.telemetry import context
+from apps.telemetry.tracing import tracer
 
+from .metrics import (
+    AUDIT_EVENT_WRITE_TOTAL,
+    AUDIT_WRITE_LATENCY_SECONDS,
+    AUDIT_WRITE_LATENCY_THRESHOLD_EXCEEDED_TOTAL,
+)
 from .models import AuditEvent, AuditOutcome
+
+logger = structlog.get_logger(__name__)
+
+AUDIT_LOGGER_SPAN = "Audit Logger"
 
 
 def audit_event_record(
@@ -17,17 +32,43 @@ def audit_event_record(
     outcome: str = AuditOutcome.SUCCESS,
     detail: dict | None = None,
 ) -> AuditEvent:
-    """Record an AUDIT_EVENT on ``using`` (the patient's shard), inside the caller's transaction."""
+    """Record an AUDIT_EVENT on ``using`` (the patient's shard), inside the caller's transaction.
+
+    The shipper later copies it, in order, into the audit store's hash chain; this function never
+    touches the audit store, so an audit-store outage never blocks a request.
+    """
     correlation = context.current()
-    return AuditEvent.objects.using(using).create(
-        patient_id=patient_id,
-        action=action,
-        outcome=outcome,
-        resource_type=resource_type,
-        resource_id=str(resource_id),
-        actor_user_id=actor.user_id,
-        actor_role=actor.role,
-        request_id=correlation["request_id"] or "",
-        trace_id=correlation["trace_id"] or "",
-        detail=detail or {},
-    )
+    span_labels = {name: str(value) for name, value in correlation.items() if value is not None}
+    span_labels.update({"shard_id": using, "audit.action": action, "audit.outcome": str(outcome)})
+    with tracer().start_as_current_span(AUDIT_LOGGER_SPAN, attributes=span_labels):
+        started = time.perf_counter()
+        event = AuditEvent.objects.using(using).create(
+            patient_id=patient_id,
+            action=action,
+            outcome=outcome,
+            resource_type=resource_type,
+            resource_id=str(resource_id),
+            actor_user_id=actor.user_id,
+            actor_role=actor.role,
+            request_id=correlation["request_id"] or "",
+            trace_id=correlation["trace_id"] or "",
+            detail=detail or {},
+        )
+        audit_write_latency_observe(stage="shard", shard_id=using, seconds=time.perf_counter() - started)
+    AUDIT_EVENT_WRITE_TOTAL.labels(shard_id=using, outcome=str(outcome), actor_role=actor.role).inc()
+    return event
+
+
+def audit_write_latency_observe(*, stage: str, shard_id: str, seconds: float) -> None:
+    AUDIT_WRITE_LATENCY_SECONDS.labels(stage=stage, shard_id=shard_id).observe(seconds)
+    threshold = settings.PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS
+    if seconds > threshold:
+        AUDIT_WRITE_LATENCY_THRESHOLD_EXCEEDED_TOTAL.labels(stage=stage, shard_id=shard_id).inc()
+        logger.warning(
+            "audit_write_latency_above_threshold",
+            stage=stage,
+            shard_id=shard_id,
+            seconds=round(seconds, 4),
+            threshold_seconds=threshold,
+            requirement="NFR-09",
+        )

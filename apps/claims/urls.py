@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import ClaimDetailApi, ClaimPaymentApi, ClaimSubmitApi, PayerListApi
+
+urlpatterns = [
+    path("claims", ClaimSubmitApi.as_view(), name="claim-submit"),
+    path("claims/payers", PayerListApi.as_view(), name="claim-payers"),
+    path("claims/<str:claim_id>", ClaimDetailApi.as_view(), name="claim-detail"),
+    path("claims/<str:claim_id>/payment", ClaimPaymentApi.as_view(), name="claim-payment"),
+]

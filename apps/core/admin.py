@@ -3,6 +3,13 @@ from django.contrib import admin
 from .models import Persona, ShardMapEntry
 
 
+def _invalidate_resolver() -> None:
+    # This process sees the new map at once; other processes within the resolver's TTL.
+    from .resolver import resolver
+
+    resolver.invalidate()
+
+
 @admin.register(ShardMapEntry)
 class ShardMapEntryAdmin(admin.ModelAdmin):
     list_display = ("bucket_start", "bucket_end", "shard_alias", "note", "updated_at")
@@ -11,9 +18,15 @@ class ShardMapEntryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        from .resolver import resolver
+        _invalidate_resolver()
 
-        resolver.invalidate()
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _invalidate_resolver()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        _invalidate_resolver()
 
 
 @admin.register(Persona)
@@ -22,3 +35,4 @@ class PersonaAdmin(admin.ModelAdmin):
     list_filter = ("role",)
     search_fields = ("display_name", "user__username")
     raw_id_fields = ("user",)
+    list_select_related = ("user",)

@@ -5,3 +5,12 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = "Core: sharding and personas"
+
+    def ready(self):
+        from django_structlog import signals as structlog_signals
+
+        from .authentication import bind_request_identity
+
+        structlog_signals.bind_extra_request_metadata.connect(
+            bind_request_identity, dispatch_uid="pimlab-core-request-identity"
+        )

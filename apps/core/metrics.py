@@ -6,5 +6,8 @@ SHARD_MAP_FALLBACK_TOTAL = Counter(
     ["reason"],
 )
 SHARD_MAP_AGE_SECONDS = Gauge(
-    "shard_map_age_seconds", "Seconds since the resolver last loaded the shard map from the catalog."
+    "shard_map_age_seconds",
+    "Seconds since the resolver last loaded the shard map from the catalog.",
+    # Under gunicorn's multiprocess metrics, report the latest value of any worker.
+    multiprocess_mode="mostrecent",
 )

@@ -45,6 +45,11 @@ class ShardRouter:
                 from .resolver import shard_for_id
 
                 return shard_for_id(key)
+        from .sharding import scoped_shard
+
+        scoped = scoped_shard()
+        if scoped is not None:
+            return scoped
         raise ShardRoutingError(
             f"{model._meta.label} lives on a shard: use .using(alias) or "
             "apps.core.sharding helpers (for_id/on_shard) to say which one."

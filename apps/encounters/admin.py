@@ -57,3 +57,9 @@ class EncounterAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
     def has_add_permission(self, request):
         # Bookings go through the API, which writes the audit event and the outbox row with them.
         return False
+
+
+from .note_admin import register_encounter_admin  # noqa: E402
+
+# Keep this last: it layers the clinical-note history (diffs, revert disabled) over any Encounter admin above.
+register_encounter_admin()

@@ -68,3 +68,44 @@ class Encounter(ShardedModel):
 
     def __str__(self) -> str:
         return f"encounter {self.id}"
+
+
+# --- Clinical notes: glossary ------------------------------------------------------------------
+class GlossaryAction(models.TextChoices):
+    NORMALISE = "normalise", "Normalise to the canonical term"
+    FLAG = "flag", "Keep, but flag with guidance"
+
+
+class GlossaryCategory(models.TextChoices):
+    ABBREVIATION = "abbreviation", "Abbreviation"
+    SYNONYM = "synonym", "Synonym / lay term"
+    DO_NOT_USE = "do_not_use", "Do-not-use abbreviation"
+
+
+class GlossaryTerm(models.Model):
+    """One entry of the clinical glossary (seed FR-16.4), loaded from ``data/clinical_glossary.yaml``.
+
+    Reference data in the catalog, editable in the admin; the note validator normalises or flags
+    every active term it finds in a note.
+    """
+
+    term = models.CharField(max_length=80, unique=True, help_text="The text as clinicians write it.")
+    canonical = models.CharField(max_length=200, help_text="The preferred term (or the advice, for flags).")
+    action = models.CharField(max_length=10, choices=GlossaryAction.choices, default=GlossaryAction.NORMALISE)
+    category = models.CharField(max_length=20, choices=GlossaryCategory.choices, default=GlossaryCategory.ABBREVIATION)
+    case_sensitive = models.BooleanField(
+        default=True, help_text="Match only this exact capitalisation (keeps 'MS' apart from 'ms')."
+    )
+    guidance = models.CharField(max_length=300, blank=True)
+    active = models.BooleanField(default=True, db_index=True)
+    from_data_file = models.BooleanField(default=False, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["term"]
+
+    def __str__(self) -> str:
+        return f"{self.term} → {self.canonical}"
+
+
+# --- end clinical notes: glossary --------------------------------------------------------------

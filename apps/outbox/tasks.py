@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from .metrics import outbox_backlog_record
 from .relay import outbox_relay_drain
 
 logger = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ def outbox_relay_fan_out_task(self) -> None:
     queue = (self.request.delivery_info or {}).get("routing_key") or None
     for alias in settings.SHARD_ALIASES:
         outbox_relay_drain_task.apply_async(args=[alias], expires=30, queue=queue)
+    outbox_backlog_record()
 
 
 @shared_task(name="outbox.published_purge", ignore_result=True, expires=3600)

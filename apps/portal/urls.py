@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import financial_dashboard_page, trace_page
+
+urlpatterns = [
+    path("dashboards/financial", financial_dashboard_page, name="portal-financial-dashboard"),
+    path("traces/<str:trace_id>", trace_page, name="portal-trace"),
+]

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import FinancialDashboardApi
+
+urlpatterns = [
+    path("dashboards/financial", FinancialDashboardApi.as_view(), name="dashboard-financial"),
+]

@@ -1,5 +1,3 @@
-import os
-
 from django.apps import AppConfig
 from django.conf import settings
 
@@ -10,11 +8,12 @@ class TelemetryConfig(AppConfig):
     verbose_name = "Telemetry"
 
     def ready(self):
+        from . import task_context
         from .logging import configure_structlog
-        from .profiling import configure_profiling
+        from .profiling import configure_profiling_from_env
         from .tracing import configure_tracing
 
         configure_structlog()
         configure_tracing(service_name=settings.PIMLAB_SERVICE_NAME, span_store_size=settings.PIMLAB_SPAN_STORE_SIZE)
-        if os.environ.get("PYROSCOPE_SERVER_ADDRESS"):
-            configure_profiling(service_name=settings.PIMLAB_SERVICE_NAME)
+        task_context.connect()
+        configure_profiling_from_env(service_name=settings.PIMLAB_SERVICE_NAME)

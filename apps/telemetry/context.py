@@ -32,3 +32,21 @@ def current() -> dict:
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def bind_task_context(*, task_id: str | None, parent: dict | None = None) -> None:
+    """Bind a Celery task's correlation values.
+
+    The publisher's values (request_id, user_id, persona, actor_role, shard_id) arrive in the task
+    headers; the trace id is the task span's own, which is the request's when the W3C context
+    propagated. A task started by beat has no publisher request: it gets the task id as its
+    request id and the ``system`` role."""
+    parent = parent or {}
+    role = parent.get("actor_role") or "system"
+    bind(
+        request_id=parent.get("request_id") or task_id,
+        trace_id=current_trace_id() or parent.get("trace_id"),
+        user_id=parent.get("user_id"),
+        persona=parent.get("persona") or role,
+        actor_role=role,
+    )

@@ -7,12 +7,22 @@ import logging
 import structlog
 from opentelemetry import trace
 
+from .context import CORRELATION_FIELDS
+
 
 def add_trace_context(logger, method_name, event_dict):
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
-        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        if not event_dict.get("trace_id"):
+            event_dict["trace_id"] = format(context.trace_id, "032x")
         event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
+def add_correlation_fields(logger, method_name, event_dict):
+    """Every line has the same correlation keys (null when unknown), so log queries never miss one."""
+    for field in CORRELATION_FIELDS:
+        event_dict.setdefault(field, None)
     return event_dict
 
 
@@ -21,6 +31,7 @@ SHARED_PROCESSORS = [
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     add_trace_context,
+    add_correlation_fields,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.processors.StackInfoRenderer(),
     structlog.processors.format_exc_info,

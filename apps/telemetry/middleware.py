@@ -1,5 +1,6 @@
-"""Per-request telemetry: binds persona/role to the log context and records
-``http_server_duration_seconds`` by route template, method, status and persona."""
+"""Per-request telemetry: binds persona/role and the trace id to the log context, tags the
+server span, and records ``http_server_duration_seconds`` by route template, method, status and
+persona."""
 
 from __future__ import annotations
 
@@ -19,14 +20,22 @@ class RequestTelemetryMiddleware:
         started = time.perf_counter()
         persona = _persona_role(request)
         context.bind(persona=persona, actor_role=persona, trace_id=context.current_trace_id())
-        span = trace.get_current_span()
-        if span.is_recording():
-            span.set_attribute("persona", persona)
-            if request.user.is_authenticated:
-                span.set_attribute("user_id", str(request.user.pk))
         response = self.get_response(request)
         # DRF authenticates tokens inside the view: read the persona again afterwards.
         persona = _persona_role(request)
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("persona", persona)
+            span.set_attribute("actor_role", persona)
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                span.set_attribute("user_id", str(user.pk))
+        request_id = context.current()["request_id"]
+        if request_id:
+            if span.is_recording():
+                span.set_attribute("request_id", request_id)
+            # Lets a caller quote the id that every log line of this request carries.
+            response.headers.setdefault("X-Request-ID", request_id)
         route = getattr(getattr(request, "resolver_match", None), "route", None) or "unmatched"
         HTTP_SERVER_DURATION_SECONDS.labels(
             route=route, method=request.method, status=str(response.status_code), persona=persona
@@ -36,7 +45,8 @@ class RequestTelemetryMiddleware:
 
 def _persona_role(request) -> str:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return "anonymous"
-    persona = getattr(user, "persona", None)
-    return persona.role if persona is not None else "staff"
+    if user is not None and user.is_authenticated:
+        persona = getattr(user, "persona", None)
+        return persona.role if persona is not None else "staff"
+    # A token resolved at the start of the request (before DRF sets request.user).
+    return getattr(request, "pimlab_persona_role", None) or "anonymous"

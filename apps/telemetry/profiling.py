@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 
-def configure_profiling(*, service_name: str) -> None:
+def configure_profiling_from_env(*, service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Start the Pyroscope agent when a server address is configured; returns whether it started."""
+    address = environ.get("PYROSCOPE_SERVER_ADDRESS")
+    if not address:
+        return False
     import pyroscope
 
     pyroscope.configure(
         application_name=service_name,
-        server_address=os.environ["PYROSCOPE_SERVER_ADDRESS"],
-        sample_rate=int(os.environ.get("PYROSCOPE_SAMPLE_RATE", "100")),
-        tags={"process": os.environ.get("PIMLAB_PROCESS_ROLE", "web")},
+        server_address=address,
+        sample_rate=int(environ.get("PYROSCOPE_SAMPLE_RATE", "100")),
+        tags={"process": environ.get("PIMLAB_PROCESS_ROLE", "web")},
     )
+    return True

@@ -21,6 +21,10 @@ class BoundedSpanStore(SpanExporter):
             self._spans.extend(spans)
         return SpanExportResult.SUCCESS
 
+    def resize(self, max_spans: int) -> None:
+        with self._lock:
+            self._spans = deque(self._spans, maxlen=max_spans)
+
     def shutdown(self) -> None:
         pass
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -20,19 +21,34 @@ _configured = threading.Event()
 _lock = threading.Lock()
 
 
+def build_tracer_provider(
+    *, service_name: str, store: BoundedSpanStore, environ: Mapping[str, str] = os.environ
+) -> TracerProvider:
+    """OTLP/HTTP export (endpoint and headers from the standard OTEL_* variables) when an
+    endpoint is configured; the bounded span store otherwise."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(endpoint))))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(store))
+    return provider
+
+
+def _traces_endpoint(base: str) -> str:
+    # The variable names the collector's base URL; the HTTP exporter wants the traces path.
+    base = base.rstrip("/")
+    return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+
+
 def configure_tracing(*, service_name: str, span_store_size: int) -> None:
     with _lock:
         if _configured.is_set():
             return
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        else:
-            span_store._spans = type(span_store._spans)(maxlen=span_store_size)
-            provider.add_span_processor(SimpleSpanProcessor(span_store))
-        trace.set_tracer_provider(provider)
+        span_store.resize(span_store_size)
+        trace.set_tracer_provider(build_tracer_provider(service_name=service_name, store=span_store))
         _instrument()
         _configured.set()
 

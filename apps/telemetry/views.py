@@ -12,5 +12,8 @@ def healthz(request):
 @require_GET
 def readyz(request):
     checks = readiness()
-    ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
+    failing = sorted(name for name, check in checks.items() if not check["ok"])
+    return JsonResponse(
+        {"status": "not_ready" if failing else "ready", "failing": failing, "checks": checks},
+        status=503 if failing else 200,
+    )

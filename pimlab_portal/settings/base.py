@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files under gunicorn without a separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,6 +101,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# WhiteNoise warns on every start when the collectstatic target is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -124,13 +128,20 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: a broker that needs no server unless PIMLAB_BROKER_URL is set.
-CELERY_BROKER_URL = os.environ.get("PIMLAB_BROKER_URL", "filesystem://")
+# "localhost" only silences kombu's missing-hostname warning; the filesystem transport ignores it.
+CELERY_BROKER_URL = os.environ.get("PIMLAB_BROKER_URL", "filesystem://localhost//")
 _broker_dir = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport needs its folders before the first publish or poll.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Exchange tables; kombu's default is a "control" folder in the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem://")
@@ -168,7 +179,7 @@ LOGGING = {
         },
     },
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "formatter": "json"},
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
     },
     "root": {"handlers": ["stdout"], "level": os.environ.get("PIMLAB_LOG_LEVEL", "INFO")},
     "loggers": {
@@ -176,6 +187,34 @@ LOGGING = {
         "django_structlog": {"level": "INFO"},
     },
 }
+
+# --- Audit trail (clinician documentation scenario) -------------------------------------------
+# NFR-09: an audit write (shard insert or audit-store append) slower than this is an alert.
+# `audit_write_latency_seconds` above it increments `audit_write_latency_threshold_exceeded_total`;
+# dashboards/clinician-documentation.json and docs/runbooks/11_audit-log-degradation.md use it.
+PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS = float(
+    os.environ.get("PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS", "0.25")
+)
+# NFR-20: buffered (unshipped) audit events older than this page the SRE on call.
+PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS = float(os.environ.get("PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS", "300"))
+# Key of the audit-store hash chain; keep it out of the audit database's reach.
+PIMLAB_AUDIT_CHAIN_KEY = os.environ.get("PIMLAB_AUDIT_CHAIN_KEY", "pimlab-audit-chain:" + SECRET_KEY)
+PIMLAB_AUDIT_SHIP_BATCH_SIZE = int(os.environ.get("PIMLAB_AUDIT_SHIP_BATCH_SIZE", "500"))
+PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5"))
+# --- end audit trail ---------------------------------------------------------------------------
+
+# --- Claims and financial projection (billing scenario) ---------------------------------------------
+# Per-billing-admin submission rate limit (guardrail), counted in Redis (PIMLAB_REDIS_URL) per window.
+PIMLAB_CLAIMS_RATE_LIMIT = int(os.environ.get("PIMLAB_CLAIMS_RATE_LIMIT", "120"))
+PIMLAB_CLAIMS_RATE_WINDOW_SECONDS = int(os.environ.get("PIMLAB_CLAIMS_RATE_WINDOW_SECONDS", "60"))
+# Projection backlog (pending + undelivered events) above which the backlog alert fires (FR-14.5).
+PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS = int(os.environ.get("PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS", "1000"))
+# claim_projection_staleness objective shown beside the financial KPIs.
+PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS = float(
+    os.environ.get("PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS", "60")
+)
+# Link returned with each claim to the trace of its submission (e.g. a Grafana Tempo URL with {trace_id}).
+PIMLAB_TRACE_URL_TEMPLATE = os.environ.get("PIMLAB_TRACE_URL_TEMPLATE", "/traces/{trace_id}")
 
 # --- Encounter booking retries and outbox relay (apps.encounters, apps.outbox) -----------------
 PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "4"))

@@ -3,3 +3,6 @@
 from .base import *  # noqa: F403
 
 DEBUG = True
+
+# gunicorn serves static files through WhiteNoise; without collectstatic, find them in the apps.
+WHITENOISE_USE_FINDERS = True

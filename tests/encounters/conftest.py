@@ -37,10 +37,7 @@ def shard_map_present(request):
 
 def patient_in_bucket(bucket: int):
     """A saved patient whose id carries ``bucket`` (so it lands on the shard that bucket maps to)."""
-    patient = PatientFactory.build()
-    patient.assign_id(bucket)
-    patient.save()
-    return patient
+    return PatientFactory(bucket=bucket)
 
 
 @pytest.fixture

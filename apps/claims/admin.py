@@ -1,0 +1,105 @@
+from django.contrib import admin
+from django.utils.html import format_html_join
+
+from apps.core.admin_sharding import ShardedModelAdmin
+
+from .models import AmountCeiling, ArchivedClaim, Claim, ClaimLineItem, Payer, RetentionPolicy, StaffPatientRecord
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    list_display = ("retention_class", "active_days", "retention_days", "description", "updated_at")
+    search_fields = ("retention_class", "description")
+
+
+@admin.register(Payer)
+class PayerAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "retention_class", "active")
+    list_filter = ("active", "retention_class")
+    search_fields = ("code", "name")
+
+
+@admin.register(AmountCeiling)
+class AmountCeilingAdmin(admin.ModelAdmin):
+    list_display = ("role", "max_claim_total", "note")
+    search_fields = ("role",)
+
+
+@admin.register(StaffPatientRecord)
+class StaffPatientRecordAdmin(admin.ModelAdmin):
+    list_display = ("user", "patient_id", "note")
+    search_fields = ("user__username", "user__email", "patient_id")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Claim)
+class ClaimAdmin(ShardedModelAdmin):
+    list_display = (
+        "id",
+        "patient_id",
+        "encounter_id",
+        "payer_code",
+        "status",
+        "total_amount",
+        "retention_class",
+        "submitted_at",
+    )
+    list_filter = (*ShardedModelAdmin.list_filter, "status", "payer_code", "retention_class")
+    search_fields = ("=id", "=patient__id", "=encounter__id", "payer_code")
+    readonly_fields = (
+        "id",
+        "patient",
+        "encounter",
+        "submitted_by_user_id",
+        "idempotency_key",
+        "request_fingerprint",
+        "trace_id",
+        "submitted_at",
+        "line_item_summary",
+    )
+    date_hierarchy = None
+
+    @admin.display(description="line items")
+    def line_item_summary(self, obj):
+        items = obj.line_items.using(obj._state.db).order_by("sequence")
+        return format_html_join(
+            "",
+            "<div>{}. {} × {} @ {} ({})</div>",
+            ((i.sequence, i.procedure_code, i.units, i.unit_price, ", ".join(i.diagnosis_codes)) for i in items),
+        )
+
+
+@admin.register(ClaimLineItem)
+class ClaimLineItemAdmin(ShardedModelAdmin):
+    list_display = ("id", "claim_id", "sequence", "procedure_code", "units", "unit_price", "line_total")
+    list_filter = (*ShardedModelAdmin.list_filter,)
+    search_fields = ("=claim__id", "procedure_code")
+    readonly_fields = ("claim",)
+
+
+@admin.register(ArchivedClaim)
+class ArchivedClaimAdmin(ShardedModelAdmin):
+    """Archive storage: operators can find and read archived claims; only the retention sweep removes them."""
+
+    list_display = (
+        "claim_id",
+        "patient_id",
+        "encounter_id",
+        "payer_code",
+        "status",
+        "total_amount",
+        "retention_class",
+        "archived_at",
+        "purge_after",
+    )
+    list_filter = (*ShardedModelAdmin.list_filter, "retention_class", "status")
+    search_fields = ("=claim_id", "=patient_id", "=encounter_id", "payer_code")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

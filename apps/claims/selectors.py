@@ -1,0 +1,49 @@
+"""Claim reads. Every query names its shard: the claim id (or the patient id) tells which."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+
+from apps.core.resolver import shard_for_id
+from apps.telemetry import context
+
+from .models import ArchivedClaim, Claim, Payer, RetentionPolicy
+
+
+def claim_get(*, claim_id: int) -> Claim | None:
+    alias = shard_for_id(claim_id)
+    context.bind(shard_id=alias)
+    return Claim.objects.using(alias).select_related("encounter").filter(pk=claim_id).first()
+
+
+def claim_line_items(*, claim: Claim) -> list:
+    return list(claim.line_items.using(claim._state.db).order_by("sequence"))
+
+
+def archived_claim_get(*, claim_id: int) -> ArchivedClaim | None:
+    return ArchivedClaim.objects.using(shard_for_id(claim_id)).filter(claim_id=claim_id).first()
+
+
+def payer_list() -> list[Payer]:
+    return list(Payer.objects.using("default").filter(active=True).order_by("code"))
+
+
+def claims_due_for_archive(*, shard_alias: str, now: datetime, limit: int = 500) -> list[int]:
+    """Ids of claims on ``shard_alias`` whose active window (per their retention class) has passed."""
+    due = Q(pk__in=[])
+    for policy in RetentionPolicy.objects.using("default").all():
+        due |= Q(retention_class=policy.retention_class, submitted_at__lte=now - timedelta(days=policy.active_days))
+    return list(
+        Claim.objects.using(shard_alias).filter(due).order_by("submitted_at").values_list("id", flat=True)[:limit]
+    )
+
+
+def archived_claims_due_for_purge(*, shard_alias: str, now: datetime, limit: int = 500) -> list[int]:
+    return list(
+        ArchivedClaim.objects.using(shard_alias)
+        .filter(purge_after__lte=now)
+        .order_by("purge_after")
+        .values_list("claim_id", flat=True)[:limit]
+    )

@@ -1,0 +1,511 @@
+"""Claim write use cases. Each runs in ONE transaction on the patient's shard, writing the change,
+its AUDIT_EVENT and its outbox event together."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from apps.audits.models import AuditOutcome
+from apps.audits.services import audit_event_record
+from apps.core.actors import Actor
+from apps.core.api_errors import Problem
+from apps.core.ids import bucket_of
+from apps.core.resolver import shard_for_id
+from apps.encounters.models import Encounter, EncounterStatus
+from apps.outbox.services import outbox_event_record
+from apps.patients.models import Patient
+from apps.telemetry import context
+
+from . import guardrails
+from .guardrails import GuardrailViolation
+from .metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_RETENTION_ACTIONS_TOTAL, CLAIM_SUBMIT_LATENCY
+from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimStatus, Payer, RetentionPolicy
+from .spans import participant_span
+
+logger = structlog.get_logger(__name__)
+
+CLAIM_SUBMITTED = "ClaimSubmitted"
+CLAIM_PAID = "ClaimPaid"
+AGGREGATE_TYPE = "patient"
+
+
+@dataclass(frozen=True)
+class LineItemInput:
+    procedure_code: str
+    diagnosis_codes: tuple[str, ...]
+    units: int
+    unit_price: Decimal
+
+    @property
+    def line_total(self) -> Decimal:
+        return (self.unit_price * self.units).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ClaimSubmission:
+    claim: Claim
+    created: bool
+
+
+def amount_band(amount: Decimal) -> str:
+    """A coarse band for logs: amounts are never logged next to anything that names a person."""
+    for ceiling, band in ((100, "<100"), (1000, "100-1k"), (10000, "1k-10k")):
+        if amount < ceiling:
+            return band
+    return ">=10k"
+
+
+def claim_request_fingerprint(
+    *, patient_id: int, encounter_id: int, payer_code: str, currency: str, line_items: list[LineItemInput]
+) -> str:
+    canonical = {
+        "patient_id": str(patient_id),
+        "encounter_id": str(encounter_id),
+        "payer_code": payer_code,
+        "currency": currency,
+        "line_items": [
+            [item.procedure_code, list(item.diagnosis_codes), item.units, str(item.unit_price)] for item in line_items
+        ],
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def claim_submit(
+    *,
+    actor: Actor,
+    user: AbstractBaseUser | None,
+    patient_id: int,
+    encounter_id: int,
+    payer_code: str,
+    currency: str,
+    line_items: list[LineItemInput],
+    idempotency_key: str,
+) -> ClaimSubmission:
+    """Validate and enrich a claim, apply the guardrails, then persist claim + audit + outbox atomically."""
+    started = time.perf_counter()
+    alias = shard_for_id(patient_id)
+    context.bind(shard_id=alias)
+    outcome = "error"
+    try:
+        with participant_span("Billing Orchestrator", encounter_id=encounter_id, line_item_count=len(line_items)):
+            fingerprint = claim_request_fingerprint(
+                patient_id=patient_id,
+                encounter_id=encounter_id,
+                payer_code=payer_code,
+                currency=currency,
+                line_items=line_items,
+            )
+            replay = _idempotent_replay(using=alias, actor=actor, key=idempotency_key, fingerprint=fingerprint)
+            if replay is not None:
+                outcome = "replayed"
+                return ClaimSubmission(claim=replay, created=False)
+            payer = _payer(payer_code)
+            total = sum((item.line_total for item in line_items), Decimal("0.00"))
+            try:
+                guardrails.rate_limit_check(actor=actor)
+                submission = _persist(
+                    alias=alias,
+                    actor=actor,
+                    user=user,
+                    patient_id=patient_id,
+                    encounter_id=encounter_id,
+                    payer=payer,
+                    currency=currency,
+                    line_items=line_items,
+                    total=total,
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                )
+            except GuardrailViolation as violation:
+                outcome = "guardrail_violation"
+                _record_violation(
+                    alias=alias, actor=actor, patient_id=patient_id, encounter_id=encounter_id, violation=violation
+                )
+                raise
+            outcome = "created" if submission.created else "replayed"
+            if submission.created:
+                logger.info(
+                    "claim_submitted",
+                    claim_id=str(submission.claim.id),
+                    encounter_id=str(encounter_id),
+                    payer_code=payer.code,
+                    line_item_count=len(line_items),
+                    amount_band=amount_band(total),
+                    retention_class=submission.claim.retention_class,
+                )
+            return submission
+    except Problem:
+        outcome = "rejected"
+        raise
+    finally:
+        CLAIM_SUBMIT_LATENCY.labels(outcome=outcome, shard_id=alias, actor_role=actor.role).observe(
+            time.perf_counter() - started
+        )
+
+
+def _payer(code: str) -> Payer:
+    payer = Payer.objects.using("default").select_related("retention_class").filter(code=code, active=True).first()
+    if payer is None:
+        raise Problem(
+            status_code=400,
+            title="Unknown payer",
+            detail=f"No active payer has code {code!r}.",
+            remediation="Use a payer code from GET /api/claims/payers.",
+            code="unknown_payer",
+        )
+    return payer
+
+
+def _idempotent_replay(*, using: str, actor: Actor, key: str, fingerprint: str) -> Claim | None:
+    claim = Claim.objects.using(using).filter(submitted_by_user_id=actor.user_id, idempotency_key=key).first()
+    if claim is None:
+        return None
+    if claim.request_fingerprint != fingerprint:
+        raise Problem(
+            status_code=422,
+            title="Idempotency-Key reused with a different request",
+            detail="This Idempotency-Key was already used for a different claim body.",
+            remediation="Send a new Idempotency-Key for a new claim; repeat a key only to retry the same request.",
+            code="idempotency_key_reused",
+            claim_id=str(claim.id),
+        )
+    return claim
+
+
+_transient = retry(
+    retry=retry_if_exception_type(OperationalError),
+    wait=wait_random_exponential(multiplier=0.05, max=1.0),
+    stop=stop_after_attempt(3),
+    reraise=True,
+)
+
+
+@_transient
+def _persist(
+    *,
+    alias: str,
+    actor: Actor,
+    user: AbstractBaseUser | None,
+    patient_id: int,
+    encounter_id: int,
+    payer: Payer,
+    currency: str,
+    line_items: list[LineItemInput],
+    total: Decimal,
+    idempotency_key: str,
+    fingerprint: str,
+) -> ClaimSubmission:
+    try:
+        with transaction.atomic(using=alias):
+            with participant_span("Billing Repository Adapter"), participant_span("SQL Shard Primary", db_alias=alias):
+                patient, encounter = _locked_encounter(alias=alias, patient_id=patient_id, encounter_id=encounter_id)
+                # Re-checked under the encounter lock: a concurrent retry of this request is a replay,
+                # not a duplicate claim.
+                replay = _idempotent_replay(using=alias, actor=actor, key=idempotency_key, fingerprint=fingerprint)
+                if replay is not None:
+                    return ClaimSubmission(claim=replay, created=False)
+                guardrails.own_patient_record_check(actor=actor, user=user, patient=patient)
+                guardrails.amount_ceiling_check(actor=actor, total=total)
+                guardrails.duplicate_claim_check(using=alias, encounter_id=encounter.id)
+                claim = _claim_create(
+                    alias=alias,
+                    actor=actor,
+                    patient=patient,
+                    encounter=encounter,
+                    payer=payer,
+                    currency=currency,
+                    line_items=line_items,
+                    total=total,
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                )
+                audit_event_record(
+                    using=alias,
+                    patient_id=patient.id,
+                    action="claim.submit",
+                    resource_type="claim",
+                    resource_id=claim.id,
+                    actor=actor,
+                    detail={
+                        "encounter_id": str(encounter.id),
+                        "payer_code": payer.code,
+                        "line_item_count": len(line_items),
+                        "retention_class": claim.retention_class,
+                    },
+                )
+            with participant_span("Outbox Writer", event_type=CLAIM_SUBMITTED):
+                outbox_event_record(
+                    using=alias,
+                    aggregate_type=AGGREGATE_TYPE,
+                    aggregate_id=patient.id,
+                    event_type=CLAIM_SUBMITTED,
+                    payload=claim_submitted_payload(claim, line_item_count=len(line_items)),
+                )
+            return ClaimSubmission(claim=claim, created=True)
+    except IntegrityError:
+        # A concurrent request won the race on the idempotency key or the encounter.
+        replay = _idempotent_replay(using=alias, actor=actor, key=idempotency_key, fingerprint=fingerprint)
+        if replay is not None:
+            return ClaimSubmission(claim=replay, created=False)
+        guardrails.duplicate_claim_check(using=alias, encounter_id=encounter_id)
+        raise
+
+
+def _locked_encounter(*, alias: str, patient_id: int, encounter_id: int) -> tuple[Patient, Encounter]:
+    patient = Patient.objects.using(alias).filter(pk=patient_id).first()
+    if patient is None:
+        raise Problem(
+            status_code=422,
+            title="Unknown patient",
+            detail=f"No patient has id {patient_id}.",
+            remediation="Use the patient id shown on the encounter you are billing.",
+            code="unknown_patient",
+        )
+    encounter = None
+    if bucket_of(encounter_id) == bucket_of(patient_id):
+        encounter = (
+            Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id, patient_id=patient_id).first()
+        )
+    if encounter is None:
+        raise Problem(
+            status_code=422,
+            title="Encounter not found for this patient",
+            detail=f"Patient {patient_id} has no encounter {encounter_id}.",
+            remediation="Bill an encounter of this patient: check encounter_id and patient_id belong together.",
+            code="encounter_mismatch",
+        )
+    if encounter.status != EncounterStatus.FINISHED:
+        raise Problem(
+            status_code=422,
+            title="Encounter not finished",
+            detail=f"Encounter {encounter_id} is {encounter.status}; only finished encounters can be billed.",
+            remediation="Wait until the clinician marks the encounter finished, then submit the claim.",
+            code="encounter_not_finished",
+        )
+    return patient, encounter
+
+
+def _claim_create(
+    *,
+    alias: str,
+    actor: Actor,
+    patient: Patient,
+    encounter: Encounter,
+    payer: Payer,
+    currency: str,
+    line_items: list[LineItemInput],
+    total: Decimal,
+    idempotency_key: str,
+    fingerprint: str,
+) -> Claim:
+    claim = Claim(
+        patient=patient,
+        encounter=encounter,
+        payer_code=payer.code,
+        currency=currency,
+        total_amount=total,
+        retention_class=payer.retention_class_id,
+        submitted_by_user_id=actor.user_id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        trace_id=context.current()["trace_id"] or "",
+        submitted_at=timezone.now(),
+    )
+    claim.save(using=alias)
+    rows = []
+    for sequence, item in enumerate(line_items, start=1):
+        row = ClaimLineItem(
+            claim=claim,
+            sequence=sequence,
+            procedure_code=item.procedure_code,
+            diagnosis_codes=list(item.diagnosis_codes),
+            units=item.units,
+            unit_price=item.unit_price,
+            line_total=item.line_total,
+        )
+        row.assign_id()
+        rows.append(row)
+    ClaimLineItem.objects.using(alias).bulk_create(rows)
+    return claim
+
+
+def claim_submitted_payload(claim: Claim, *, line_item_count: int) -> dict:
+    """The ClaimSubmitted event: ids, codes and totals only — no names, no free text."""
+    return {
+        "claim_id": str(claim.id),
+        "patient_id": str(claim.patient_id),
+        "encounter_id": str(claim.encounter_id),
+        "payer_code": claim.payer_code,
+        "status": claim.status,
+        "currency": claim.currency,
+        "total_amount": str(claim.total_amount),
+        "line_item_count": line_item_count,
+        "retention_class": claim.retention_class,
+        "submitted_at": claim.submitted_at.isoformat(),
+    }
+
+
+def _record_violation(
+    *, alias: str, actor: Actor, patient_id: int, encounter_id: int, violation: GuardrailViolation
+) -> None:
+    """The refused attempt is audited in its own transaction: the claim's transaction rolled back."""
+    CLAIM_GUARDRAIL_VIOLATIONS_TOTAL.labels(rule=violation.rule, shard_id=alias, actor_role=actor.role).inc()
+    logger.warning("claim_guardrail_violation", rule=violation.rule, encounter_id=str(encounter_id))
+    with transaction.atomic(using=alias):
+        audit_event_record(
+            using=alias,
+            patient_id=patient_id,
+            action="claim.submit",
+            resource_type="claim",
+            actor=actor,
+            outcome=AuditOutcome.GUARDRAIL_VIOLATION,
+            detail={"rule": violation.rule, "encounter_id": str(encounter_id), **violation.context},
+        )
+
+
+# --- Payment ----------------------------------------------------------------------------------------
+
+
+def claim_payment_record(*, actor: Actor, claim_id: int, paid_amount: Decimal) -> Claim:
+    """Record the payer's remittance: the claim moves from open to paid and ``ClaimPaid`` is emitted."""
+    alias = shard_for_id(claim_id)
+    context.bind(shard_id=alias)
+    with participant_span("Billing Orchestrator", claim_id=claim_id), transaction.atomic(using=alias):
+        claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
+        if claim is None:
+            raise Problem(
+                status_code=404,
+                title="Not found",
+                detail=f"No active claim has id {claim_id}.",
+                remediation="Check the claim id; archived claims cannot be paid.",
+            )
+        if claim.status == ClaimStatus.PAID:
+            return claim
+        claim.status = ClaimStatus.PAID
+        claim.paid_amount = paid_amount
+        claim.paid_at = timezone.now()
+        claim.save(using=alias, update_fields=["status", "paid_amount", "paid_at"])
+        audit_event_record(
+            using=alias,
+            patient_id=claim.patient_id,
+            action="claim.payment_record",
+            resource_type="claim",
+            resource_id=claim.id,
+            actor=actor,
+        )
+        outbox_event_record(
+            using=alias,
+            aggregate_type=AGGREGATE_TYPE,
+            aggregate_id=claim.patient_id,
+            event_type=CLAIM_PAID,
+            payload={
+                "claim_id": str(claim.id),
+                "patient_id": str(claim.patient_id),
+                "paid_amount": str(paid_amount),
+                "paid_at": claim.paid_at.isoformat(),
+            },
+        )
+    logger.info("claim_paid", claim_id=str(claim.id), amount_band=amount_band(paid_amount))
+    return claim
+
+
+# --- Retention and archival ------------------------------------------------------------------------
+
+
+def _policies() -> dict[str, RetentionPolicy]:
+    return {policy.retention_class: policy for policy in RetentionPolicy.objects.using("default").all()}
+
+
+def claim_archive(*, claim_id: int, now: datetime | None = None) -> ArchivedClaim | None:
+    """Move one claim past its active window into archive storage (same shard, one transaction)."""
+    now = now or timezone.now()
+    alias = shard_for_id(claim_id)
+    context.bind(shard_id=alias)
+    policy = _policies().get(
+        Claim.objects.using(alias).filter(pk=claim_id).values_list("retention_class", flat=True).first() or ""
+    )
+    actor = Actor.system("claims-retention")
+    with transaction.atomic(using=alias):
+        claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
+        if claim is None or policy is None or claim.submitted_at + timedelta(days=policy.active_days) > now:
+            return None
+        line_items = [
+            {
+                "sequence": item.sequence,
+                "procedure_code": item.procedure_code,
+                "diagnosis_codes": item.diagnosis_codes,
+                "units": item.units,
+                "unit_price": str(item.unit_price),
+                "line_total": str(item.line_total),
+            }
+            for item in claim.line_items.using(alias).order_by("sequence")
+        ]
+        archived = ArchivedClaim(
+            claim_id=claim.id,
+            patient_id=claim.patient_id,
+            encounter_id=claim.encounter_id,
+            payer_code=claim.payer_code,
+            status=claim.status,
+            currency=claim.currency,
+            total_amount=claim.total_amount,
+            paid_amount=claim.paid_amount,
+            retention_class=claim.retention_class,
+            submitted_by_user_id=claim.submitted_by_user_id,
+            submitted_at=claim.submitted_at,
+            paid_at=claim.paid_at,
+            line_items=line_items,
+            archived_at=now,
+            purge_after=claim.submitted_at + timedelta(days=policy.retention_days),
+        )
+        archived.save(using=alias)
+        claim.delete(using=alias)
+        audit_event_record(
+            using=alias,
+            patient_id=archived.patient_id,
+            action="claim.archive",
+            resource_type="claim",
+            resource_id=archived.claim_id,
+            actor=actor,
+            detail={"retention_class": policy.retention_class, "purge_after": archived.purge_after.isoformat()},
+        )
+    CLAIM_RETENTION_ACTIONS_TOTAL.labels(
+        action="archived", retention_class=policy.retention_class, shard_id=alias
+    ).inc()
+    logger.info("claim_archived", claim_id=str(claim_id), retention_class=policy.retention_class)
+    return archived
+
+
+def archived_claim_purge(*, claim_id: int, now: datetime | None = None) -> bool:
+    """Delete an archived claim whose retention period is over; the audit event outlives it."""
+    now = now or timezone.now()
+    alias = shard_for_id(claim_id)
+    context.bind(shard_id=alias)
+    with transaction.atomic(using=alias):
+        archived = ArchivedClaim.objects.using(alias).select_for_update().filter(claim_id=claim_id).first()
+        if archived is None or archived.purge_after > now:
+            return False
+        retention_class = archived.retention_class
+        archived.delete(using=alias)
+        audit_event_record(
+            using=alias,
+            patient_id=archived.patient_id,
+            action="claim.purge",
+            resource_type="claim",
+            resource_id=claim_id,
+            actor=Actor.system("claims-retention"),
+            detail={"retention_class": retention_class, "purge_after": archived.purge_after.isoformat()},
+        )
+    CLAIM_RETENTION_ACTIONS_TOTAL.labels(action="purged", retention_class=retention_class, shard_id=alias).inc()
+    logger.info("claim_purged", claim_id=str(claim_id), retention_class=retention_class)
+    return True

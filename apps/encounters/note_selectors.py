@@ -1,0 +1,119 @@
+"""Reads for clinical notes: the encounter on its shard, the row-level access rule, and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from apps.core.models import PersonaRole
+from apps.core.resolver import shard_for_id
+from apps.patients.models import CareTeamMember
+from apps.telemetry import context
+
+from .models import Encounter
+
+NOTE_FIELDS = (
+    "note_text",
+    "note_status",
+    "note_version",
+    "note_released",
+    "note_amendment_reason",
+    "note_updated_by_user_id",
+    "note_updated_at",
+)
+
+
+@dataclass(frozen=True)
+class NoteAccess:
+    """What a user may do with one encounter's note.
+
+    ``visible`` False means the user must not learn the encounter exists (answer 404).
+    """
+
+    visible: bool
+    can_read_drafts: bool
+    can_edit: bool
+    reason: str
+
+
+def encounter_for_note(*, encounter_id: int) -> Encounter | None:
+    alias = shard_for_id(encounter_id)
+    context.bind(shard_id=alias)
+    return Encounter.objects.using(alias).select_related("patient").filter(id=encounter_id).first()
+
+
+def note_access_for(*, user, encounter: Encounter) -> NoteAccess:
+    """Row-level rule (seed FR-08.1/08.2): the care team or the assigned clinician read and write;
+    the patient reads their own released note; nobody else sees the encounter at all."""
+    persona = getattr(user, "persona", None)
+    role = persona.role if persona is not None else None
+    if role == PersonaRole.CLINICIAN:
+        if encounter.clinician_user_id == user.pk:
+            return NoteAccess(True, True, True, "assigned clinician")
+        on_care_team = (
+            CareTeamMember.objects.using(encounter._state.db)
+            .filter(patient_id=encounter.patient_id, clinician_user_id=user.pk)
+            .exists()
+        )
+        if on_care_team:
+            return NoteAccess(True, True, True, "care team member")
+        return NoteAccess(False, False, False, "clinician not on the patient's care team")
+    if role == PersonaRole.PATIENT and persona.patient_id == encounter.patient_id:
+        return NoteAccess(True, False, False, "the patient's own encounter")
+    return NoteAccess(False, False, False, f"role {role or 'none'} has no access to clinical notes")
+
+
+def note_as_dict(source) -> dict:
+    """The note fields of an encounter or of one of its historical records."""
+    return {
+        "text": source.note_text,
+        "status": source.note_status,
+        "version": source.note_version,
+        "released": source.note_released,
+        "amendment_reason": source.note_amendment_reason,
+        "updated_by_user_id": source.note_updated_by_user_id,
+        "updated_at": source.note_updated_at,
+    }
+
+
+def encounter_note_history(*, encounter: Encounter) -> list[dict]:
+    """Versions of the note, oldest first, each with field-level diffs against the previous one."""
+    records = list(
+        Encounter.history.using(encounter._state.db).filter(id=encounter.id).order_by("history_date", "history_id")
+    )
+    versions, previous = [], None
+    for record in records:
+        if previous is None:
+            changes = [
+                {"field": name, "old": None, "new": getattr(record, name)}
+                for name in NOTE_FIELDS
+                if getattr(record, name) not in ("", None, 0, False)
+            ]
+        else:
+            delta = record.diff_against(previous, included_fields=list(NOTE_FIELDS))
+            changes = [{"field": change.field, "old": change.old, "new": change.new} for change in delta.changes]
+        previous = record
+        if not changes and record.history_type != "+":
+            continue
+        versions.append(
+            {
+                "history_id": record.history_id,
+                "note_version": record.note_version,
+                "history_date": record.history_date,
+                "history_type": record.history_type,
+                "changed_by_user_id": record.history_user_id,
+                "change_reason": record.history_change_reason or "",
+                "changes": sorted(changes, key=lambda change: NOTE_FIELDS.index(change["field"])),
+            }
+        )
+    return versions
+
+
+def encounter_note_as_of(*, encounter: Encounter, as_of: datetime):
+    """The historical record in force at ``as_of`` (None if the encounter did not exist yet)."""
+    return (
+        Encounter.history.using(encounter._state.db)
+        .filter(id=encounter.id, history_date__lte=as_of)
+        .order_by("-history_date", "-history_id")
+        .first()
+    )

@@ -1,0 +1,54 @@
+"""Telemetry of the clinical-notes flow: metrics and spans named after the seed's participants."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Histogram
+
+from apps.telemetry import context
+from apps.telemetry.tracing import tracer
+
+# Span names = participants of "Scenario: Clinician Documents Encounter".
+SPAN_API_CONTROLLER = "Encounter API Controller"
+SPAN_VALIDATOR = "Command Validator"
+SPAN_ORCHESTRATOR = "Encounter Orchestrator"
+SPAN_REPOSITORY = "Encounter Repository Adapter"
+SPAN_TEMPORAL_HISTORY = "SQL Temporal History"
+SPAN_TELEMETRY = "Telemetry Interceptor"
+
+ENCOUNTER_NOTE_UPDATE_DURATION = Histogram(
+    "encounter_note_update_duration",
+    "Seconds to handle PATCH /api/encounters/{id}/notes, by outcome, shard and actor role.",
+    ["outcome", "shard_id", "actor_role"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL = Counter(
+    "encounter_note_access_denied_total",
+    "Note reads or changes refused by the role and row-level checks (each one is audited).",
+    ["operation", "actor_role"],
+)
+NOTE_REDACTIONS_TOTAL = Counter(
+    "encounter_note_redactions_total", "Identifiers masked in clinical notes, by kind.", ["kind"]
+)
+NOTE_GLOSSARY_FINDINGS_TOTAL = Counter(
+    "encounter_note_glossary_findings_total", "Glossary terms normalised or flagged in clinical notes.", ["action"]
+)
+TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL = Counter(
+    "temporal_history_write_failures_total",
+    "Note updates aborted because the temporal history row could not be written (each one is an incident).",
+    ["shard_id"],
+)
+
+
+def correlation_attributes() -> dict[str, str]:
+    return {name: str(value) for name, value in context.current().items() if value is not None}
+
+
+@contextmanager
+def note_span(name: str, **attributes):
+    """A span carrying the correlation labels (request_id, user_id, persona, actor_role, shard_id)."""
+    values = correlation_attributes()
+    values.update({key: str(value) for key, value in attributes.items() if value is not None})
+    with tracer().start_as_current_span(name, attributes=values) as span:
+        yield span

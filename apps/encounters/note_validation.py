@@ -1,0 +1,226 @@
+"""Command Validator for clinical note updates (seed: "Validate payload, redact sensitive fields").
+
+Three jobs, in this order:
+1. redaction: identifiers that must not live in free text (SSN-like numbers, phone numbers,
+   e-mail addresses, other patients' MRNs) are masked; the response reports kinds and counts,
+   never the values;
+2. glossary consistency (FR-16.4): abbreviations and lay terms are normalised to canonical terms
+   or flagged with guidance;
+3. missing context (FR-07.4): a change the current note state does not allow without more
+   information (amending a signed note without a reason, signing an empty note, releasing an
+   unsigned one) is refused with 422 and a remediation. It compares the cleaned text, so
+   re-sending a signed note unchanged is not an amendment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from rest_framework import status
+
+from apps.core.api_errors import Problem
+
+from .models import GlossaryAction, NoteStatus
+from .note_glossary import GlossaryRules
+
+PROBLEM_TYPE_MISSING_CONTEXT = "https://pimlab.dev/problems/note-missing-context"
+
+
+class NoteContextMissing(Problem):
+    def __init__(self, *, detail: str, remediation: str, missing: list[str], current_version: int):
+        super().__init__(
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            title="The note change needs more context",
+            detail=detail,
+            remediation=remediation,
+            code="note_missing_context",
+            type=PROBLEM_TYPE_MISSING_CONTEXT,
+            missing=missing,
+            current_version=current_version,
+        )
+
+
+@dataclass(frozen=True)
+class NoteState:
+    text: str
+    status: str
+    released: bool
+    version: int
+
+
+@dataclass(frozen=True)
+class NoteChange:
+    """What the clinician sent; ``None`` means "leave as is"."""
+
+    text: str | None = None
+    status: str | None = None
+    released: bool | None = None
+    amendment_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Redaction:
+    kind: str
+    count: int
+    replacement: str
+
+
+@dataclass(frozen=True)
+class GlossaryFinding:
+    term: str
+    canonical: str
+    category: str
+    count: int
+    guidance: str = ""
+
+
+@dataclass(frozen=True)
+class ValidatedNote:
+    text: str
+    status: str
+    released: bool
+    amendment_reason: str
+    is_amendment: bool
+    redactions: list[Redaction] = field(default_factory=list)
+    normalised: list[GlossaryFinding] = field(default_factory=list)
+    flagged: list[GlossaryFinding] = field(default_factory=list)
+
+    def report(self) -> dict:
+        return {
+            "redactions": [vars(r) for r in self.redactions],
+            "glossary": {"normalised": [vars(f) for f in self.normalised], "flagged": [vars(f) for f in self.flagged]},
+        }
+
+
+# Order matters: e-mail addresses and MRNs contain digit runs the later patterns would also take.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_MRN = re.compile(r"(?<![\w])MRN[\s:#-]*\d{4,12}(?![\w])", re.IGNORECASE)
+_SSN = re.compile(r"(?<![\w-])\d{3}([- ]?)\d{2}\1\d{4}(?![\w-])")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w])"
+    r"|(?<![\w+])\+\d{1,3}(?:[\s.-]?\d{2,4}){3,5}(?![\w])"
+)
+
+REDACTION_PLACEHOLDERS = {
+    "email": "[REDACTED-EMAIL]",
+    "mrn": "[REDACTED-MRN]",
+    "ssn": "[REDACTED-SSN]",
+    "phone": "[REDACTED-PHONE]",
+}
+
+
+def _mrn_key(value: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", value.upper()).removeprefix("MRN")
+
+
+def note_text_redact(text: str, *, own_mrn: str) -> tuple[str, list[Redaction]]:
+    """Mask identifiers; the patient's own MRN is allowed, any other MRN is masked."""
+    counts: Counter[str] = Counter()
+    own_key = _mrn_key(own_mrn)
+
+    def masker(kind: str):
+        def mask(match: re.Match) -> str:
+            if kind == "mrn" and _mrn_key(match.group(0)) == own_key:
+                return match.group(0)
+            counts[kind] += 1
+            return REDACTION_PLACEHOLDERS[kind]
+
+        return mask
+
+    for kind, pattern in (("email", _EMAIL), ("mrn", _MRN), ("ssn", _SSN), ("phone", _PHONE)):
+        text = pattern.sub(masker(kind), text)
+    redactions = [Redaction(kind, counts[kind], REDACTION_PLACEHOLDERS[kind]) for kind in REDACTION_PLACEHOLDERS]
+    return text, [r for r in redactions if r.count]
+
+
+def note_text_apply_glossary(
+    text: str, *, rules: GlossaryRules
+) -> tuple[str, list[GlossaryFinding], list[GlossaryFinding]]:
+    normalised: Counter[str] = Counter()
+    flagged: Counter[str] = Counter()
+
+    def apply(match: re.Match) -> str:
+        entry = rules.entry_for(match.group(0))
+        if entry.action == GlossaryAction.FLAG:
+            flagged[entry.term] += 1
+            return match.group(0)
+        normalised[entry.term] += 1
+        return entry.canonical
+
+    for pattern in (rules.case_sensitive, rules.case_insensitive):
+        if pattern is not None:
+            text = pattern.sub(apply, text)
+
+    def findings(counts: Counter[str]) -> list[GlossaryFinding]:
+        result = []
+        for term, count in sorted(counts.items()):
+            entry = rules.entry_for(term)
+            result.append(GlossaryFinding(term, entry.canonical, entry.category, count, entry.guidance))
+        return result
+
+    return text, findings(normalised), findings(flagged)
+
+
+def note_change_check(*, current: NoteState, change: NoteChange) -> tuple[str, str, bool, bool]:
+    """Refuse changes that lack context; return the resulting (text, status, released, is_amendment)."""
+    text = current.text if change.text is None else change.text
+    new_status = change.status or (NoteStatus.DRAFT if current.status == NoteStatus.EMPTY else current.status)
+    released = current.released if change.released is None else change.released
+    was_signed = current.status == NoteStatus.SIGNED
+    text_changed = change.text is not None and change.text != current.text
+    reason = change.amendment_reason.strip()
+
+    if was_signed and new_status != NoteStatus.SIGNED:
+        raise NoteContextMissing(
+            detail="A signed note cannot go back to draft.",
+            remediation='Keep `status` as "signed" and send the corrected text with an `amendment_reason`.',
+            missing=["amendment_reason"],
+            current_version=current.version,
+        )
+    if was_signed and text_changed and not reason:
+        raise NoteContextMissing(
+            detail="This note is signed; changing it is an amendment and needs a reason.",
+            remediation='Add `amendment_reason` (for example "corrected medication dose") and send the request again.',
+            missing=["amendment_reason"],
+            current_version=current.version,
+        )
+    if new_status == NoteStatus.SIGNED and not text.strip():
+        raise NoteContextMissing(
+            detail="An empty note cannot be signed.",
+            remediation='Add the note `text` before setting `status` to "signed".',
+            missing=["text"],
+            current_version=current.version,
+        )
+    if released and new_status != NoteStatus.SIGNED:
+        raise NoteContextMissing(
+            detail="Only signed notes can be released to the patient.",
+            remediation='Set `status` to "signed" (with the final `text`) before, or together with, `released`.',
+            missing=["status"],
+            current_version=current.version,
+        )
+    return text, new_status, released, was_signed and text_changed
+
+
+def note_command_validate(
+    *, current: NoteState, change: NoteChange, own_mrn: str, rules: GlossaryRules
+) -> ValidatedNote:
+    redactions: list[Redaction] = []
+    normalised: list[GlossaryFinding] = []
+    flagged: list[GlossaryFinding] = []
+    if change.text is not None:
+        cleaned, redactions = note_text_redact(change.text, own_mrn=own_mrn)
+        cleaned, normalised, flagged = note_text_apply_glossary(cleaned, rules=rules)
+        change = replace(change, text=cleaned)
+    text, new_status, released, is_amendment = note_change_check(current=current, change=change)
+    return ValidatedNote(
+        text=text,
+        status=new_status,
+        released=released,
+        amendment_reason=change.amendment_reason.strip() if is_amendment else "",
+        is_amendment=is_amendment,
+        redactions=redactions,
+        normalised=normalised,
+        flagged=flagged,
+    )

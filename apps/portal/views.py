@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.core.models import PersonaRole
+from apps.core.permissions import persona_role
+from apps.outbox.eventbus import get_event_bus
+from apps.projections.selectors import financial_kpis, projection_freshness
+from apps.telemetry.tracing import span_store
+
+FINANCIAL_ROLES = {PersonaRole.BILLING_ADMIN, PersonaRole.SRE, PersonaRole.OPERATOR}
+TRACE_ROLES = FINANCIAL_ROLES | {PersonaRole.CLINICIAN}
+
+
+def _require_role(request, roles) -> None:
+    if persona_role(request.user) not in roles and not request.user.is_staff:
+        raise PermissionDenied("Your persona may not open this page.")
+
+
+@require_GET
+@login_required
+def financial_dashboard_page(request):
+    _require_role(request, FINANCIAL_ROLES)
+    try:
+        days = min(max(int(request.GET.get("days", 30)), 1), 366)
+    except ValueError:
+        days = 30
+    context = {"kpis": financial_kpis(days=days), "freshness": projection_freshness(bus=get_event_bus), "days": days}
+    return render(request, "portal/financial_dashboard.html", context)
+
+
+@require_GET
+@login_required
+def trace_page(request, trace_id: str):
+    """The spans of one trace from the in-process span store (OTLP deployments link to Tempo instead)."""
+    _require_role(request, TRACE_ROLES)
+    try:
+        spans = span_store.trace(trace_id)
+    except ValueError:
+        raise Http404("Not a trace id") from None
+    if not spans:
+        raise Http404("This trace is not (or no longer) in the span store.")
+    origin = spans[0].start_time
+    rows = [
+        {
+            "name": span.name,
+            "offset_ms": round((span.start_time - origin) / 1e6, 2),
+            "duration_ms": round((span.end_time - span.start_time) / 1e6, 2),
+            "span_id": format(span.context.span_id, "016x"),
+            "parent_id": format(span.parent.span_id, "016x") if span.parent else "",
+            "links": len(span.links),
+            "shard_id": span.attributes.get("shard_id", ""),
+        }
+        for span in spans
+    ]
+    return render(request, "portal/trace.html", {"trace_id": trace_id, "spans": rows})

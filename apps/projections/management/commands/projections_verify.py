@@ -1,0 +1,44 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from apps.outbox.eventbus import get_event_bus
+from apps.projections.selectors import read_models_snapshot
+from apps.projections.services import read_models_rebuild
+
+
+class _RollBack(Exception):
+    pass
+
+
+class Command(BaseCommand):
+    help = (
+        "Replay the full history into the read models inside a transaction that is rolled back, and report "
+        "whether the live (incremental) read models equal the replay. Changes nothing."
+    )
+
+    def handle(self, *args, **options):
+        live = read_models_snapshot()
+        replayed = None
+        try:
+            with transaction.atomic(using="default"):
+                read_models_rebuild(bus=get_event_bus())
+                replayed = read_models_snapshot()
+                raise _RollBack
+        except _RollBack:
+            pass
+        differences = {
+            name: (
+                len(live[name]) if isinstance(live[name], list) else live[name],
+                len(replayed[name]) if isinstance(replayed[name], list) else replayed[name],
+            )
+            for name in live
+            if live[name] != replayed[name]
+        }
+        if differences:
+            for name, (live_count, replay_count) in differences.items():
+                self.stderr.write(f"{name}: live {live_count} rows/events, replay {replay_count}")
+            raise CommandError(
+                "Read models differ from a replay of the event history. If the worker is caught up "
+                "(projection_backlog_events = 0), run `python manage.py projections_rebuild`."
+            )
+        self.stdout.write(self.style.SUCCESS("Read models equal a full replay of the event history."))

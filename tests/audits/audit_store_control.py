@@ -1,0 +1,81 @@
+"""Audit-store fixtures for tests: recording events, simulating an outage, bypassing the append-only triggers."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+
+from django.db import connections, transaction
+
+from apps.audits.services import audit_event_record
+from apps.core.actors import Actor
+
+
+def record_events(patient, count: int, *, action: str = "test.action") -> list:
+    alias = patient._state.db
+    actor = Actor(user_id=7, role="clinician")
+    events = []
+    for index in range(count):
+        with transaction.atomic(using=alias):
+            events.append(
+                audit_event_record(
+                    using=alias,
+                    patient_id=patient.id,
+                    action=action,
+                    resource_type="encounter_note",
+                    resource_id=str(index),
+                    actor=actor,
+                    detail={"index": index},
+                )
+            )
+    return events
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def audit_store_down():
+    """Point the `audit` alias at a port nobody listens on, then restore it."""
+    connection = connections["audit"]
+    connection.close()
+    saved = {key: connection.settings_dict.get(key) for key in ("HOST", "PORT")}
+    connection.settings_dict.update({"HOST": "127.0.0.1", "PORT": str(unused_port())})
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+
+@contextmanager
+def audit_triggers_disabled():
+    """What someone with owner rights on the audit database could do: switch the append-only triggers off."""
+    with connections["audit"].cursor() as cursor:
+        cursor.execute("ALTER TABLE audits_auditrecord DISABLE TRIGGER audits_auditrecord_append_only")
+    try:
+        yield
+    finally:
+        with connections["audit"].cursor() as cursor:
+            cursor.execute("ALTER TABLE audits_auditrecord ENABLE TRIGGER audits_auditrecord_append_only")
+
+
+def ensure_default_shard_map() -> None:
+    """Transactional tests flush the catalog, including the shard map its migration created: put it back."""
+    from django.conf import settings
+
+    from apps.core.models import ShardMapEntry
+    from apps.core.resolver import resolver
+
+    if ShardMapEntry.objects.exists():
+        return
+    shards = list(settings.SHARD_ALIASES)
+    per_shard = settings.PIMLAB_LOGICAL_BUCKETS // len(shards)
+    for index, alias in enumerate(shards):
+        start = index * per_shard
+        end = settings.PIMLAB_LOGICAL_BUCKETS - 1 if index == len(shards) - 1 else start + per_shard - 1
+        ShardMapEntry.objects.create(bucket_start=start, bucket_end=end, shard_alias=alias, note="initial even split")
+    resolver.forget()

@@ -1,0 +1,8 @@
+import pytest
+
+from tests.notes.note_scenario import note_world
+
+
+@pytest.fixture
+def world():
+    return note_world()
