@@ -36,6 +36,8 @@ class OutboxEvent(ShardedModel):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_due_idx"),
+            # The relay walks pending rows in id order and stops after a batch: no sort of the backlog.
+            models.Index(fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_order_idx"),
             # The relay holds back an aggregate while one of its events waits for a retry; only those
             # few rows are in this index, so the check stays cheap however long the history grows.
             models.Index(
