@@ -21,6 +21,34 @@ def _require_role(request, roles) -> None:
         raise PermissionDenied("Your persona may not open this page.")
 
 
+_LINKS_BY_ROLE = {
+    PersonaRole.PATIENT: [("/api/docs/", "Book an encounter", "POST /api/encounters with your persona token")],
+    PersonaRole.CLINICIAN: [("/api/docs/", "Document encounters", "PATCH /api/encounters/{id}/notes")],
+    PersonaRole.BILLING_ADMIN: [
+        ("/dashboards/financial", "Financial dashboard", "claims KPIs from the projection, with their staleness"),
+        ("/api/docs/", "Submit claims", "POST /api/claims"),
+    ],
+    PersonaRole.SRE: [
+        ("/dashboards/financial", "Financial dashboard", "claims KPIs and projection staleness"),
+        ("/api/slo", "SLO status", "attainment, error budget and burn rates"),
+        ("/admin/", "Django admin", "shards, outbox and dead letters, audit trail, chaos experiments"),
+    ],
+    PersonaRole.OPERATOR: [
+        ("/admin/", "Django admin", "shards, history, audit trail, outbox and dead letters"),
+        ("/dashboards/financial", "Financial dashboard", "claims KPIs and projection staleness"),
+    ],
+}
+
+
+@require_GET
+def home_page(request):
+    role = persona_role(request.user)
+    links = [{"url": url, "title": title, "text": text} for url, title, text in _LINKS_BY_ROLE.get(role, [])]
+    if request.user.is_authenticated and request.user.is_staff and not links:
+        links = [{"url": "/admin/", "title": "Django admin", "text": "everything the lab stores"}]
+    return render(request, "portal/home.html", {"links": links})
+
+
 @require_GET
 @login_required
 def financial_dashboard_page(request):
