@@ -52,3 +52,7 @@ format: install
 
 clean:
 	rm -rf var
+
+# Booking and relay benchmark (see README "Benchmarks").
+bench: install services
+	$(PY) bench/booking_relay_bench.py

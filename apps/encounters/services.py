@@ -1,21 +1,44 @@
+"""Writes for encounters.
+
+Booking (seed "Patient Books Encounter"): ``encounter_book`` is the Patient Orchestrator. It
+resolves the patient's shard, then writes the encounter (with its history row), its AUDIT_EVENT
+and its ``EncounterCreated`` outbox row in ONE transaction on that shard, retrying transient SQL
+errors with exponential back-off and jitter.
+
+Clinical notes (seed "Clinician Documents Encounter") follow in their own section.
+"""
+
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
-from django.db import DatabaseError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 from rest_framework import status
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem
-from apps.core.resolver import shard_for_id
+from apps.core.ids import bucket_of
+from apps.core.resolver import shard_for_bucket, shard_for_id
+from apps.outbox.models import OutboxStatus
+from apps.outbox.services import outbox_event_record
+from apps.outbox.tasks import outbox_relay_nudge_on_commit
+from apps.patients.models import Patient
 from apps.slo.services import alert_event_record
 from apps.telemetry import context
 
-from .models import Encounter, NoteStatus
+from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
+from .models import Encounter, EncounterStatus, EncounterType, NoteStatus
 from .note_selectors import NOTE_FIELDS
 from .note_telemetry import (
     ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL,
@@ -28,8 +51,275 @@ from .note_telemetry import (
     note_span,
 )
 from .note_validation import ValidatedNote
+from .selectors import ENCOUNTER_CREATED, encounter_booking_event, encounter_find_by_idempotency_key
+from .tracing import profile_tags, seed_span
 
 logger = structlog.get_logger(__name__)
+
+TRANSIENT_SQL_ERRORS = (OperationalError, InterfaceError)
+
+
+# --- booking ---------------------------------------------------------------------------------
+
+
+class EncounterBookingError(Exception):
+    """A booking the orchestrator refuses; the API maps each subclass to a 4xx problem."""
+
+
+class BookingInvalid(EncounterBookingError):
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+
+
+class PatientNotFound(EncounterBookingError):
+    pass
+
+
+class IdempotencyKeyConflict(EncounterBookingError):
+    pass
+
+
+@dataclass(frozen=True)
+class EncounterBooking:
+    """What ``encounter_book`` returns. Unpacks as ``(encounter, created)``.
+
+    ``created`` is False when the idempotency key was already used for the same request: the
+    original encounter is returned and nothing is written. ``tracking_id`` is the id of the
+    ``EncounterCreated`` outbox event, ``event_status`` its outbox status."""
+
+    encounter: Encounter
+    created: bool
+    tracking_id: str
+    event_status: str
+
+    @property
+    def event_published(self) -> bool:
+        return self.event_status == OutboxStatus.PUBLISHED
+
+    def __iter__(self) -> Iterator:
+        yield self.encounter
+        yield self.created
+
+
+def booking_request_fingerprint(*, patient_id: int, encounter_type: str, reason: str, requested_start: datetime) -> str:
+    """A stable digest of what was asked, to tell a retry from a different request with the same key."""
+    canonical = json.dumps(
+        [str(patient_id), encounter_type, reason, requested_start.astimezone(UTC).isoformat()],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def encounter_book(
+    *,
+    actor: Actor,
+    patient_id: int,
+    encounter_type: str,
+    reason: str,
+    requested_start: datetime,
+    idempotency_key: str,
+    request_fingerprint: str,
+) -> EncounterBooking:
+    """Book an encounter for ``patient_id`` on behalf of ``actor`` (authorization is the caller's job).
+
+    Returns an ``EncounterBooking`` (``encounter, created = encounter_book(...)`` also works).
+    Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyConflict`` (key
+    reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
+    once the retry budget is spent — in every case nothing is written."""
+    _booking_validate(
+        actor=actor,
+        encounter_type=encounter_type,
+        reason=reason,
+        requested_start=requested_start,
+        idempotency_key=idempotency_key,
+    )
+    with seed_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
+        with seed_span("Shard Resolver", refresh_labels=True):
+            alias = shard_for_bucket(bucket_of(patient_id))
+            context.bind(shard_id=alias)
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            try:
+                booking = _booking_write_with_retries(
+                    alias=alias,
+                    actor=actor,
+                    patient_id=patient_id,
+                    encounter_type=encounter_type,
+                    reason=reason,
+                    requested_start=requested_start,
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=request_fingerprint,
+                )
+                outcome = "created"
+            except IntegrityError:
+                booking = _booking_replay(
+                    alias=alias,
+                    actor=actor,
+                    patient_id=patient_id,
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=request_fingerprint,
+                )
+                outcome = "replayed"
+        except IdempotencyKeyConflict:
+            outcome = "conflict"
+            raise
+        except DatabaseError as exc:
+            # Retries spent (or a non-transient error): the transaction rolled back, nothing written.
+            logger.error("encounter_write_failed", shard_id=alias, error_class=type(exc).__name__)
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            trace_id = context.current_trace_id()
+            ENCOUNTER_WRITE_LATENCY.labels(shard_id=alias, outcome=outcome, actor_role=actor.role).observe(
+                elapsed, exemplar={"trace_id": trace_id} if trace_id else None
+            )
+    logger.info(
+        "encounter_booked" if booking.created else "encounter_booking_replayed",
+        shard_id=alias,
+        encounter_id=str(booking.encounter.id),
+        tracking_id=booking.tracking_id,
+        encounter_type=encounter_type,
+        write_ms=round(elapsed * 1000, 3),
+    )
+    return booking
+
+
+def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, requested_start: datetime, idempotency_key):
+    errors: dict[str, list[str]] = {}
+    if encounter_type not in EncounterType.values:
+        errors["encounter_type"] = [f"Choose one of: {', '.join(EncounterType.values)}."]
+    if not reason or not reason.strip():
+        errors["reason"] = ["Say briefly why the visit is needed."]
+    elif len(reason) > Encounter._meta.get_field("reason").max_length:
+        errors["reason"] = ["Keep the reason under 500 characters."]
+    if timezone.is_naive(requested_start):
+        errors["requested_start"] = ["Give a time zone, e.g. 2030-01-31T09:30:00Z."]
+    elif requested_start <= timezone.now():
+        errors["requested_start"] = ["The requested slot must be in the future."]
+    if not idempotency_key or len(idempotency_key) > Encounter._meta.get_field("idempotency_key").max_length:
+        errors["idempotency_key"] = ["Send an Idempotency-Key of 1–128 characters."]
+    if actor.user_id is None:
+        errors["actor"] = ["Bookings are made by a user with a persona."]
+    if errors:
+        raise BookingInvalid(errors)
+
+
+def _booking_retrying(alias: str) -> Retrying:
+    def before_sleep(retry_state) -> None:
+        error = retry_state.outcome.exception()
+        ENCOUNTER_WRITE_RETRIES_TOTAL.labels(shard_id=alias, error=type(error).__name__).inc()
+        logger.warning(
+            "encounter_write_retry",
+            shard_id=alias,
+            attempt=retry_state.attempt_number,
+            error_class=type(error).__name__,
+            sleep_s=round(retry_state.next_action.sleep, 3),
+        )
+        _connection_reset_if_broken(alias)
+
+    return Retrying(
+        retry=retry_if_exception_type(TRANSIENT_SQL_ERRORS),
+        stop=stop_after_attempt(int(getattr(settings, "PIMLAB_BOOKING_RETRY_ATTEMPTS", 4)))
+        | stop_after_delay(float(getattr(settings, "PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", 3.0))),
+        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+def _connection_reset_if_broken(alias: str) -> None:
+    """After a lost connection, drop it so the next attempt reconnects (only outside a caller's transaction)."""
+    connection = connections[alias]
+    if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
+        connection.close()
+
+
+def _booking_write_with_retries(*, alias: str, **fields) -> EncounterBooking:
+    for attempt in _booking_retrying(alias):
+        with attempt:
+            return _booking_write(alias=alias, **fields)
+    raise AssertionError("unreachable: Retrying re-raises the last error")  # pragma: no cover
+
+
+def _booking_write(
+    *,
+    alias: str,
+    actor: Actor,
+    patient_id: int,
+    encounter_type: str,
+    reason: str,
+    requested_start: datetime,
+    idempotency_key: str,
+    request_fingerprint: str,
+) -> EncounterBooking:
+    with transaction.atomic(using=alias):
+        with seed_span("Patient Repository Adapter"):
+            encounter = Encounter(
+                patient_id=patient_id,
+                encounter_type=encounter_type,
+                reason=reason,
+                requested_start=requested_start,
+                status=EncounterStatus.BOOKED,
+                booked_by_user_id=actor.user_id,
+                idempotency_key=idempotency_key,
+                request_fingerprint=request_fingerprint,
+            )
+            encounter.assign_id(bucket_of(patient_id))
+            with seed_span("SQL"):
+                # The unique (booked_by_user_id, idempotency_key) constraint makes a concurrent
+                # duplicate fail here (IntegrityError), never a check-then-insert race.
+                encounter.save(using=alias, force_insert=True)
+                audit_event_record(
+                    using=alias,
+                    patient_id=patient_id,
+                    action="encounter.booked",
+                    resource_type="Encounter",
+                    resource_id=encounter.id,
+                    actor=actor,
+                    detail={"encounter_type": encounter_type},
+                )
+        with seed_span("Outbox Writer"):
+            event = outbox_event_record(
+                using=alias,
+                aggregate_type="Patient",
+                aggregate_id=patient_id,
+                event_type=ENCOUNTER_CREATED,
+                payload={
+                    "encounter_id": str(encounter.id),
+                    "patient_id": str(patient_id),
+                    "encounter_type": encounter_type,
+                    "requested_start": requested_start.isoformat(),
+                    "status": encounter.status,
+                    "booked_by_user_id": str(actor.user_id),
+                    "booked_by_role": actor.role,
+                },
+            )
+        outbox_relay_nudge_on_commit(using=alias)
+    return EncounterBooking(
+        encounter=encounter, created=True, tracking_id=str(event.id), event_status=OutboxStatus.PENDING
+    )
+
+
+def _booking_replay(
+    *, alias: str, actor: Actor, patient_id: int, idempotency_key: str, request_fingerprint: str
+) -> EncounterBooking:
+    """The insert hit a constraint: either the key was used before, or the patient does not exist."""
+    existing = encounter_find_by_idempotency_key(
+        using=alias, booked_by_user_id=actor.user_id, idempotency_key=idempotency_key
+    )
+    if existing is None:
+        if not Patient.objects.using(alias).filter(pk=patient_id).exists():
+            raise PatientNotFound(f"No patient {patient_id} on {alias}.")
+        raise IntegrityError("booking failed a constraint other than the idempotency key")
+    if existing.request_fingerprint != request_fingerprint:
+        raise IdempotencyKeyConflict(
+            f"Idempotency-Key was already used by this user for a different booking (encounter {existing.id})."
+        )
+    event = encounter_booking_event(encounter=existing)
+    tracking_id, event_status = event if event else ("", "unknown")
+    return EncounterBooking(encounter=existing, created=False, tracking_id=tracking_id, event_status=event_status)
 
 
 # --- Clinical notes (scenario "Clinician Documents Encounter") ---------------------------------

@@ -1,8 +1,12 @@
 from django.urls import path
 
 from .note_views import EncounterNoteApi, EncounterNoteHistoryApi
+from .views import EncounterBookApi, EncounterDetailApi
 
 urlpatterns: list = [
+    # Booking (seed "Patient Books Encounter").
+    path("encounters", EncounterBookApi.as_view(), name="encounter-book"),
+    path("encounters/<str:encounter_id>", EncounterDetailApi.as_view(), name="encounter-detail"),
     # --- Clinical notes ---
     path("encounters/<int:encounter_id>/notes", EncounterNoteApi.as_view(), name="encounter-note"),
     path(

@@ -5,3 +5,8 @@ class OutboxConfig(AppConfig):
     name = "apps.outbox"
     label = "outbox"
     verbose_name = "Outbox and event bus"
+
+    def ready(self):
+        from .metrics import register_backlog_collector
+
+        register_backlog_collector()

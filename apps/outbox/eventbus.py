@@ -29,8 +29,13 @@ class BusMessage:
     delivery_count: int = 1
 
 
+class EventBusUnavailable(ConnectionError):
+    """The bus as a whole cannot be reached: nothing in the batch was published because of the event."""
+
+
 class EventBus(Protocol):
     def publish_batch(self, events: list[dict]) -> list[str]: ...
+    def publish_each(self, events: list[dict]) -> list[str | Exception]: ...
     def ensure_group(self, stream: str, group: str) -> None: ...
     def read_group(
         self, *, group: str, consumer: str, streams: list[str], count: int = 100, block_ms: int | None = None
@@ -57,6 +62,21 @@ class RedisStreamsEventBus:
         for event in events:
             pipeline.xadd(stream_for(event["event_type"]), {"event": json.dumps(event, separators=(",", ":"))})
         return [message_id.decode() for message_id in pipeline.execute()]
+
+    def publish_each(self, events: list[dict]) -> list[str | Exception]:
+        """One pipeline for the batch; a result per event: its message id, or the error for that event.
+
+        Raises ``EventBusUnavailable`` when Redis cannot be reached at all."""
+        import redis
+
+        pipeline = self.client.pipeline(transaction=False)
+        for event in events:
+            pipeline.xadd(stream_for(event["event_type"]), {"event": json.dumps(event, separators=(",", ":"))})
+        try:
+            results = pipeline.execute(raise_on_error=False)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise EventBusUnavailable(f"Redis event bus unreachable: {exc}") from exc
+        return [r.decode() if isinstance(r, bytes) else r for r in results]
 
     def ensure_group(self, stream: str, group: str) -> None:
         import redis

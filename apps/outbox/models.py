@@ -34,7 +34,93 @@ class OutboxEvent(ShardedModel):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_due_idx"),
+            # The relay walks pending rows in id order and stops after a batch: no sort of the backlog.
+            models.Index(fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_order_idx"),
+            # The relay holds back an aggregate while one of its events waits for a retry; only those
+            # few rows are in this index, so the check stays cheap however long the history grows.
+            models.Index(
+                fields=["aggregate_id", "id"],
+                condition=models.Q(status="pending", next_attempt_at__isnull=False),
+                name="outbox_waiting_retry_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id} ({self.status})"
+
+
+# --- Server-less event bus (embedded profile) and consumer bookkeeping, in the catalog --------
+
+
+class EventStreamEntry(models.Model):
+    """One message on a stream of the database event bus; the auto-increment id orders a stream."""
+
+    id = models.BigAutoField(primary_key=True)
+    stream = models.CharField(max_length=150)
+    event_id = models.CharField(max_length=40, db_index=True)
+    event = models.JSONField()
+    appended_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "event stream entry"
+        verbose_name_plural = "event stream entries"
+        indexes = [models.Index(fields=["stream", "id"], name="bus_stream_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.stream} #{self.id}"
+
+
+class EventConsumerGroup(models.Model):
+    """A consumer group on a stream and the last entry handed to any of its consumers."""
+
+    stream = models.CharField(max_length=150)
+    group = models.CharField(max_length=100)
+    last_delivered_id = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["stream", "group"]
+        constraints = [models.UniqueConstraint(fields=["stream", "group"], name="bus_group_once_per_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.group} on {self.stream}"
+
+
+class EventPendingEntry(models.Model):
+    """An entry delivered to a consumer and not yet acknowledged (Redis's pending entries list)."""
+
+    group = models.ForeignKey(EventConsumerGroup, on_delete=models.CASCADE, related_name="pending")
+    entry = models.ForeignKey(EventStreamEntry, on_delete=models.CASCADE, related_name="+")
+    consumer = models.CharField(max_length=100)
+    delivery_count = models.PositiveIntegerField(default=1)
+    delivered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["entry_id"]
+        verbose_name_plural = "event pending entries"
+        constraints = [models.UniqueConstraint(fields=["group", "entry"], name="bus_pending_once_per_group")]
+        indexes = [models.Index(fields=["group", "delivered_at"], name="bus_pending_idle_idx")]
+
+    def __str__(self) -> str:
+        return f"entry {self.entry_id} → {self.consumer} ({self.delivery_count}×)"
+
+
+class ProcessedEvent(models.Model):
+    """An event a consumer has applied: at-least-once delivery never applies an event twice.
+
+    Recorded in the same catalog transaction as the consumer's own write (see ``consumers``)."""
+
+    consumer = models.CharField(max_length=100)
+    event_id = models.CharField(max_length=40)
+    event_type = models.CharField(max_length=80, blank=True)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-processed_at"]
+        constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.event_id}"

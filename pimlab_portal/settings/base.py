@@ -229,3 +229,12 @@ PIMLAB_CHAOS_POLICY = {
 PIMLAB_CHAOS_ADR_URL_PATTERN = os.environ.get(
     "PIMLAB_CHAOS_ADR_URL_PATTERN", r"^https://[\w.-]+(/[\w.~%-]+)*/ADR-\d{3}[\w.~%-]*$"
 )
+
+# --- Encounter booking retries and outbox relay (apps.encounters, apps.outbox) -----------------
+PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "4"))
+PIMLAB_BOOKING_RETRY_BUDGET_SECONDS = float(os.environ.get("PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", "3"))
+PIMLAB_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("PIMLAB_OUTBOX_MAX_ATTEMPTS", "8"))
+PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", "1"))
+PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", "300"))
+PIMLAB_OUTBOX_DRAIN_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_DRAIN_SECONDS", "20"))
+PIMLAB_OUTBOX_RETENTION_DAYS = float(os.environ.get("PIMLAB_OUTBOX_RETENTION_DAYS", "7"))

@@ -1,0 +1,291 @@
+"""The outbox relay: moves committed outbox rows of one shard to the event bus.
+
+Each batch is one shard transaction that
+1. takes the shard's relay lock (one relay drains a shard at a time, so batches go out in order),
+2. claims due rows in id order with ``SELECT … FOR UPDATE SKIP LOCKED``, leaving out every row
+   whose aggregate (patient) has an earlier row waiting for a retry — per-aggregate order holds,
+3. publishes the batch in one pipeline (span "Event Bus", linked to each request's trace),
+4. marks published rows, and gives failed rows a doubling back-off; an event that keeps failing
+   on its own account becomes a dead letter after ``PIMLAB_OUTBOX_MAX_ATTEMPTS`` attempts.
+
+"Order" is id order, i.e. the order in which events were recorded: ids carry their creation
+millisecond, so events of one patient written one after the other keep their order; events of
+two concurrent transactions of the same patient go out in id order once both have committed
+(one committed later with a smaller id is published after the other).
+
+Delivery is at least once: a crash between publish and commit republishes the batch, so
+consumers remember processed event ids (see ``consumers``).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind
+
+from apps.telemetry import context
+from apps.telemetry.tracing import tracer
+
+from .eventbus import EventBus, EventBusUnavailable, get_event_bus
+from .metrics import (
+    EVENTBUS_PUBLISH_LATENCY,
+    OUTBOX_DEAD_LETTERED_TOTAL,
+    OUTBOX_PUBLISH_RETRIES_TOTAL,
+    OUTBOX_PUBLISHED_TOTAL,
+)
+from .models import OutboxEvent, OutboxStatus
+
+logger = structlog.get_logger(__name__)
+
+# One advisory-lock key per shard database (each shard is its own database).
+_RELAY_LOCK_KEY = zlib.crc32(b"pimlab-outbox-relay")
+# The SDK keeps at most this many links per span by default.
+_MAX_LINKS_PER_SPAN = 128
+_CLAIMED_FIELDS = ("id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers", "attempts", "created_at")
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "PIMLAB_OUTBOX_MAX_ATTEMPTS", 8))
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Doubling back-off after the ``attempts``-th failure: base, 2×base, 4×base … up to the cap."""
+    base = float(getattr(settings, "PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", 1.0))
+    cap = float(getattr(settings, "PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", 300.0))
+    return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    claimed: int = 0
+    published: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    bus_unavailable: bool = False
+    locked_out: bool = False
+
+
+def outbox_relay_drain(*, shard_alias: str, batch_size: int = 500, bus: EventBus | None = None) -> int:
+    """Publish due outbox rows of ``shard_alias`` until none is left (or the time budget is spent).
+
+    Returns the number of events published in this call."""
+    if shard_alias not in settings.SHARD_ALIASES:
+        raise ValueError(f"{shard_alias!r} is not a configured shard ({', '.join(settings.SHARD_ALIASES)})")
+    bus = bus or get_event_bus()
+    budget = float(getattr(settings, "PIMLAB_OUTBOX_DRAIN_SECONDS", 20.0))
+    deadline = time.monotonic() + budget
+    context.bind(shard_id=shard_alias, actor_role="system", persona="system")
+    published = 0
+    while True:
+        outcome = outbox_relay_batch(shard_alias=shard_alias, batch_size=batch_size, bus=bus)
+        published += outcome.published
+        if (
+            outcome.claimed < batch_size
+            or outcome.bus_unavailable
+            or outcome.locked_out
+            or time.monotonic() >= deadline
+        ):
+            return published
+
+
+def outbox_relay_batch(*, shard_alias: str, batch_size: int, bus: EventBus) -> BatchOutcome:
+    with (
+        tracer().start_as_current_span("Outbox Relay", attributes={"shard_id": shard_alias}) as relay_span,
+        transaction.atomic(using=shard_alias),
+    ):
+        if not _take_shard_relay_lock(shard_alias):
+            relay_span.set_attribute("pimlab.relay.locked_out", True)
+            return BatchOutcome(locked_out=True)
+        now = timezone.now()
+        rows = _claim_due_rows(shard_alias, batch_size, now)
+        relay_span.set_attribute("messaging.batch.message_count", len(rows))
+        if not rows:
+            return BatchOutcome()
+        envelopes = [_envelope(row) for row in rows]
+        results, bus_unavailable = _publish(bus, shard_alias, rows, envelopes)
+        outcome = _record_results(shard_alias, rows, results, now=now, bus_unavailable=bus_unavailable)
+    if outcome.published:
+        logger.info(
+            "outbox_batch_published",
+            shard_id=shard_alias,
+            published=outcome.published,
+            failed=outcome.failed,
+            dead_lettered=outcome.dead_lettered,
+        )
+    return outcome
+
+
+def _take_shard_relay_lock(alias: str) -> bool:
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        # SQLite serializes writers already; other backends rely on SKIP LOCKED alone.
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_RELAY_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _claim_due_rows(alias: str, batch_size: int, now) -> list[dict]:
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    earlier_waiting = OutboxEvent.objects.using(alias).filter(
+        aggregate_id=OuterRef("aggregate_id"),
+        status=OutboxStatus.PENDING,
+        id__lt=OuterRef("id"),
+        next_attempt_at__gt=now,
+    )
+    queryset = (
+        OutboxEvent.objects.using(alias)
+        .select_for_update(skip_locked=True, of=("self",))
+        .filter(due, status=OutboxStatus.PENDING)
+        .exclude(Exists(earlier_waiting))
+        .order_by("id")
+        .values(*_CLAIMED_FIELDS)[:batch_size]
+    )
+    return list(queryset)
+
+
+def _envelope(row: dict) -> dict:
+    return {
+        "event_id": str(row["id"]),
+        "event_type": row["event_type"],
+        "aggregate_type": row["aggregate_type"],
+        "aggregate_id": str(row["aggregate_id"]),
+        "occurred_at": row["created_at"].isoformat(),
+        "payload": row["payload"],
+        "headers": row["headers"] or {},
+    }
+
+
+def _trace_links(rows: list[dict]) -> list[Link]:
+    links: list[Link] = []
+    seen: set[int] = set()
+    seen_parents: set[str] = set()
+    for row in rows:
+        headers = row["headers"] or {}
+        parent = headers.get("traceparent")
+        if not parent or parent in seen_parents:
+            continue
+        seen_parents.add(parent)
+        span_context = trace.get_current_span(propagate.extract(headers)).get_span_context()
+        if span_context.is_valid and span_context.trace_id not in seen:
+            seen.add(span_context.trace_id)
+            links.append(Link(span_context, {"pimlab.event_id": str(row["id"])}))
+            if len(links) >= _MAX_LINKS_PER_SPAN:
+                break
+    return links
+
+
+def _publish(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
+    attributes = {"shard_id": alias, "messaging.operation": "publish", "messaging.batch.message_count": len(rows)}
+    with tracer().start_as_current_span(
+        "Event Bus", kind=SpanKind.PRODUCER, links=_trace_links(rows), attributes=attributes
+    ) as span:
+        started = time.perf_counter()
+        try:
+            results = bus.publish_each(envelopes)
+        except EventBusUnavailable as exc:
+            EVENTBUS_PUBLISH_LATENCY.labels(shard_id=alias, outcome="unavailable").observe(
+                time.perf_counter() - started
+            )
+            span.set_status(trace.Status(trace.StatusCode.ERROR, "event bus unavailable"))
+            span.record_exception(exc)
+            logger.warning("eventbus_unavailable", shard_id=alias, error=str(exc), batch=len(rows))
+            return [exc] * len(rows), True
+        failures = sum(isinstance(r, Exception) for r in results)
+        EVENTBUS_PUBLISH_LATENCY.labels(shard_id=alias, outcome="error" if failures else "ok").observe(
+            time.perf_counter() - started
+        )
+        span.set_attribute("pimlab.publish.failures", failures)
+        return results, False
+
+
+def _record_results(alias: str, rows: list[dict], results: list, *, now, bus_unavailable: bool) -> BatchOutcome:
+    published_ids: list[int] = []
+    published_by_type: dict[str, int] = {}
+    failed: list[OutboxEvent] = []
+    failed_aggregates: set[int] = set()
+    dead_lettered = 0
+    limit = max_attempts()
+    for row, result in zip(rows, results, strict=True):
+        if row["aggregate_id"] in failed_aggregates:
+            # An earlier event of this aggregate failed in this batch: keep the later one pending
+            # (no attempt charged) so the aggregate's order holds; the claim query holds it back.
+            continue
+        if not isinstance(result, Exception):
+            published_ids.append(row["id"])
+            published_by_type[row["event_type"]] = published_by_type.get(row["event_type"], 0) + 1
+            continue
+        failed_aggregates.add(row["aggregate_id"])
+        attempts = row["attempts"] + 1
+        # A bus outage is not the event's fault: it backs off but never becomes a dead letter.
+        dead = not bus_unavailable and attempts >= limit
+        failed.append(
+            OutboxEvent(
+                id=row["id"],
+                attempts=attempts,
+                status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
+                next_attempt_at=None if dead else now + timedelta(seconds=backoff_seconds(attempts)),
+                last_error=f"{type(result).__name__}: {result}"[:2000],
+            )
+        )
+        reason = "bus_unavailable" if bus_unavailable else "rejected"
+        OUTBOX_PUBLISH_RETRIES_TOTAL.labels(shard_id=alias, event_type=row["event_type"], reason=reason).inc()
+        if dead:
+            dead_lettered += 1
+            OUTBOX_DEAD_LETTERED_TOTAL.labels(shard_id=alias, event_type=row["event_type"]).inc()
+            logger.error(
+                "outbox_event_dead_lettered",
+                shard_id=alias,
+                event_id=str(row["id"]),
+                event_type=row["event_type"],
+                attempts=attempts,
+                error=str(result)[:300],
+            )
+        elif not bus_unavailable:
+            logger.warning(
+                "outbox_publish_failed",
+                shard_id=alias,
+                event_id=str(row["id"]),
+                event_type=row["event_type"],
+                attempts=attempts,
+                error=str(result)[:300],
+            )
+    if published_ids:
+        _mark_published(alias, published_ids)
+        for event_type, count in published_by_type.items():
+            OUTBOX_PUBLISHED_TOTAL.labels(shard_id=alias, event_type=event_type).inc(count)
+    if failed:
+        OutboxEvent.objects.using(alias).bulk_update(failed, ["attempts", "status", "next_attempt_at", "last_error"])
+    return BatchOutcome(
+        claimed=len(rows),
+        published=len(published_ids),
+        failed=len(failed),
+        dead_lettered=dead_lettered,
+        bus_unavailable=bus_unavailable,
+    )
+
+
+def _mark_published(alias: str, event_ids: list[int]) -> None:
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        # One array parameter instead of 500 placeholders: a batch's update stays cheap to parse.
+        # The table name comes from the model, never from input.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OutboxEvent._meta.db_table} SET status = %s, published_at = %s, "  # noqa: S608
+                "next_attempt_at = NULL WHERE id = ANY(%s)",
+                [OutboxStatus.PUBLISHED.value, timezone.now(), event_ids],
+            )
+        return
+    OutboxEvent.objects.using(alias).filter(id__in=event_ids).update(
+        status=OutboxStatus.PUBLISHED, published_at=timezone.now(), next_attempt_at=None
+    )

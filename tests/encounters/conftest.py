@@ -1,0 +1,92 @@
+"""Fixtures for booking and outbox tests: personas, a patient per shard, booking requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apps.core.ids import BUCKET_COUNT
+from apps.core.models import PersonaRole, ShardMapEntry
+from tests.factories import PatientFactory, persona_user
+
+# Buckets 3 and 1000 map to shard_0 and shard_1 in the initial even split.
+SHARD_0_BUCKET = 3
+SHARD_1_BUCKET = 1000
+
+
+@pytest.fixture(autouse=True)
+def shard_map_present(request):
+    """Transactional tests flush the catalog: put the initial even split back when it is gone."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    if ShardMapEntry.objects.exists():
+        return
+    shards = list(settings.SHARD_ALIASES)
+    per_shard = BUCKET_COUNT // len(shards)
+    for index, alias in enumerate(shards):
+        start = index * per_shard
+        end = BUCKET_COUNT - 1 if index == len(shards) - 1 else start + per_shard - 1
+        ShardMapEntry.objects.create(bucket_start=start, bucket_end=end, shard_alias=alias, note="test even split")
+
+
+def patient_in_bucket(bucket: int):
+    """A saved patient whose id carries ``bucket`` (so it lands on the shard that bucket maps to)."""
+    return PatientFactory(bucket=bucket)
+
+
+@pytest.fixture
+def patient():
+    return patient_in_bucket(SHARD_0_BUCKET)
+
+
+@pytest.fixture
+def other_patient():
+    return patient_in_bucket(SHARD_1_BUCKET)
+
+
+@pytest.fixture
+def patient_persona(patient):
+    return persona_user(PersonaRole.PATIENT, patient=patient)
+
+
+@pytest.fixture
+def clinician_persona():
+    return persona_user(PersonaRole.CLINICIAN)
+
+
+@pytest.fixture
+def billing_persona():
+    return persona_user(PersonaRole.BILLING_ADMIN)
+
+
+@pytest.fixture
+def sre_persona():
+    return persona_user(PersonaRole.SRE)
+
+
+def api_client(token: str | None = None) -> APIClient:
+    client = APIClient()
+    if token:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def booking_body(patient_id: int, /, **overrides) -> dict:
+    body = {
+        "patient_id": str(patient_id),
+        "encounter_type": "telehealth",
+        "reason": "Persistent cough for two weeks",
+        "requested_start": (timezone.now() + timedelta(days=3)).replace(microsecond=0).isoformat(),
+    }
+    body.update(overrides)
+    return body
+
+
+def book(token: str, body: dict, key: str | None = None):
+    return api_client(token).post("/api/encounters", body, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()))

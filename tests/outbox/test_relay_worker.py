@@ -1,0 +1,93 @@
+"""The relay runs in a real Celery worker: a booking's on-commit nudge and the beat fan-out drain
+the shards. The worker is a separate process on this checkout's Redis database and test databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections, transaction
+
+from apps.outbox.models import OutboxEvent, OutboxStatus
+from apps.outbox.services import outbox_event_record
+from apps.outbox.tasks import outbox_relay_fan_out_task
+from pimlab_portal.celery import app as celery_app
+from tests.encounters.conftest import book, booking_body
+
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url(alias: str) -> str:
+    config = connections[alias].settings_dict
+    return f"postgres://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
+
+
+@pytest.fixture
+def relay_worker(tmp_path):
+    queue = f"enc-relay-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
+        "PIMLAB_CATALOG_URL": database_url("default"),
+        "PIMLAB_SHARD_URLS": ",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
+        "PIMLAB_AUDIT_URL": database_url("audit"),
+    }
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "-P", "solo", "-Q", queue,
+         "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield worker
+    finally:
+        celery_app.conf.task_default_queue = previous
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(5)
+        log.close()
+
+
+def wait_until_published(alias: str, event_ids: list[int], deadline_s: float = 60) -> set[str]:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        statuses = set(OutboxEvent.objects.using(alias).filter(pk__in=event_ids).values_list("status", flat=True))
+        if statuses == {OutboxStatus.PUBLISHED}:
+            return statuses
+        time.sleep(0.2)
+    return set(OutboxEvent.objects.using(alias).filter(pk__in=event_ids).values_list("status", flat=True))
+
+
+def test_booking_nudges_a_worker_that_publishes_its_event(relay_worker, patient, patient_persona):
+    from apps.outbox import tasks
+
+    tasks._last_nudge.clear()
+    response = book(patient_persona[1], booking_body(patient.id))
+    assert response.status_code == 202
+    assert wait_until_published("shard_0", [int(response.json()["tracking_id"])]) == {OutboxStatus.PUBLISHED}
+    assert relay_worker.poll() is None
+
+
+def test_beat_fan_out_drains_every_shard(relay_worker, patient, other_patient):
+    recorded = {}
+    for alias, owner in (("shard_0", patient), ("shard_1", other_patient)):
+        with transaction.atomic(using=alias):
+            recorded[alias] = outbox_event_record(
+                using=alias, aggregate_type="Patient", aggregate_id=owner.id, event_type="FanOutProbe", payload={}
+            ).id
+    assert "outbox-relay-every-few-seconds" in celery_app.conf.beat_schedule
+    outbox_relay_fan_out_task.delay()
+    for alias, event_id in recorded.items():
+        assert wait_until_published(alias, [event_id]) == {OutboxStatus.PUBLISHED}, alias

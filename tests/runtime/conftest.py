@@ -1,0 +1,1 @@
+from tests.encounters.conftest import *  # noqa: F403
