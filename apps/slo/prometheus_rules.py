@@ -12,8 +12,8 @@ from __future__ import annotations
 import yaml
 
 from .burn_rates import ALERT_WINDOW_PAIRS, BURN_WINDOWS
-from .specs import SloDefinition
 from .sli_queries import error_ratio_expr, total_events_expr
+from .specs import SloDefinition
 
 ALERT_NAME = "SLOErrorBudgetBurn"
 HEADER = (
