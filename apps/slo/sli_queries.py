@@ -9,7 +9,10 @@ from .specs import RatioIndicator, SloDefinition, ThresholdIndicator
 
 
 def promql_duration(window: timedelta) -> str:
-    seconds = int(window.total_seconds())
+    milliseconds = round(window.total_seconds() * 1000)
+    if milliseconds % 1000:
+        return f"{milliseconds}ms"
+    seconds = milliseconds // 1000
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
