@@ -1,0 +1,64 @@
+"""The checked-in Prometheus rules are what the specs generate, promtool accepts them, and the
+promtool unit tests (synthetic series, hand-computed outcomes) pass."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+RULES = Path(settings.BASE_DIR) / "dashboards" / "prometheus" / "slo-rules.yaml"
+RULE_TESTS = sorted((Path(settings.BASE_DIR) / "dashboards" / "prometheus" / "tests").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    assert path, "promtool is missing: run scripts/ensure_services.sh (installs Debian's prometheus package)"
+    return path
+
+
+def test_checked_in_rules_match_the_specs():
+    call_command("slo_generate_rules", "--check")
+
+
+def test_stale_rules_are_detected(tmp_path):
+    stale = tmp_path / "rules.yaml"
+    stale.write_text(RULES.read_text().replace("14.4", "15"))
+    with pytest.raises(CommandError, match="out of date"):
+        call_command("slo_generate_rules", "--check", "--output", str(stale))
+
+
+def test_promtool_check_rules(promtool):
+    result = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_promtool_unit_tests(promtool):
+    assert RULE_TESTS
+    result = subprocess.run(
+        [promtool, "test", "rules", *map(str, RULE_TESTS)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAILED" not in result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_fail_when_the_page_threshold_is_wrong(promtool, tmp_path):
+    """The unit tests can fail: with the 1h/5m factor raised the 10 % burst no longer pages there."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "slo-rules.yaml").write_text(RULES.read_text().replace("(14.4 * 0.001)", "(200 * 0.001)"))
+    for test_file in RULE_TESTS:
+        shutil.copy(test_file, tmp_path / "tests" / test_file.name)
+    result = subprocess.run(
+        [promtool, "test", "rules", *[str(tmp_path / "tests" / t.name) for t in RULE_TESTS]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "10% error burst" in result.stdout + result.stderr
