@@ -92,7 +92,11 @@ def test_page_and_resolution_are_posted_in_alertmanager_format(
     alert = _assert_alertmanager_shape(payload)
     assert payload["status"] == "firing"
     assert payload["groupKey"] == '{}:{alertname="SLOErrorBudgetBurn", slo="probe-availability", severity="page"}'
-    assert payload["groupLabels"] == {"alertname": "SLOErrorBudgetBurn", "slo": "probe-availability", "severity": "page"}
+    assert payload["groupLabels"] == {
+        "alertname": "SLOErrorBudgetBurn",
+        "slo": "probe-availability",
+        "severity": "page",
+    }
     assert alert["labels"] == {
         "alertname": "SLOErrorBudgetBurn",
         "slo": "probe-availability",
