@@ -33,3 +33,16 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
+
+# SLO rules and the Prometheus-backed SLI reader: promtool (rule checks and unit tests) and a
+# Prometheus server the test suite starts on a loopback port. Both come with Debian's package.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "Installing prometheus (promtool) with apt-get …"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  # The package enables a system service; the lab starts its own instances when it needs them.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl stop prometheus || true
+  fi
+fi
+echo "promtool: $(promtool --version 2>&1 | head -n 1)"

@@ -3,11 +3,14 @@ promtool unit tests (synthetic series, hand-computed outcomes) pass."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
@@ -62,3 +65,27 @@ def test_promtool_unit_tests_fail_when_the_page_threshold_is_wrong(promtool, tmp
     )
     assert result.returncode != 0
     assert "10% error burst" in result.stdout + result.stderr
+
+
+def _dashboard_queries() -> list[str]:
+    dashboard = json.loads((Path(settings.BASE_DIR) / "dashboards" / "slo.json").read_text())
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    queries += [a["expr"] for a in dashboard["annotations"]["list"] if "expr" in a]
+    return [q.replace("$slo", "booking-availability") for q in queries]
+
+
+def test_grafana_dashboard_queries_are_valid_promql_over_recorded_series(promtool, tmp_path):
+    queries = _dashboard_queries()
+    assert len(queries) >= 10
+    recorded = {r["record"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "record" in r}
+    for query in queries:
+        for name in re.findall(r"\b(slo:[a-z_0-9:]+)", query):
+            assert name in recorded, f"{name} in the dashboard is not a recording rule"
+    # promtool parses every query when it checks them as recording rules.
+    rules = {
+        "groups": [{"name": "dashboard", "rules": [{"record": f"q:{i}", "expr": q} for i, q in enumerate(queries)]}]
+    }
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
