@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+import structlog
 from django.conf import settings
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,6 +25,8 @@ from .models import SliSample
 from .specs import RatioIndicator, SloDefinition, ThresholdIndicator
 
 Sample = tuple[str, dict[str, str], float]
+SOURCE_MEMORY_SECONDS = 86400
+logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,14 @@ def snapshots_read(definitions: list[SloDefinition]) -> list[SourceSnapshot]:
     names = metric_names_of(definitions)
     if not urls:
         return [local_registry_snapshot(names)]
-    return [scraped_snapshot(url, names) for url in urls]
+    snapshots = []
+    for url in urls:
+        try:
+            snapshots.append(scraped_snapshot(url, names))
+        except (requests.RequestException, ValueError) as exc:
+            # Its counters keep counting; the next successful scrape catches up on them.
+            logger.warning("slo_scrape_failed", url=url, error=str(exc)[:300])
+    return snapshots
 
 
 def local_registry_snapshot(names: set[str]) -> SourceSnapshot:
@@ -66,15 +76,18 @@ def local_registry_snapshot(names: set[str]) -> SourceSnapshot:
 
 
 def scraped_snapshot(url: str, names: set[str]) -> SourceSnapshot:
+    """One scrape. Behind one URL several processes may answer in turn (web server workers): the
+    process start time keeps their counters apart, so none looks like a reset of another."""
     response = requests.get(url, timeout=5, headers={"Accept": "text/plain"})
     response.raise_for_status()
-    samples = [
-        (sample.name, dict(sample.labels), float(sample.value))
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-        if sample.name in names
-    ]
-    return SourceSnapshot(source=url, samples=samples)
+    samples, started = [], ""
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name in names:
+                samples.append((sample.name, dict(sample.labels), float(sample.value)))
+            elif sample.name == "process_start_time_seconds":
+                started = f"{sample.value:.2f}"
+    return SourceSnapshot(source=f"{url}#{started}" if started else url, samples=samples)
 
 
 def ratio_readings(indicator: RatioIndicator, samples: list[Sample]) -> tuple[float, float]:
@@ -86,7 +99,7 @@ def ratio_readings(indicator: RatioIndicator, samples: list[Sample]) -> tuple[fl
 
 
 def next_cumulative(
-    definition: SloDefinition, snapshots: list[SourceSnapshot], previous: SliSample | None
+    definition: SloDefinition, snapshots: list[SourceSnapshot], previous: SliSample | None, *, at: datetime
 ) -> tuple[float, float, dict] | None:
     """The next (total, bad, raw) cumulative reading of an SLO, or None when there is nothing to record."""
     indicator = definition.indicator
@@ -103,13 +116,23 @@ def next_cumulative(
         if value is None:
             return None
         return total + 1, bad + (0 if indicator.is_good(value) else 1), {"value": value}
-    previous_raw = previous.raw if previous else {}
-    raw: dict[str, list[float]] = {}
+    if not snapshots:
+        return None  # nothing could be read: record nothing rather than a gap that looks like zero
+    now = at.timestamp()
+    previous_raw = {
+        source: reading
+        for source, reading in (previous.raw if previous else {}).items()
+        if isinstance(reading, list) and len(reading) == 3
+    }
+    # Sources not read this round keep their last reading (for a day) to be caught up later.
+    raw: dict[str, list[float]] = {
+        source: reading for source, reading in previous_raw.items() if now - reading[2] < SOURCE_MEMORY_SECONDS
+    }
     for snapshot in snapshots:
         current_total, current_other = ratio_readings(indicator, snapshot.samples)
-        raw[snapshot.source] = [current_total, current_other]
+        raw[snapshot.source] = [current_total, current_other, now]
         before = previous_raw.get(snapshot.source)
-        if previous is None:
+        if previous is None or not previous_raw:
             continue  # the very first reading is the baseline
         if before is None or current_total < before[0] or current_other < before[1]:
             # A new or restarted process: everything it counted happened since it started.

@@ -155,7 +155,7 @@ def sli_samples_record(*, at: datetime | None = None) -> int:
     rows = []
     for slo in slos:
         previous = SliSample.objects.filter(slo=slo, taken_at__lte=at).order_by("-taken_at").first()
-        reading = next_cumulative(definitions[slo.pk], snapshots, previous)
+        reading = next_cumulative(definitions[slo.pk], snapshots, previous, at=at)
         if reading is None:
             continue
         total, bad, raw = reading

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from apps.slo.models import ServiceLevelObjective
+from apps.slo.models import ServiceLevelObjective, SliSample
 from apps.slo.promql import GaugeQuery, SelectorError, VectorSelector
 from apps.slo.selectors import slo_status
 from apps.slo.services import slo_evaluate_all, slo_specs_sync
@@ -123,7 +123,7 @@ class _MetricsEndpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
 
-    def set(self, *, ok: float, failed: float, staleness: float | None = None) -> None:
+    def set(self, *, ok: float, failed: float, staleness: float | None = None, started: float | None = None) -> None:
         lines = [
             "# TYPE http_server_duration_seconds histogram",
             f'http_server_duration_seconds_count{{route="healthz",method="GET",status="200",persona="a"}} {ok}',
@@ -131,11 +131,14 @@ class _MetricsEndpoint:
         ]
         if staleness is not None:
             lines += ["# TYPE claim_projection_staleness gauge", f"claim_projection_staleness {staleness}"]
+        if started is not None:
+            lines += ["# TYPE process_start_time_seconds gauge", f"process_start_time_seconds {started}"]
         self.text = "\n".join(lines) + "\n"
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server.socket.fileno() != -1:
+            self.server.shutdown()
+            self.server.server_close()
 
 
 STALENESS_SPEC = """\
@@ -192,3 +195,30 @@ def test_definition_from_document_keeps_the_document():
     definition = SloDefinition.from_document(document)
     assert definition.document == document
     assert len(definition.content_hash) == 64
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_workers_behind_one_url_and_failed_scrapes_are_caught_up(spec_dir, settings):
+    web = _MetricsEndpoint()
+    try:
+        settings.PIMLAB_SLO_SCRAPE_URLS = [web.url]
+        spec_dir.write("availability", ratio_spec("probe-availability", objective=0.99))
+        # Two workers answer in turn; each keeps its own counters.
+        web.set(ok=100, failed=0, started=1000.5)
+        slo_evaluate_all(at=EPOCH)
+        web.set(ok=100, failed=0, started=1000.5)
+        slo_evaluate_all(at=EPOCH + STEP)  # same worker: the baseline
+        web.set(ok=30, failed=3, started=1000.75)
+        slo_evaluate_all(at=EPOCH + 2 * STEP)  # another worker, first seen: its 33 requests count
+        web.set(ok=150, failed=0, started=1000.5)
+        statuses = slo_evaluate_all(at=EPOCH + 3 * STEP)  # the first worker again: +50
+        (status,) = statuses
+        assert status["events"] == {"total": 83.0, "bad": 3.0}
+
+        samples = SliSample.objects.count()
+        web.close()
+        slo_evaluate_all(at=EPOCH + 4 * STEP)  # nothing answers: no sample, no made-up zero
+        assert SliSample.objects.count() == samples
+        assert slo_status("probe-availability", at=EPOCH + 4 * STEP)["events"] == {"total": 83.0, "bad": 3.0}
+    finally:
+        web.close()
