@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,6 +59,9 @@ class SloListApi(APIView):
         source = serializers.CharField()
         evaluated_at = serializers.CharField()
 
+        class Meta:
+            ref_name = "SloStatus"
+
     @extend_schema(responses=OutputSerializer(many=True), summary="Every SLO with budget, burn rates and alert state")
     def get(self, request):
         return Response({"slos": self.OutputSerializer(slo_status_list(), many=True).data})
@@ -84,7 +87,17 @@ class SloDetailApi(APIView):
                 )
             return {"start": start, "end": end, "step": step}
 
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.DictField(help_text="As one item of GET /api/slo, with per-window events.")
+        series = serializers.DictField(
+            help_text="points (t, attainment, budget remaining, burn_rates, alert_state), annotations, alerts."
+        )
+
+        class Meta:
+            ref_name = "SloDetail"
+
     @extend_schema(
+        responses=OutputSerializer,
         parameters=[
             OpenApiParameter("start", str, description="RFC 3339 or Unix seconds; default end - 6h"),
             OpenApiParameter("end", str, description="RFC 3339 or Unix seconds; default now"),
@@ -120,7 +133,26 @@ class SloAnnotationsApi(APIView):
         end = InstantField()
         tags = serializers.ListField(child=serializers.CharField(), required=False)
 
-    @extend_schema(summary="Timeline annotations in Grafana's annotation JSON format")
+    class OutputSerializer(serializers.Serializer):
+        time = serializers.IntegerField(help_text="epoch milliseconds")
+        timeEnd = serializers.IntegerField(help_text="epoch milliseconds")  # Grafana's field names
+        isRegion = serializers.BooleanField()
+        title = serializers.CharField()
+        text = serializers.CharField()
+        tags = serializers.ListField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "GrafanaAnnotation"
+
+    @extend_schema(
+        responses=OutputSerializer(many=True),
+        parameters=[
+            OpenApiParameter("from", str, description="epoch ms, Unix seconds or RFC 3339"),
+            OpenApiParameter("to", str, description="epoch ms, Unix seconds or RFC 3339"),
+            OpenApiParameter("tags", str, many=True, description="only annotations with all these tags"),
+        ],
+        summary="Timeline annotations in Grafana's annotation JSON format",
+    )
     def get(self, request):
         data = {
             "start": _grafana_instant(request.query_params.get("from")),
@@ -130,7 +162,19 @@ class SloAnnotationsApi(APIView):
             data["tags"] = request.query_params.getlist("tags")
         return self._answer(data)
 
-    @extend_schema(summary="Timeline annotations for Grafana's JSON datasource (POST /annotations)")
+    @extend_schema(
+        request=inline_serializer(
+            "GrafanaAnnotationQuery",
+            {
+                "range": inline_serializer(
+                    "GrafanaRange", {"from": serializers.CharField(), "to": serializers.CharField()}
+                ),
+                "annotation": serializers.DictField(required=False),
+            },
+        ),
+        responses=OutputSerializer(many=True),
+        summary="Timeline annotations for Grafana's JSON datasource (POST /annotations)",
+    )
     def post(self, request):
         body = request.data if isinstance(request.data, dict) else {}
         time_range = body.get("range") or {}

@@ -179,3 +179,9 @@ def test_metrics_export_slo_figures_and_alert_transitions(client, burning):
     assert 'slo_burn_rate{service="probes",slo="probe-availability",window="5m"} 100.0' in text
     assert 'slo_objective_ratio{service="probes",slo="probe-lenient"} 0.8' in text
     assert 'slo_alert_events_total{alertname="SLOErrorBudgetBurn",severity="page",status="firing"} 1.0' in text
+
+
+def test_openapi_schema_documents_the_slo_endpoints(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    assert {"/api/slo", "/api/slo/{name}", "/api/slo-annotations"} <= set(schema["paths"])
+    assert "SloStatus" in schema["components"]["schemas"]
