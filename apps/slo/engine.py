@@ -127,6 +127,12 @@ class SloEvaluation:
 def slo_evaluation_compute(definition: SloDefinition, *, source: EventSource, at: datetime) -> SloEvaluation:
     period = source.counts(definition, window=timedelta(days=definition.window_days), at=at)
     windows = {name: source.counts(definition, window=length, at=at) for name, length in BURN_WINDOWS.items()}
+    return slo_evaluation_from_counts(definition, at=at, source=source.kind, period=period, windows=windows)
+
+
+def slo_evaluation_from_counts(
+    definition: SloDefinition, *, at: datetime, source: str, period: EventCounts, windows: dict[str, EventCounts]
+) -> SloEvaluation:
     budget = definition.error_budget
     # A window with fewer events than the guard (and never an empty one) cannot alert.
     minimum = max(definition.min_events_per_window, 1)
@@ -154,4 +160,4 @@ def slo_evaluation_compute(definition: SloDefinition, *, source: EventSource, at
                 firing=firing,
             )
         )
-    return SloEvaluation(definition=definition, at=at, source=source.kind, period=period, windows=windows, pairs=pairs)
+    return SloEvaluation(definition=definition, at=at, source=source, period=period, windows=windows, pairs=pairs)

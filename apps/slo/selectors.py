@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from .engine import EventSource, slo_evaluation_compute
+from .burn_rates import BURN_WINDOWS
+from .engine import EventSource, slo_evaluation_compute, slo_evaluation_from_counts
 from .models import AlertEvent, ServiceLevelObjective, TimelineAnnotation
 from .sampler import SampledEventSource
 from .sources import default_event_source, definition_of
@@ -46,12 +47,35 @@ def slo_series(
     slo = _enabled_slo(name)
     definition = definition_of(slo)
     source = source or default_event_source()
-    if isinstance(source, SampledEventSource):
-        source.preload(definition, start=start, end=end)
-    points = []
+    moments = []
     moment = start
     while moment <= end:
-        evaluation = slo_evaluation_compute(definition, source=source, at=moment)
+        moments.append(moment)
+        moment += step
+    counts_series = getattr(source, "counts_series", None)
+    if counts_series is not None:
+        # Prometheus: two range queries per window rather than two instant queries per window and point.
+        windows = {"period": timedelta(days=definition.window_days), **BURN_WINDOWS}
+        series = {
+            window: counts_series(definition, window=length, start=start, end=end, step=step)
+            for window, length in windows.items()
+        }
+        evaluations = [
+            slo_evaluation_from_counts(
+                definition,
+                at=m,
+                source=source.kind,
+                period=series["period"][i],
+                windows={window: series[window][i] for window in BURN_WINDOWS},
+            )
+            for i, m in enumerate(moments)
+        ]
+    else:
+        if isinstance(source, SampledEventSource):
+            source.preload(definition, start=start, end=end)
+        evaluations = [slo_evaluation_compute(definition, source=source, at=m) for m in moments]
+    points = []
+    for moment, evaluation in zip(moments, evaluations, strict=True):
         points.append(
             {
                 "t": moment.isoformat(),
@@ -62,7 +86,6 @@ def slo_series(
                 "alert_state": evaluation.alert_state,
             }
         )
-        moment += step
     return {
         "name": slo.name,
         "objective": slo.objective,

@@ -21,6 +21,7 @@ from apps.slo.engine import slo_evaluation_compute
 from apps.slo.models import AlertEvent, ServiceLevelObjective, SliSample
 from apps.slo.prometheus_reader import PrometheusEventSource
 from apps.slo.sampler import SampledEventSource
+from apps.slo.selectors import slo_series
 from apps.slo.services import sli_samples_record, slo_evaluate_all, slo_specs_sync
 from apps.slo.sources import definition_of
 
@@ -178,4 +179,19 @@ def test_sampler_and_prometheus_reader_give_the_same_figures(prometheus, live_se
     assert status["window_events"]["1h"]["bad"] >= 10
     assert status["alert_state"] == "page"
     assert SliSample.objects.count() == samples_before
+
+    # Series for plotting come from range queries; the last point agrees with the instant figures.
+    now = datetime.fromtimestamp(after, UTC)
+    series = slo_series(
+        "probe-availability",
+        start=now - timedelta(minutes=2),
+        end=now,
+        step=timedelta(seconds=30),
+        source=prometheus_source,
+    )
+    assert len(series["points"]) == 5
+    last_instant = slo_evaluation_compute(definition, source=prometheus_source, at=now).as_status()
+    assert series["points"][-1]["burn_rates"] == pytest.approx(last_instant["burn_rates"], rel=1e-9)
+    assert series["points"][-1]["alert_state"] == "page"
+    assert series["points"][0]["burn_rates"]["5m"] < series["points"][-1]["burn_rates"]["5m"]
     assert AlertEvent.objects.filter(labels__slo="probe-availability", severity="page", status="firing").exists()
