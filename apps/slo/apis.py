@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
@@ -15,6 +16,7 @@ from apps.core.api_errors import Problem
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 
+from .prometheus_reader import PrometheusQueryError
 from .selectors import MAX_SERIES_POINTS, SloNotFound, grafana_annotations, slo_series, slo_status, slo_status_list
 
 CanReadSlos = HasPersonaRole.of(PersonaRole.SRE, PersonaRole.OPERATOR)
@@ -64,7 +66,9 @@ class SloListApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True), summary="Every SLO with budget, burn rates and alert state")
     def get(self, request):
-        return Response({"slos": self.OutputSerializer(slo_status_list(), many=True).data})
+        with _prometheus_problems():
+            statuses = slo_status_list()
+        return Response({"slos": self.OutputSerializer(statuses, many=True).data})
 
 
 class SloDetailApi(APIView):
@@ -109,8 +113,9 @@ class SloDetailApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         try:
-            status = slo_status(name)
-            series = slo_series(name, **params.validated_data)
+            with _prometheus_problems():
+                status = slo_status(name)
+                series = slo_series(name, **params.validated_data)
         except SloNotFound as exc:
             raise Problem(
                 status_code=404,
@@ -188,6 +193,20 @@ class SloAnnotationsApi(APIView):
         params = self.InputSerializer(data={k: v for k, v in data.items() if v is not None})
         params.is_valid(raise_exception=True)
         return Response(grafana_annotations(**params.validated_data))
+
+
+@contextmanager
+def _prometheus_problems():
+    try:
+        yield
+    except PrometheusQueryError as exc:
+        raise Problem(
+            status_code=503,
+            title="SLI source unavailable",
+            detail=str(exc),
+            remediation="Prometheus (PIMLAB_PROMETHEUS_URL) did not answer; retry in a minute or check its status.",
+            code="sli_source_unavailable",
+        ) from exc
 
 
 def _grafana_instant(value):

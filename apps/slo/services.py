@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .engine import EventSource, SloEvaluation, slo_evaluation_compute
 from .models import AlertEvent, AlertSeverity, AlertStatus, ServiceLevelObjective, SliSample, TimelineAnnotation
+from .prometheus_reader import PrometheusQueryError
 from .sampler import next_cumulative, snapshots_read
 from .sources import default_event_source, definition_of
 from .specs import SloDefinition, SpecError, load_spec_file
@@ -188,7 +189,12 @@ def slo_evaluate_all(*, at: datetime | None = None, source: EventSource | None =
             sli_samples_record(at=at)
     statuses = []
     for slo in ServiceLevelObjective.objects.filter(enabled=True):
-        evaluation = slo_evaluation_compute(definition_of(slo), source=source, at=at)
+        try:
+            evaluation = slo_evaluation_compute(definition_of(slo), source=source, at=at)
+        except PrometheusQueryError as exc:
+            # No data is not good data: keep the alert state as it is until Prometheus answers.
+            logger.warning("slo_evaluation_failed", slo=slo.name, error=str(exc)[:300])
+            continue
         slo_alert_state_apply(slo_id=slo.pk, evaluation=evaluation)
         statuses.append(evaluation.as_status())
     return statuses

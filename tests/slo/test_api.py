@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.core.models import PersonaRole
 from apps.slo import selectors
+from apps.slo.models import AlertEvent
 from apps.slo.services import slo_evaluate_all, timeline_annotation_record
 from tests.factories import PatientFactory, persona_user
 
@@ -185,3 +186,20 @@ def test_openapi_schema_documents_the_slo_endpoints(client):
     schema = client.get("/api/schema/", {"format": "json"}).json()
     assert {"/api/slo", "/api/slo/{name}", "/api/slo-annotations"} <= set(schema["paths"])
     assert "SloStatus" in schema["components"]["schemas"]
+
+
+def test_an_unreachable_prometheus_is_a_503_problem_not_a_500(sre, burning, settings):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.PIMLAB_PROMETHEUS_URL = f"http://127.0.0.1:{port}"
+    for path in ("/api/slo", "/api/slo/probe-availability"):
+        response = sre.get(path)
+        assert response.status_code == 503
+        assert response["Content-Type"] == "application/problem+json"
+        assert "PIMLAB_PROMETHEUS_URL" in response.json()["remediation"]
+    # An evaluation round keeps the alert state rather than resolving on missing data.
+    assert slo_evaluate_all() == []
+    assert AlertEvent.objects.filter(status="resolved").count() == 0
