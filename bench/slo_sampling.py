@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.local")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -30,7 +30,6 @@ from django.test import Client  # noqa: E402
 from apps.slo.models import SliSample  # noqa: E402
 from apps.slo.sampler import local_registry_snapshot, metric_names_of, next_cumulative  # noqa: E402
 from apps.slo.specs import load_spec_directory  # noqa: E402
-
 
 
 def per_call(function, repeat: int) -> float:
