@@ -64,6 +64,17 @@ class AlertEventAdmin(admin.ModelAdmin):
     search_fields = ("name", "labels", "delivery_error")
     date_hierarchy = "occurred_at"
     readonly_fields = ("delivered_at", "delivery_error")
+    actions = ["send_again"]
+
+    @admin.action(description="Send again to the alert webhook")
+    def send_again(self, request, queryset):
+        from .services import alert_event_deliver
+
+        ids = list(queryset.order_by("occurred_at").values_list("pk", flat=True))
+        queryset.update(delivered_at=None)
+        sent = sum(alert_event_deliver(alert_event_id=pk) for pk in ids)
+        level = messages.SUCCESS if sent == len(ids) else messages.WARNING
+        self.message_user(request, f"{sent} of {len(ids)} alert events delivered.", level=level)
 
 
 @admin.register(TimelineAnnotation)

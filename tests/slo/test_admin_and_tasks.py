@@ -74,3 +74,35 @@ def test_prune_keeps_what_the_window_can_reach(evaluated):
 
     assert sli_samples_prune(now=EPOCH + timedelta(days=30)) == 0
     assert sli_samples_prune(now=EPOCH + timedelta(days=32)) == 2
+
+
+def test_admin_sends_an_alert_event_again(admin_client, evaluated, settings):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.PIMLAB_ALERT_WEBHOOK_URL = f"http://127.0.0.1:{server.server_address[1]}/"
+        event = AlertEvent.objects.get(severity="page")
+        admin_client.post(
+            "/admin/slo/alertevent/", {"action": "send_again", "_selected_action": [event.pk]}, follow=True
+        )
+        assert [body["alerts"][0]["labels"]["slo"] for body in received] == ["probe-availability"]
+        event.refresh_from_db()
+        assert event.delivered_at is not None
+    finally:
+        server.shutdown()
+        server.server_close()
