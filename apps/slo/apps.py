@@ -5,3 +5,8 @@ class SloConfig(AppConfig):
     name = "apps.slo"
     label = "slo"
     verbose_name = "SLOs"
+
+    def ready(self):
+        from .metrics import register_slo_collector
+
+        register_slo_collector()

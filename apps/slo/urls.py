@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .apis import SloAnnotationsApi, SloDetailApi, SloListApi
+
+urlpatterns = [
+    path("slo", SloListApi.as_view(), name="slo-list"),
+    path("slo-annotations", SloAnnotationsApi.as_view(), name="slo-annotations"),
+    path("slo/<slug:name>", SloDetailApi.as_view(), name="slo-detail"),
+]

@@ -238,3 +238,14 @@ PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF
 PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", "300"))
 PIMLAB_OUTBOX_DRAIN_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_DRAIN_SECONDS", "20"))
 PIMLAB_OUTBOX_RETENTION_DAYS = float(os.environ.get("PIMLAB_OUTBOX_RETENTION_DAYS", "7"))
+
+# SLOs (apps.slo): specs folder, SLI source, alert webhook.
+PIMLAB_SLO_SPECS_DIR = Path(os.environ.get("PIMLAB_SLO_SPECS_DIR", BASE_DIR / "slo" / "specs"))
+# With a Prometheus URL the engine reads SLIs through its HTTP API; otherwise the built-in sampler
+# snapshots this process's metrics, or the /metrics URLs listed here (one per web process).
+PIMLAB_PROMETHEUS_URL = os.environ.get("PIMLAB_PROMETHEUS_URL", "")
+PIMLAB_SLO_SCRAPE_URLS = [u for u in os.environ.get("PIMLAB_SLO_SCRAPE_URLS", "").split(",") if u]
+PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECONDS", "30"))
+PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")
+PIMLAB_ALERT_WEBHOOK_RECEIVER = os.environ.get("PIMLAB_ALERT_WEBHOOK_RECEIVER", "pimlab-webhook")
+PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL", "http://localhost:8000")

@@ -1,0 +1,216 @@
+"""SLO API: the status of every SLO, one SLO's series for plotting, and timeline annotations for Grafana."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api_errors import Problem
+from apps.core.models import PersonaRole
+from apps.core.permissions import HasPersonaRole
+
+from .prometheus_reader import PrometheusQueryError
+from .selectors import MAX_SERIES_POINTS, SloNotFound, grafana_annotations, slo_series, slo_status, slo_status_list
+
+CanReadSlos = HasPersonaRole.of(PersonaRole.SRE, PersonaRole.OPERATOR)
+
+
+class InstantField(serializers.Field):
+    """An instant as RFC 3339 (``2026-01-01T10:00:00Z``) or Unix seconds (Prometheus style)."""
+
+    default_error_messages = {"invalid": "Give an RFC 3339 time (2026-01-01T10:00:00Z) or Unix seconds."}
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            return datetime.fromtimestamp(float(text), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        moment = parse_datetime(text.replace(" ", "+")) if text else None
+        if moment is None:
+            self.fail("invalid")
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class SloListApi(APIView):
+    permission_classes = [CanReadSlos]
+
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        display_name = serializers.CharField()
+        service = serializers.CharField()
+        objective = serializers.FloatField()
+        window_days = serializers.IntegerField()
+        attainment = serializers.FloatField()
+        error_budget_remaining_ratio = serializers.FloatField()
+        error_budget_remaining_minutes = serializers.FloatField()
+        burn_rates = serializers.DictField(child=serializers.FloatField())
+        alert_state = serializers.ChoiceField(choices=["ok", "ticket", "page"])
+        events = serializers.DictField()
+        runbook = serializers.CharField(allow_blank=True)
+        source = serializers.CharField()
+        evaluated_at = serializers.CharField()
+
+        class Meta:
+            ref_name = "SloStatus"
+
+    @extend_schema(responses=OutputSerializer(many=True), summary="Every SLO with budget, burn rates and alert state")
+    def get(self, request):
+        with _prometheus_problems():
+            statuses = slo_status_list()
+        return Response({"slos": self.OutputSerializer(statuses, many=True).data})
+
+
+class SloDetailApi(APIView):
+    permission_classes = [CanReadSlos]
+
+    class InputSerializer(serializers.Serializer):
+        start = InstantField(required=False)
+        end = InstantField(required=False)
+        step = serializers.FloatField(required=False, min_value=1, help_text="Seconds between points.")
+
+        def validate(self, attrs):
+            end = attrs.get("end") or timezone.now()
+            start = attrs.get("start") or end - timedelta(hours=6)
+            if start >= end:
+                raise serializers.ValidationError({"start": "start must be before end."})
+            step = timedelta(seconds=attrs.get("step") or max((end - start).total_seconds() / 120, 30))
+            if (end - start) / step > MAX_SERIES_POINTS:
+                raise serializers.ValidationError(
+                    {"step": f"At most {MAX_SERIES_POINTS} points per series: use a larger step or a shorter range."}
+                )
+            return {"start": start, "end": end, "step": step}
+
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.DictField(help_text="As one item of GET /api/slo, with per-window events.")
+        series = serializers.DictField(
+            help_text="points (t, attainment, budget remaining, burn_rates, alert_state), annotations, alerts."
+        )
+
+        class Meta:
+            ref_name = "SloDetail"
+
+    @extend_schema(
+        responses=OutputSerializer,
+        parameters=[
+            OpenApiParameter("start", str, description="RFC 3339 or Unix seconds; default end - 6h"),
+            OpenApiParameter("end", str, description="RFC 3339 or Unix seconds; default now"),
+            OpenApiParameter("step", float, description="seconds between points; default range/120, at least 30"),
+        ],
+        summary="One SLO: current status and its burn-rate and budget series, with timeline annotations",
+    )
+    def get(self, request, name: str):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        try:
+            with _prometheus_problems():
+                status = slo_status(name)
+                series = slo_series(name, **params.validated_data)
+        except SloNotFound as exc:
+            raise Problem(
+                status_code=404,
+                title="Unknown SLO",
+                detail=f"There is no SLO named {name!r}.",
+                remediation="GET /api/slo lists the SLOs by name; specs live in slo/specs/.",
+                code="unknown_slo",
+            ) from exc
+        return Response({"status": status, "series": series})
+
+
+class SloAnnotationsApi(APIView):
+    """Timeline annotations (chaos drills, deploys) as a Grafana annotation source: GET with
+    ``from``/``to`` (ms or RFC 3339), or POST the JSON datasource's ``{"range": {...}}`` body."""
+
+    permission_classes = [CanReadSlos]
+
+    class InputSerializer(serializers.Serializer):
+        start = InstantField()
+        end = InstantField()
+        tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        time = serializers.IntegerField(help_text="epoch milliseconds")
+        timeEnd = serializers.IntegerField(help_text="epoch milliseconds")  # Grafana's field names
+        isRegion = serializers.BooleanField()
+        title = serializers.CharField()
+        text = serializers.CharField()
+        tags = serializers.ListField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "GrafanaAnnotation"
+
+    @extend_schema(
+        responses=OutputSerializer(many=True),
+        parameters=[
+            OpenApiParameter("from", str, description="epoch ms, Unix seconds or RFC 3339"),
+            OpenApiParameter("to", str, description="epoch ms, Unix seconds or RFC 3339"),
+            OpenApiParameter("tags", str, many=True, description="only annotations with all these tags"),
+        ],
+        summary="Timeline annotations in Grafana's annotation JSON format",
+    )
+    def get(self, request):
+        data = {
+            "start": _grafana_instant(request.query_params.get("from")),
+            "end": _grafana_instant(request.query_params.get("to")),
+        }
+        if request.query_params.getlist("tags"):
+            data["tags"] = request.query_params.getlist("tags")
+        return self._answer(data)
+
+    @extend_schema(
+        request=inline_serializer(
+            "GrafanaAnnotationQuery",
+            {
+                "range": inline_serializer(
+                    "GrafanaRange", {"from": serializers.CharField(), "to": serializers.CharField()}
+                ),
+                "annotation": serializers.DictField(required=False),
+            },
+        ),
+        responses=OutputSerializer(many=True),
+        summary="Timeline annotations for Grafana's JSON datasource (POST /annotations)",
+    )
+    def post(self, request):
+        body = request.data if isinstance(request.data, dict) else {}
+        time_range = body.get("range") or {}
+        data = {"start": time_range.get("from"), "end": time_range.get("to")}
+        tags = (body.get("annotation") or {}).get("tags")
+        if tags:
+            data["tags"] = tags
+        return self._answer(data)
+
+    def _answer(self, data):
+        params = self.InputSerializer(data={k: v for k, v in data.items() if v is not None})
+        params.is_valid(raise_exception=True)
+        return Response(grafana_annotations(**params.validated_data))
+
+
+@contextmanager
+def _prometheus_problems():
+    try:
+        yield
+    except PrometheusQueryError as exc:
+        raise Problem(
+            status_code=503,
+            title="SLI source unavailable",
+            detail=str(exc),
+            remediation="Prometheus (PIMLAB_PROMETHEUS_URL) did not answer; retry in a minute or check its status.",
+            code="sli_source_unavailable",
+        ) from exc
+
+
+def _grafana_instant(value):
+    """Grafana sends epoch milliseconds; the rest of the API takes seconds or RFC 3339."""
+    if value is not None and value.isdigit() and len(value) >= 12:
+        return str(int(value) / 1000)
+    return value

@@ -1,0 +1,153 @@
+"""Reads of SLO status, series and the timeline. Nothing here samples or records alerts: that is
+``services.slo_evaluate_all``'s job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .burn_rates import BURN_WINDOWS
+from .engine import EventSource, slo_evaluation_compute, slo_evaluation_from_counts
+from .models import AlertEvent, ServiceLevelObjective, TimelineAnnotation
+from .sampler import SampledEventSource
+from .sources import default_event_source, definition_of
+
+MAX_SERIES_POINTS = 1500
+
+
+class SloNotFound(LookupError):
+    """No enabled SLO of that name."""
+
+
+def slo_status_list(*, at: datetime | None = None, source: EventSource | None = None) -> list[dict]:
+    """Every enabled SLO's status now: name, objective, window_days, attainment,
+    error_budget_remaining_ratio/minutes, burn_rates per window, alert_state (ok|ticket|page)."""
+    at = at or timezone.now()
+    source = source or default_event_source()
+    return [
+        slo_evaluation_compute(definition_of(slo), source=source, at=at).as_status()
+        for slo in ServiceLevelObjective.objects.filter(enabled=True)
+    ]
+
+
+def slo_status(name: str, *, at: datetime | None = None, source: EventSource | None = None) -> dict:
+    slo = _enabled_slo(name)
+    return slo_evaluation_compute(
+        definition_of(slo), source=source or default_event_source(), at=at or timezone.now()
+    ).as_status()
+
+
+def slo_series(
+    name: str, *, start: datetime, end: datetime, step: timedelta, source: EventSource | None = None
+) -> dict:
+    """Burn rates, budget and alert state at each step of ``[start, end]``, with the timeline
+    annotations (chaos drills and the like) and the alert events of the range, for plotting."""
+    slo = _enabled_slo(name)
+    definition = definition_of(slo)
+    source = source or default_event_source()
+    moments = []
+    moment = start
+    while moment <= end:
+        moments.append(moment)
+        moment += step
+    counts_series = getattr(source, "counts_series", None)
+    if counts_series is not None:
+        # Prometheus: two range queries per window rather than two instant queries per window and point.
+        windows = {"period": timedelta(days=definition.window_days), **BURN_WINDOWS}
+        series = {
+            window: counts_series(definition, window=length, start=start, end=end, step=step)
+            for window, length in windows.items()
+        }
+        evaluations = [
+            slo_evaluation_from_counts(
+                definition,
+                at=m,
+                source=source.kind,
+                period=series["period"][i],
+                windows={window: series[window][i] for window in BURN_WINDOWS},
+            )
+            for i, m in enumerate(moments)
+        ]
+    else:
+        if isinstance(source, SampledEventSource):
+            source.preload(definition, start=start, end=end)
+        evaluations = [slo_evaluation_compute(definition, source=source, at=m) for m in moments]
+    points = []
+    for moment, evaluation in zip(moments, evaluations, strict=True):
+        points.append(
+            {
+                "t": moment.isoformat(),
+                "attainment": round(evaluation.attainment, 9),
+                "error_budget_remaining_ratio": round(evaluation.error_budget_remaining_ratio, 9),
+                "error_budget_remaining_minutes": round(evaluation.error_budget_remaining_minutes, 6),
+                "burn_rates": {k: round(v, 6) for k, v in evaluation.burn_rates.items()},
+                "alert_state": evaluation.alert_state,
+            }
+        )
+    return {
+        "name": slo.name,
+        "objective": slo.objective,
+        "window_days": slo.window_days,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "step_seconds": step.total_seconds(),
+        "points": points,
+        "annotations": [_annotation_dict(a) for a in timeline_annotations_between(start=start, end=end)],
+        "alerts": [
+            {
+                "occurred_at": e.occurred_at.isoformat(),
+                "severity": e.severity,
+                "status": e.status,
+                "annotations": e.annotations,
+            }
+            for e in AlertEvent.objects.filter(
+                labels__slo=slo.name, occurred_at__gte=start, occurred_at__lte=end
+            ).order_by("occurred_at")
+        ],
+    }
+
+
+def timeline_annotations_between(*, start: datetime, end: datetime, tags: list[str] | None = None):
+    """Annotations that overlap ``[start, end]`` (a span counts if any part of it does)."""
+    overlapping = Q(occurred_at__gte=start, occurred_at__lte=end) | Q(
+        occurred_at__lt=start, ended_at__isnull=False, ended_at__gte=start
+    )
+    annotations = TimelineAnnotation.objects.filter(overlapping).order_by("occurred_at")
+    if tags:
+        annotations = [a for a in annotations if set(tags) <= set(a.tags or [])]
+    return list(annotations)
+
+
+def grafana_annotations(*, start: datetime, end: datetime, tags: list[str] | None = None) -> list[dict]:
+    """Timeline annotations in the shape Grafana's JSON/SimpleJSON annotation queries expect."""
+    return [
+        {
+            "time": int(a.occurred_at.timestamp() * 1000),
+            "timeEnd": int((a.ended_at or a.occurred_at).timestamp() * 1000),
+            "isRegion": a.ended_at is not None,
+            "title": f"{a.source}: {a.text}",
+            "text": a.text + (f" (ref {a.reference})" if a.reference else ""),
+            "tags": [a.source, *(a.tags or [])],
+        }
+        for a in timeline_annotations_between(start=start, end=end, tags=tags)
+    ]
+
+
+def _annotation_dict(annotation: TimelineAnnotation) -> dict:
+    return {
+        "occurred_at": annotation.occurred_at.isoformat(),
+        "ended_at": annotation.ended_at.isoformat() if annotation.ended_at else None,
+        "source": annotation.source,
+        "text": annotation.text,
+        "tags": annotation.tags,
+        "reference": annotation.reference,
+    }
+
+
+def _enabled_slo(name: str) -> ServiceLevelObjective:
+    slo = ServiceLevelObjective.objects.filter(name=name, enabled=True).first()
+    if slo is None:
+        raise SloNotFound(name)
+    return slo
