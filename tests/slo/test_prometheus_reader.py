@@ -27,8 +27,7 @@ from apps.slo.sources import definition_of
 
 from .conftest import ratio_spec
 
-# serialized_rollback: the flush after a transactional test must not take the seeded shard map with it.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True, databases="__all__")
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def _free_loopback_port() -> int:
