@@ -3,7 +3,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import import_modules, setup_logging, worker_process_init, worker_process_shutdown
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.local")
@@ -46,9 +46,11 @@ def forget_live_gauges(pid=None, **kwargs):
         multiprocess.mark_process_dead(pid or os.getpid())
 
 
-@app.on_after_configure.connect
-def collect_beat_schedules(sender, **kwargs):
-    """Each app declares its periodic tasks in ``<app>/schedules.py`` as ``BEAT_SCHEDULE``."""
+def collect_beat_schedules(celery_app: Celery) -> None:
+    """Each app declares its periodic tasks in ``<app>/schedules.py`` as ``BEAT_SCHEDULE``.
+
+    Called when beat or a worker imports its modules (after Celery's Django fix-up has set
+    Django up, before beat's scheduler reads the schedule): the modules may read settings."""
     from django.apps import apps as django_apps
 
     for config in django_apps.get_app_configs():
@@ -60,4 +62,9 @@ def collect_beat_schedules(sender, **kwargs):
             if exc.name != f"{config.name}.schedules":
                 raise
             continue
-        sender.conf.beat_schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+        celery_app.conf.beat_schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+
+
+@import_modules.connect
+def register_beat_schedules(sender, **kwargs):
+    collect_beat_schedules(app)
