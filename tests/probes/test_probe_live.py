@@ -107,3 +107,13 @@ def test_management_command_runs_one_scenario_and_exits_nonzero_on_failure(probe
     with pytest.raises(CommandError, match="failed"):
         dead = f"http://127.0.0.1:{closed_port()}"
         call_command("probe_run", "--scenario", "encounter_booking", "--base-url", dead, stdout=out)
+
+
+def test_hourly_task_runs_every_scenario_on_every_shard(probe_world, pipeline_workers, live_server, settings):
+    from apps.probes.tasks import probes_run_all_task
+
+    settings.PIMLAB_PROBE_BASE_URL = live_server.url
+    counts = probes_run_all_task.apply().get()
+    assert counts == {"success": len(ProbeScenario.values) * len(settings.SHARD_ALIASES)}
+    ran = set(ProbeResult.objects.values_list("scenario", "shard_alias"))
+    assert ran == {(s, a) for s in ProbeScenario.values for a in settings.SHARD_ALIASES}
