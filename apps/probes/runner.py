@@ -221,15 +221,15 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
             outcome, failed_step = ProbeOutcome.FAILURE, session.current_step
             error = f"{type(exc).__name__}: {exc}"
         span.set_attribute("outcome", str(outcome))
-    duration = time.perf_counter() - started
-    logger.info(
-        "synthetic_probe_finished",
-        scenario=scenario,
-        outcome=str(outcome),
-        failed_step=failed_step or None,
-        duration_seconds=round(duration, 4),
-        probe_trace_id=trace_id,
-    )
+        session.http.close()
+        duration = time.perf_counter() - started
+        logger.info(
+            "synthetic_probe_finished",
+            scenario=scenario,
+            outcome=str(outcome),
+            failed_step=failed_step or None,
+            duration_seconds=round(duration, 4),
+        )
     return probe_result_record(
         **common,
         outcome=outcome,
@@ -246,7 +246,10 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
 def probe_run_all(*, scenarios: list[str] | None = None, base_url: str | None = None) -> list[ProbeResult]:
     """Every scenario (or the ones named) on every shard that has a synthetic patient."""
     results = []
-    for identity in probe_identities():
+    identities = probe_identities()
+    if not identities:
+        logger.warning("synthetic_probes_not_set_up", remediation="run `python manage.py probe_setup`")
+    for identity in identities:
         for scenario in scenarios or list(SCENARIOS):
             results.append(probe_run(scenario=scenario, identity=identity, base_url=base_url))
     return results

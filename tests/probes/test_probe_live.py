@@ -70,12 +70,17 @@ def test_each_scenario_succeeds_end_to_end_on_every_shard(probe_world, pipeline_
             assert "financial_dashboard" in result.step_latencies
 
 
-def test_a_broken_step_is_recorded_as_failure_with_the_step_and_status(probe_world, live_server):
+def test_a_broken_step_is_recorded_as_failure_with_the_step_and_status(probe_world, live_server, caplog):
     identity = probe_identities()[0]
     broken = type(identity)(**{**identity.__dict__, "patient_token": "not-a-token"})
     result = probe_run(scenario=ProbeScenario.ENCOUNTER_BOOKING, identity=broken, base_url=live_server.url)
     assert result.outcome == ProbeOutcome.FAILURE
     assert result.failed_step == "book_encounter" and "HTTP 401" in result.error
+    logged = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+    line = next(m for m in logged if m.get("event") == "synthetic_probe_finished")
+    assert line["outcome"] == "failure" and line["failed_step"] == "book_encounter"
+    assert line["trace_id"] == result.trace_id and line["shard_id"] == identity.shard_alias
+    assert line["persona"] == "synthetic_probe" and line["actor_role"] == "system"
     assert (
         sample(
             "synthetic_probe_duration_seconds_count",
