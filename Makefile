@@ -11,7 +11,7 @@ EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/
 PATIENTS ?= 200
 SEED ?= 42
 
-.PHONY: run test install migrate seed services lint format check bench clean
+.PHONY: run test install migrate seed services lint format check bench clean validate-sequences
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
@@ -27,6 +27,7 @@ migrate: install
 
 seed: migrate
 	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(SEED)
+	$(EMBEDDED) $(PY) manage.py probe_setup
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
@@ -56,3 +57,10 @@ clean:
 # Booking and relay benchmark (see README "Benchmarks").
 bench: install services
 	$(PY) bench/booking_relay_bench.py
+
+# --- Runtime sequence catalog ---------------------------------------------------------------------
+# Diagrams, paths, span names, metrics and dashboards of docs/requirements/runtime-sequence-catalog.md
+# against the code; non-zero on drift. CATALOG=… checks another copy (SEED=… the seed it must equal).
+validate-sequences: install
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED),--seed $(SEED))
+# --- end runtime sequence catalog ---

@@ -249,3 +249,8 @@ PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECO
 PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")
 PIMLAB_ALERT_WEBHOOK_RECEIVER = os.environ.get("PIMLAB_ALERT_WEBHOOK_RECEIVER", "pimlab-webhook")
 PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL", "http://localhost:8000")
+
+# --- Synthetic probes (apps.probes) -------------------------------------------------------------
+PIMLAB_PROBE_BASE_URL = os.environ.get("PIMLAB_PROBE_BASE_URL", "http://127.0.0.1:8000")
+PIMLAB_PROBE_STEP_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_PROBE_STEP_TIMEOUT_SECONDS", "30"))
+# --- end synthetic probes ----------------------------------------------------------------------

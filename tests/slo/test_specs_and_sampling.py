@@ -33,6 +33,7 @@ def test_shipped_specs_cover_the_issue():
         "claim-projection-staleness",
         "event-publish-latency",
         "audit-write-latency",
+        "synthetic-probe-success",
     }
     staleness = names["claim-projection-staleness"]
     assert isinstance(staleness.indicator, ThresholdIndicator)

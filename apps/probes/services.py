@@ -1,0 +1,71 @@
+"""Writes of the probe app: recording a probe result, and finishing a synthetic encounter.
+
+The lab has no API that finishes an encounter (clinicians do that in the EHR the lab stands in
+for), so the claim probe finishes its own synthetic encounter here before billing it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from apps.encounters.models import Encounter, EncounterStatus
+
+from .metrics import SYNTHETIC_PROBE_DURATION_SECONDS, SYNTHETIC_PROBE_SUCCESS_TOTAL
+from .models import ProbeOutcome, ProbeResult, ProbeTarget
+
+
+class NotASyntheticEncounter(Exception):
+    pass
+
+
+def probe_encounter_finish(*, shard_alias: str, encounter_id: int) -> None:
+    """Mark a synthetic patient's encounter finished; refuses any other patient's encounter."""
+    synthetic_patients = set(ProbeTarget.objects.using("default").values_list("patient_id", flat=True))
+    with transaction.atomic(using=shard_alias):
+        encounter = Encounter.objects.using(shard_alias).select_for_update().filter(pk=encounter_id).first()
+        if encounter is None or encounter.patient_id not in synthetic_patients:
+            raise NotASyntheticEncounter(f"encounter {encounter_id} does not belong to a synthetic probe patient")
+        encounter.status = EncounterStatus.FINISHED
+        encounter.save(using=shard_alias, update_fields=["status"])
+
+
+def probe_result_record(
+    *,
+    scenario: str,
+    shard_alias: str,
+    outcome: str,
+    started_at: datetime,
+    finished_at: datetime,
+    duration_seconds: float,
+    base_url: str,
+    step_latencies: dict | None = None,
+    failed_step: str = "",
+    error: str = "",
+    skip_reason: str = "",
+    chaos_run_id: int | None = None,
+    trace_id: str = "",
+    resource_ids: dict | None = None,
+) -> ProbeResult:
+    result = ProbeResult.objects.using("default").create(
+        scenario=scenario,
+        shard_alias=shard_alias,
+        outcome=outcome,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_seconds=duration_seconds,
+        step_latencies=step_latencies or {},
+        failed_step=failed_step,
+        error=error[:2000],
+        skip_reason=skip_reason[:300],
+        chaos_run_id=chaos_run_id,
+        trace_id=trace_id,
+        base_url=base_url[:200],
+        resource_ids=resource_ids or {},
+    )
+    SYNTHETIC_PROBE_DURATION_SECONDS.labels(scenario=scenario, outcome=outcome, shard_id=shard_alias).observe(
+        duration_seconds
+    )
+    if outcome == ProbeOutcome.SUCCESS:
+        SYNTHETIC_PROBE_SUCCESS_TOTAL.labels(scenario=scenario, shard_id=shard_alias).inc()
+    return result
