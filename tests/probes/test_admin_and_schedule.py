@@ -56,8 +56,9 @@ def test_results_list_filters_by_outcome_and_scenario(admin_client):
 
 
 def test_hourly_probe_task_is_in_the_beat_schedule():
-    from pimlab_portal.celery import app
+    from pimlab_portal.celery import app, collect_beat_schedules
 
+    collect_beat_schedules(app)  # what beat does when it imports its modules
     entry = app.conf.beat_schedule["probes-run-all-hourly"]
     assert entry["task"] == "probes.run_all"
     assert entry["schedule"].minute == {41} and len(entry["schedule"].hour) == 24
