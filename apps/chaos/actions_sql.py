@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import structlog
 from django.conf import settings
 
@@ -245,8 +246,8 @@ def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
     result = report.as_dict()
     if verify and records:
         state = _lab()
-        missing = missing_acknowledged(
-            dsn=state.dsn(), table=ACKNOWLEDGED_TABLE[workload["kind"]], ids=report.acknowledged_ids
+        missing = _missing_on_leader(
+            ctx, state, table=ACKNOWLEDGED_TABLE[workload["kind"]], ids=report.acknowledged_ids
         )
         result["acknowledged_lost"] = len(missing)
         result["lost_ids_sample"] = missing[:20]
@@ -262,6 +263,24 @@ def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
         ctx.summary["error_ratio"]
     )
     return result
+
+
+def _missing_on_leader(ctx: ActivityContext, state: ha_lab.LabState, *, table: str, ids: list[str]) -> list[str]:
+    """Acknowledged ids missing on the writable leader; waits (up to 60 s) for one to accept a session,
+    since Patroni may still be restarting or promoting a node right after the fault."""
+    errors: list[str] = []
+
+    def check():
+        try:
+            return (missing_acknowledged(dsn=state.dsn(), table=table, ids=ids),)
+        except psycopg.OperationalError as exc:
+            errors[:] = [str(exc).splitlines()[0]]
+            return None
+
+    try:
+        return ctx.wait_for(check, timeout=60, what="a writable leader for the RPO check", interval=0.5)[0]
+    except ActivityFailed as exc:
+        raise ActivityFailed(f"{exc} Last error: {errors[0] if errors else 'none'}") from exc
 
 
 def _reap(pid: int) -> None:

@@ -59,7 +59,7 @@ def test_no_recovery_means_no_rto():
 
 
 def test_backoff_doubles_and_is_bounded():
-    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [0.05, 0.1, 0.2, 0.25, 0.25, 0.25, 0.25]
 
 
 def test_multi_host_shard_url_becomes_libpq_host_and_port_lists():
