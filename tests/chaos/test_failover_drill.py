@@ -8,16 +8,19 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from apps.chaos import ha_lab
 from apps.chaos.models import RunStatus
 from apps.chaos.runner import run_execute
 from apps.chaos.services import experiment_submit, revision_approve, revision_dry_run, run_launch
+from apps.chaos.workload import DRILL_PERSONA_PREFIX, read_attempts
 from apps.slo.models import AlertEvent, TimelineAnnotation
 
 from .conftest import free_base_port, manifest_text
@@ -130,8 +133,23 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert summary["workload"] == "http"
     assert summary["workload_acknowledged"] > 0
     assert summary["rpo_acknowledged_writes_lost"] == 0  # every id answered 2xx is on the new leader
-    stop = next(e["output"] for e in journal["run"] if e["activity"]["action"] == "workload_stop")
-    assert stop["acknowledged_lost"] == 0 and stop["window_errors"] > 0  # the kill was seen as 503s
+    outputs = {e["activity"]["action"]: e["output"] for e in journal["run"]}
+    assert outputs["workload_stop"]["acknowledged_lost"] == 0
+    attempts = read_attempts(Path(outputs["workload_start"]["attempts_file"]))
+    answered = [r for r in attempts if r.get("ok")]
+    assert {r["status"] for r in answered} == {202}
+    # The app rode through: while there was no writable leader it answered 503 problem+json (its
+    # retry budget spent), never a dropped connection or a gateway timeout, and 202 again after.
+    failures = [r for r in attempts if not r.get("ok")]
+    assert failures and {r["error"] for r in failures} == {"HTTP 503"}
+    assert outputs["workload_stop"]["window_errors"] > 0
+    # An encounter answered 2xx during the drill is readable through the API afterwards.
+    last = max(answered, key=lambda r: r["end"])
+    token = Token.objects.get(user__username=f"{DRILL_PERSONA_PREFIX}-{last['writer']:02d}").key
+    shown = requests.get(
+        f"{base_url}/api/encounters/{last['id']}", headers={"Authorization": f"Token {token}"}, timeout=10
+    )
+    assert shown.status_code == 200 and shown.json()["id"] == last["id"]
     assert summary["rejoined"]["node"] == old_leader  # the old leader streams again as sync standby
     assert ha_lab.sync_standby(ha_lab.load_state()) == old_leader
     assert 0 <= summary["error_ratio"] <= 1
@@ -150,7 +168,9 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
 
     exported = Client().get("/metrics").content.decode()  # what Prometheus scrapes
     assert 'sql_failover_duration_seconds{fault="pod_kill",shard_id="ha"}' in exported
-    assert "api_error_ratio{" in exported
+    assert (
+        f'api_error_ratio{{experiment="sql-failover-pod-kill.yaml",shard_id="ha"}} {summary["error_ratio"]}' in exported
+    )
     assert 'chaos_experiment_active{experiment="sql-failover-pod-kill.yaml",shard_id="pimlab-ha"} 0.0' in exported
 
     # The live app server rode through the promotion: same process, its shard_1 connection failed
