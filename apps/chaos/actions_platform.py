@@ -1,7 +1,9 @@
 """Faults in the rest of the platform, each paired with the rollback that undoes it.
 
-- event bus outage: freeze the broker process (SIGSTOP) / thaw it (SIGCONT);
-- projection worker kill: SIGKILL the worker / start it again;
+- event bus outage: freeze the broker process (SIGSTOP) / thaw it (SIGCONT); the real relay
+  (``outbox_drain``) shows the outbox backing up and draining;
+- projection worker kill: SIGKILL the worker / start it again; ``projection_staleness`` and
+  ``projection_backlog`` show the lag rising and recovering;
 - latency injection on one shard: a trigger that sleeps before writes to one table / drop it;
 - stale shard map: point a shard's map entries at an unknown alias / restore them;
 - audit store outage: refuse new connections to the audit database / allow them again.
@@ -66,6 +68,45 @@ def outbox_pending(ctx: ActivityContext, shard: str) -> int:
     return OutboxEvent.objects.using(shard).filter(status=OutboxStatus.PENDING).count()
 
 
+def _event_bus(eventbus_url: str):
+    from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus
+
+    return RedisStreamsEventBus(eventbus_url) if eventbus_url else get_event_bus()
+
+
+@action("outbox_drain", targets=("shard",))
+def outbox_drain(ctx: ActivityContext, shard: str, eventbus_url: str = "") -> dict:
+    """Run the outbox relay on one shard now (the real ``outbox_relay_drain``); reports what is left.
+
+    ``eventbus_url``: a redis:// bus other than the configured one (a drill's dedicated broker)."""
+    from apps.outbox.relay import outbox_relay_drain
+
+    published = outbox_relay_drain(shard_alias=shard, bus=_event_bus(eventbus_url))
+    rows = OutboxEvent.objects.using(shard)
+    return {
+        "shard": shard,
+        "published": published,
+        "pending": rows.filter(status=OutboxStatus.PENDING).count(),
+        "dead": rows.filter(status=OutboxStatus.DEAD).count(),
+    }
+
+
+@probe("projection_staleness")
+def projection_staleness(ctx: ActivityContext, eventbus_url: str = "") -> float:
+    """``claim_projection_staleness``: age in seconds of the oldest claim event the projection has not applied."""
+    from apps.projections.backlog import projection_backlog_measure
+
+    return projection_backlog_measure(bus=_event_bus(eventbus_url)).staleness_seconds
+
+
+@probe("projection_backlog")
+def projection_backlog(ctx: ActivityContext, eventbus_url: str = "") -> int:
+    """Events waiting for the projection worker (delivered but unacknowledged + not yet delivered)."""
+    from apps.projections.backlog import projection_backlog_measure
+
+    return projection_backlog_measure(bus=_event_bus(eventbus_url)).total
+
+
 @probe("outbox_dead")
 def outbox_dead(ctx: ActivityContext, shard: str) -> int:
     """Outbox rows in the dead-letter state on one shard."""
@@ -80,10 +121,14 @@ def process_kill(ctx: ActivityContext, pidfile: str) -> dict:
 
 
 @action("process_start", targets=("component",))
-def process_start(ctx: ActivityContext, argv: list[str], pidfile: str, log_file: str = "") -> dict:
-    """Rollback of process_kill: start the process again and write its PID file."""
+def process_start(
+    ctx: ActivityContext, argv: list[str], pidfile: str, log_file: str = "", env: dict | None = None
+) -> dict:
+    """Rollback of process_kill: start the process again (``env`` added to this process's environment)
+    and write its PID file."""
     log = open(log_file or os.devnull, "ab")  # noqa: SIM115 - handed to the child
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    environment = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
     Path(pidfile).write_text(str(process.pid))
     return {"pid": process.pid}
 

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import structlog
 from django.conf import settings
 
@@ -64,9 +65,19 @@ def ha_wait_healthy(ctx: ActivityContext, timeout: float = 120) -> dict:
 
 @action("workload_start", targets=("ha_cluster",))
 def workload_start(
-    ctx: ActivityContext, kind: str = "orm", writers: int = 2, shard_index: int = 1, duration: float = 600, **http
+    ctx: ActivityContext,
+    kind: str = "http",
+    writers: int = 2,
+    shard_index: int = 1,
+    duration: float = 600,
+    base_url: str = "",
 ) -> dict:
-    """Start the background persona workload against the HA shard (its own process)."""
+    """Start the background persona workload against the HA shard (its own process).
+
+    ``http`` (default): patient personas book encounters through ``POST /api/encounters`` of the
+    app at ``base_url`` (else the run's ``app_base_url`` configuration, else
+    ``PIMLAB_EXTERNAL_URL``), whose shard ``shard_<shard_index>`` must be the HA pair's multi-host
+    URL. ``orm``: bare writes on that shard alias, the unit of comparison without the app."""
     state = _lab()
     workdir = Path(state.base_dir) / f"workload-{ctx.run_id or 'adhoc'}-{int(time.time() * 1000)}"
     workdir.mkdir(parents=True)
@@ -83,14 +94,24 @@ def workload_start(
         f"--alias=shard_{shard_index}",
     ]
     if kind == "http":
-        argv += [f"--base-url={http['base_url']}", f"--token={http['token']}", f"--patient-ids={http['patient_ids']}"]
+        base_url = (base_url or ctx.configuration.get("app_base_url") or settings.PIMLAB_EXTERNAL_URL).rstrip("/")
+        argv.append(f"--base-url={base_url}")
     env = workload_env(shard_index=shard_index, shard_url=state.dsn())
     env["PIMLAB_LOG_LEVEL"] = "WARNING"
     with open(workdir / "workload.log", "ab") as log:
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     ctx.state["workload"] = {"pid": process.pid, "out": str(out), "stop_file": str(stop_file), "kind": kind}
-    ctx.wait_for(lambda: any(r.get("ok") for r in read_attempts(out)), timeout=60, what="the first workload write")
-    return {"pid": process.pid, "kind": kind, "writers": writers, "attempts_file": str(out)}
+
+    def first_write():
+        if any(r.get("ok") for r in read_attempts(out)):
+            return True
+        if process.poll() is not None:
+            tail = (workdir / "workload.log").read_text(errors="replace")[-1500:]
+            raise ActivityFailed(f"The workload exited with {process.returncode} before its first write:\n{tail}")
+        return False
+
+    ctx.wait_for(first_write, timeout=60, what="the first workload write")
+    return {"pid": process.pid, "kind": kind, "writers": writers, "attempts_file": str(out), "base_url": base_url}
 
 
 @action("ha_pod_kill", targets=("ha_cluster",))
@@ -153,8 +174,16 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     )
     leader_port = state.node(new_leader).pg_port
 
+    settled_at = time.time()
+
     def recovered():
-        report = analyse(read_attempts(out), fault_at=fault["at"], leader_port=leader_port, after_outage=in_place)
+        report = analyse(
+            read_attempts(out),
+            fault_at=fault["at"],
+            leader_port=leader_port,
+            after_outage=in_place,
+            settled_at=settled_at,
+        )
         return report if report.rto_seconds is not None else None
 
     report = ctx.wait_for(recovered, timeout=timeout, what="the first successful write on the new leader")
@@ -168,6 +197,7 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
             "rto_target_seconds": target,
             "old_leader": fault["node"],
             "new_leader": new_leader,
+            "workload": workload["kind"],
         }
     )
     ctx.annotate(
@@ -216,8 +246,8 @@ def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
     result = report.as_dict()
     if verify and records:
         state = _lab()
-        missing = missing_acknowledged(
-            dsn=state.dsn(), table=ACKNOWLEDGED_TABLE[workload["kind"]], ids=report.acknowledged_ids
+        missing = _missing_on_leader(
+            ctx, state, table=ACKNOWLEDGED_TABLE[workload["kind"]], ids=report.acknowledged_ids
         )
         result["acknowledged_lost"] = len(missing)
         result["lost_ids_sample"] = missing[:20]
@@ -233,6 +263,24 @@ def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
         ctx.summary["error_ratio"]
     )
     return result
+
+
+def _missing_on_leader(ctx: ActivityContext, state: ha_lab.LabState, *, table: str, ids: list[str]) -> list[str]:
+    """Acknowledged ids missing on the writable leader; waits (up to 60 s) for one to accept a session,
+    since Patroni may still be restarting or promoting a node right after the fault."""
+    errors: list[str] = []
+
+    def check():
+        try:
+            return (missing_acknowledged(dsn=state.dsn(), table=table, ids=ids),)
+        except psycopg.OperationalError as exc:
+            errors[:] = [str(exc).splitlines()[0]]
+            return None
+
+    try:
+        return ctx.wait_for(check, timeout=60, what="a writable leader for the RPO check", interval=0.5)[0]
+    except ActivityFailed as exc:
+        raise ActivityFailed(f"{exc} Last error: {errors[0] if errors else 'none'}") from exc
 
 
 def _reap(pid: int) -> None:

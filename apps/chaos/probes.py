@@ -2,36 +2,44 @@
 
 from __future__ import annotations
 
-from . import slo_adapter
+from apps.slo.prometheus_reader import PrometheusQueryError
+from apps.slo.selectors import SloNotFound, slo_status
+from apps.slo.services import slo_evaluate_all
+
 from .registry import ActivityContext, ActivityFailed, action, probe
+
+# What the SLO engine raises when it cannot answer: the probe fails (never passes silently).
+SLO_ENGINE_ERRORS = (SloNotFound, PrometheusQueryError)
+
+
+def _status(slo: str, *, evaluate: bool = False) -> dict:
+    try:
+        if evaluate:
+            slo_evaluate_all()  # sample, evaluate and record alert transitions, as the beat task does
+        return slo_status(slo)
+    except SLO_ENGINE_ERRORS as exc:
+        raise ActivityFailed(f"SLO {slo!r}: {type(exc).__name__}: {exc}") from exc
 
 
 @probe("slo_alert_state")
 def slo_alert_state(ctx: ActivityContext, slo: str) -> str:
-    """Alert state of one SLO ("ok", "ticket" or "page"), freshly evaluated."""
-    try:
-        slo_adapter.slo_evaluate_all()
-        return slo_adapter.slo_status(slo)["alert_state"]
-    except slo_adapter.SloEngineUnavailable as exc:
-        raise ActivityFailed(str(exc)) from exc
+    """Alert state of one SLO ("ok", "ticket" or "page"), freshly evaluated by the SLO engine."""
+    return _status(slo, evaluate=True)["alert_state"]
 
 
 @probe("slo_error_budget_remaining")
 def slo_error_budget_remaining(ctx: ActivityContext, slo: str) -> float:
     """Remaining error budget of one SLO as a ratio (1.0 = untouched)."""
-    try:
-        return float(slo_adapter.slo_status(slo)["error_budget_remaining_ratio"])
-    except slo_adapter.SloEngineUnavailable as exc:
-        raise ActivityFailed(str(exc)) from exc
+    return float(_status(slo)["error_budget_remaining_ratio"])
 
 
 @probe("slo_burn_rate")
 def slo_burn_rate(ctx: ActivityContext, slo: str, window: str = "5m") -> float:
     """Current burn rate of one SLO over one window (5m, 30m, 1h, 2h, 6h, 1d, 3d)."""
-    try:
-        return float(slo_adapter.slo_status(slo)["burn_rates"][window])
-    except slo_adapter.SloEngineUnavailable as exc:
-        raise ActivityFailed(str(exc)) from exc
+    burn_rates = _status(slo)["burn_rates"]
+    if window not in burn_rates:
+        raise ActivityFailed(f"No {window!r} burn rate; windows: {', '.join(burn_rates)}.")
+    return float(burn_rates[window])
 
 
 @probe("constant")

@@ -21,7 +21,6 @@ from django.utils import timezone
 from apps.telemetry import context as telemetry_context
 from apps.telemetry.tracing import tracer
 
-from . import slo_adapter
 from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
 from .models import ChaosSwitch, ExperimentRun, RunStatus
 from .registry import ActivityContext, ActivityFailed, ChaosAborted, get_activity
@@ -321,17 +320,17 @@ class RunController:
         return ok
 
     def _burn_check(self) -> None:
-        """Burn-rate breach → page (seed failure mode), using the SLO engine."""
-        from apps.slo.services import alert_event_record
+        """Burn-rate breach → page (seed failure mode): a fresh round of the SLO engine
+        (``slo_evaluate_all``, which also records the SLO's own alert transitions); every SLO at page
+        level after the run raises a page event naming the experiment."""
+        from apps.slo.services import alert_event_record, slo_evaluate_all
 
         try:
-            paging = slo_adapter.paging_slos()
-        except slo_adapter.SloEngineUnavailable as exc:
-            self.ctx.summary["slo"] = {"error": str(exc)}
-            return
+            statuses = slo_evaluate_all()
         except Exception as exc:  # the SLO engine failing must not hide the drill's own outcome
             self.ctx.summary["slo"] = {"error": f"{type(exc).__name__}: {exc}"}
             return
+        paging = [s for s in statuses if s.get("alert_state") == "page"]
         self.ctx.summary["slo"] = {"paging": [s["name"] for s in paging]}
         for slo in paging:
             alert_event_record(
@@ -346,8 +345,9 @@ class RunController:
                     "runbook": "docs/runbooks/32_chaos-controller.md",
                 },
             )
-        budget = {s["name"]: s.get("error_budget_remaining_ratio") for s in slo_adapter.slo_status_list()}
-        self.ctx.summary["error_budget_remaining"] = budget
+        self.ctx.summary["error_budget_remaining"] = {
+            s["name"]: s.get("error_budget_remaining_ratio") for s in statuses
+        }
 
     def _summary_line(self) -> str:
         keys = ("rto_seconds", "rpo_acknowledged_writes_lost", "error_ratio")

@@ -7,8 +7,14 @@ commit or the 2xx answer reached the client) or the error. Two kinds:
 
 - ``orm``: writes patients through the Django ORM on the shard alias (one connection per writer,
   reconnect with bounded back-off);
-- ``http``: books encounters through ``POST /api/encounters`` of a live server, retrying a write
-  with the same Idempotency-Key until it is answered.
+- ``http``: persona users book encounters through ``POST /api/encounters`` of a live server
+  (token auth), retrying a booking with the same Idempotency-Key until it is answered 2xx. The
+  process first creates its patients on the shard alias it is pointed at (buckets the shard map
+  assigns to that alias) and a patient persona with an API token per writer in the catalog, so
+  the server it talks to resolves those patients to the same database.
+
+The ORM kind stays as a unit of comparison: the same fault seen by a bare connection, without
+the app's own retries.
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ from pathlib import Path
 import psycopg
 
 BACKOFF_FIRST_SECONDS = 0.05
-BACKOFF_MAX_SECONDS = 1.0
+# The cap bounds the RTO's resolution: a writer tries again at most this long after a failure.
+BACKOFF_MAX_SECONDS = 0.25
 
 # Where each kind's acknowledged ids live on the shard (for the RPO check).
 ACKNOWLEDGED_TABLE = {"orm": "patients_patient", "http": "encounters_encounter"}
 
 
 def backoff_seconds(failures: int) -> float:
-    """Doubling back-off, bounded: 50 ms, 100 ms, … capped at 1 s."""
+    """Doubling back-off, bounded: 50 ms, 100 ms, 200 ms, then 250 ms."""
     return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * (2 ** max(0, failures - 1)))
 
 
@@ -81,6 +88,50 @@ def run_orm_writer(*, alias: str, log: AttemptLog, stop: threading.Event, writer
         log.write(writer=writer, start=started, end=ended, ok=True, id=str(patient.id), port=port)
 
 
+DRILL_PERSONA_PREFIX = "chaos-drill-patient"
+
+
+def http_workload_prepare(*, alias: str, writers: int) -> list[tuple[str, str]]:
+    """One patient on ``alias`` (a bucket the shard map gives to it) and its patient persona with an
+    API token per writer; returns ``[(token, patient_id), …]``. Idempotent per writer index."""
+    import random
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from apps.core.models import Persona, PersonaRole, ShardMapEntry
+    from apps.patients.models import Patient
+
+    entries = list(ShardMapEntry.objects.using("default").filter(shard_alias=alias))
+    if not entries:
+        raise RuntimeError(f"The shard map assigns no bucket to {alias}: nothing the app would route there.")
+    pairs = []
+    for writer in range(writers):
+        username = f"{DRILL_PERSONA_PREFIX}-{writer:02d}"
+        user, _ = get_user_model().objects.db_manager("default").get_or_create(username=username)
+        persona = Persona.objects.using("default").filter(user=user).first()
+        patient = None
+        if persona and persona.patient_id:
+            patient = Patient.objects.using(alias).filter(pk=persona.patient_id).first()
+        if patient is None:
+            entry = random.choice(entries)
+            patient = Patient(
+                mrn=f"DRILL{uuid.uuid4().hex[:14].upper()}",
+                given_name="Drill",
+                family_name=f"Writer{writer:02d}",
+                birth_date="1980-01-01",
+            )
+            patient.assign_id(random.randint(entry.bucket_start, entry.bucket_end))
+            patient.save(using=alias, force_insert=True)
+            Persona.objects.using("default").update_or_create(
+                user=user,
+                defaults={"role": PersonaRole.PATIENT, "patient_id": patient.id, "display_name": username},
+            )
+        token, _ = Token.objects.using("default").get_or_create(user=user)
+        pairs.append((token.key, str(patient.id)))
+    return pairs
+
+
 def run_http_writer(
     *, base_url: str, token: str, patient_ids: list[str], log: AttemptLog, stop: threading.Event, writer: int
 ) -> None:
@@ -103,35 +154,43 @@ def run_http_writer(
             started = time.time()
             try:
                 response = session.post(
-                    f"{base_url}/api/encounters", json=body, headers={"Idempotency-Key": key}, timeout=10
+                    f"{base_url}/api/encounters", json=body, headers={"Idempotency-Key": key}, timeout=15
                 )
                 ok = 200 <= response.status_code < 300
                 error = "" if ok else f"HTTP {response.status_code}"
                 ident = str(response.json().get("id", "")) if ok else ""
-            except requests.RequestException as exc:
+            except (requests.RequestException, ValueError) as exc:
                 ok, error, ident = False, type(exc).__name__, ""
             if ok:
                 failures = 0
-                log.write(writer=writer, start=started, end=time.time(), ok=True, id=ident)
+                log.write(writer=writer, start=started, end=time.time(), ok=True, id=ident, status=response.status_code)
                 break
             failures += 1
             log.write(writer=writer, start=started, end=time.time(), ok=False, error=error)
+            # Our own bounded back-off, not Retry-After (5 s): honouring it would blur the RTO by seconds.
             time.sleep(backoff_seconds(failures))
 
 
 def run_workload(*, kind: str, out: Path, stop_file: Path, writers: int, duration: float, **options) -> None:
     """Run writers until ``stop_file`` appears or ``duration`` passes (the process's main loop)."""
+    if kind not in ("orm", "http"):
+        raise ValueError(f"Unknown workload kind {kind!r}; use orm or http.")
+    personas: list[tuple[str, str]] = []
+    if kind == "http" and not options.get("token"):
+        personas = http_workload_prepare(alias=options["alias"], writers=writers)
     log = AttemptLog(out)
     stop = threading.Event()
     threads = []
     for writer in range(writers):
         if kind == "orm":
             target, kwargs = run_orm_writer, {"alias": options["alias"]}
-        elif kind == "http":
-            target = run_http_writer
-            kwargs = {k: options[k] for k in ("base_url", "token", "patient_ids")}
         else:
-            raise ValueError(f"Unknown workload kind {kind!r}; use orm or http.")
+            target = run_http_writer
+            if personas:  # each writer is one patient persona booking for itself
+                token, patient_id = personas[writer]
+                kwargs = {"base_url": options["base_url"], "token": token, "patient_ids": [patient_id]}
+            else:
+                kwargs = {k: options[k] for k in ("base_url", "token", "patient_ids")}
         thread = threading.Thread(target=target, kwargs={**kwargs, "log": log, "stop": stop, "writer": writer})
         thread.start()
         threads.append(thread)
@@ -190,6 +249,29 @@ def first_success_after(records: list[dict], moment: float, *, port: int | None 
     return min(after, key=lambda r: r["end"]) if after else None
 
 
+def first_success_after_stall(records: list[dict], moment: float, *, settled_at: float | None = None) -> dict | None:
+    """Recovery when the client cannot tell which node answered (the HTTP workload): the first
+    acknowledged write after the longest write stall that followed ``moment``.
+
+    A pod kill stalls every write from the kill until the promotion; a switchover lets writes reach
+    the old leader until it demotes, then stalls until the new one takes them. Only acknowledgements
+    up to the first write that started after ``settled_at`` (the moment the new leader was seen)
+    are considered, so a later hiccup is never taken for the failover."""
+    acks = sorted((r for r in records if r.get("ok") and r["end"] >= moment), key=lambda r: r["end"])
+    if settled_at is not None:
+        settled = [r for r in acks if r["start"] >= settled_at]
+        if not settled:
+            return None
+        acks = [r for r in acks if r["end"] <= settled[0]["end"]]
+    best, longest, previous = None, -1.0, moment
+    for record in acks:
+        gap = record["end"] - previous
+        if gap > longest:
+            best, longest = record, gap
+        previous = record["end"]
+    return best
+
+
 def analyse(
     records: list[dict],
     *,
@@ -197,16 +279,23 @@ def analyse(
     recovered_by: float | None = None,
     leader_port: int | None = None,
     after_outage: bool = False,
+    settled_at: float | None = None,
 ) -> WorkloadReport:
     """``after_outage``: recovery only counts after the first failed attempt that followed the fault
-    (a leader restarted in place keeps its port, and a write racing the crash may still commit)."""
+    (a leader restarted in place keeps its port, and a write racing the crash may still commit).
+    Records without a port (HTTP) use the longest stall after the fault instead."""
     acknowledged = [r for r in records if r.get("ok")]
     errors = [r for r in records if not r.get("ok")]
+    with_ports = any(r.get("port") is not None for r in acknowledged)
+    first = None
     since = fault_at
     if fault_at and after_outage:
         failed_after = [r["start"] for r in errors if r["start"] >= fault_at]
         since = min(failed_after) if failed_after else None
-    first = first_success_after(records, since, port=leader_port) if since else None
+    if since and not with_ports:
+        first = first_success_after_stall(records, since, settled_at=None if after_outage else settled_at)
+    elif since:
+        first = first_success_after(records, since, port=leader_port)
     window_end = recovered_by or (first["end"] if first else None)
     # Attempts in flight at the fault or started before recovery.
     window = [
@@ -241,22 +330,33 @@ def missing_acknowledged(*, dsn: str, table: str, ids: list[str]) -> list[str]:
     return [str(i) for i in wanted if i not in found]
 
 
+def database_url(alias: str) -> str:
+    """The URL of one configured database, as the PIMLAB_*_URL variables spell it."""
+    from django.conf import settings
+
+    db = settings.DATABASES[alias]
+    if "sqlite" in db["ENGINE"]:
+        return f"sqlite:///{db['NAME']}"
+    user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    if "," in str(host):  # a multi-host URL (an HA shard) keeps its host list and options
+        hosts = ",".join(f"{h}:{p}" for h, p in zip(str(host).split(","), str(port).split(","), strict=True))
+        options = "&".join(f"{k}={v}" for k, v in (db.get("OPTIONS") or {}).items())
+        return f"postgres://{user}@{hosts}/{db['NAME']}" + (f"?{options}" if options else "")
+    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
+
+
 def workload_env(*, shard_index: int, shard_url: str, base_env: dict | None = None) -> dict:
-    """Environment for a workload process: the current shards, with ``shard_index`` on ``shard_url``."""
+    """Environment for a workload process: this process's catalog, audit store and shards (the
+    databases it really uses, test databases included), with ``shard_index`` on ``shard_url``."""
     from django.conf import settings
 
     env = dict(base_env or os.environ)
-    urls = []
-    for index, alias in enumerate(settings.SHARD_ALIASES):
-        db = settings.DATABASES[alias]
-        if index == shard_index:
-            urls.append(shard_url)
-        elif "sqlite" in db["ENGINE"]:
-            urls.append(f"sqlite:///{db['NAME']}")
-        else:
-            user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-            urls.append(f"postgres://{user}@{host}:{port}/{db['NAME']}")
+    urls = [
+        shard_url if index == shard_index else database_url(alias) for index, alias in enumerate(settings.SHARD_ALIASES)
+    ]
     while len(urls) <= shard_index:
         urls.append(shard_url)
     env["PIMLAB_SHARD_URLS"] = ",".join(urls)
+    env["PIMLAB_CATALOG_URL"] = database_url("default")
+    env["PIMLAB_AUDIT_URL"] = database_url("audit")
     return env

@@ -8,16 +8,19 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from apps.chaos import ha_lab
 from apps.chaos.models import RunStatus
 from apps.chaos.runner import run_execute
 from apps.chaos.services import experiment_submit, revision_approve, revision_dry_run, run_launch
+from apps.chaos.workload import DRILL_PERSONA_PREFIX, read_attempts
 from apps.slo.models import AlertEvent, TimelineAnnotation
 
 from .conftest import free_base_port, manifest_text
@@ -28,9 +31,10 @@ def database_url(alias: str) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def app_server(ha_pair):
-    """The portal under gunicorn with shard_1 on the HA pair (multi-host URL); killed by PID afterwards."""
+@pytest.fixture(scope="module")
+def app_server(django_db_setup, ha_pair):
+    """The portal under gunicorn (2 sync workers) with shard_1 on the HA pair (multi-host URL) and the
+    test catalog, shard_0 and audit store; killed by its process group afterwards, even on failure."""
     port = free_base_port(low=15480, high=15500, span=1)
     env = dict(
         os.environ,
@@ -49,7 +53,7 @@ def app_server(ha_pair):
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "1",
+            "2",
             "--timeout",
             "60",
         ],
@@ -97,9 +101,14 @@ pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pyte
 def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoins(
     ha_pair, app_server, sre_author, sre_approver
 ):
+    server, base_url = app_server
     revision = experiment_submit(
         key="sql-failover-pod-kill.yaml",
-        manifest_text=manifest_text("sql-failover-pod-kill.yaml", owner="sre-author"),
+        manifest_text=manifest_text(
+            "sql-failover-pod-kill.yaml",
+            owner="sre-author",
+            configuration={"rto_target_seconds_pod_kill": 25, "app_base_url": base_url},
+        ),
         author="sre-author",
     )
     report = revision_dry_run(revision=revision)
@@ -108,7 +117,6 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     revision.refresh_from_db()
     old_leader = ha_lab.cluster_leader(ha_lab.load_state())
 
-    server, base_url = app_server
     watch = ReadinessWatch(base_url)
     watch.start()
     try:
@@ -121,8 +129,27 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert run.status == RunStatus.COMPLETED, (journal.get("run"), journal.get("rollbacks"))
     assert summary["old_leader"] == old_leader and summary["new_leader"] != old_leader
     assert 0 < summary["rto_seconds"] <= summary["rto_target_seconds"] == 25
+    # The workload booked through the API: patient personas, token auth, Idempotency-Key.
+    assert summary["workload"] == "http"
     assert summary["workload_acknowledged"] > 0
-    assert summary["rpo_acknowledged_writes_lost"] == 0
+    assert summary["rpo_acknowledged_writes_lost"] == 0  # every id answered 2xx is on the new leader
+    outputs = {e["activity"]["action"]: e["output"] for e in journal["run"]}
+    assert outputs["workload_stop"]["acknowledged_lost"] == 0
+    attempts = read_attempts(Path(outputs["workload_start"]["attempts_file"]))
+    answered = [r for r in attempts if r.get("ok")]
+    assert {r["status"] for r in answered} == {202}
+    # The app rode through: while there was no writable leader it answered 503 problem+json (its
+    # retry budget spent), never a dropped connection or a gateway timeout, and 202 again after.
+    failures = [r for r in attempts if not r.get("ok")]
+    assert failures and {r["error"] for r in failures} == {"HTTP 503"}
+    assert outputs["workload_stop"]["window_errors"] > 0
+    # An encounter answered 2xx during the drill is readable through the API afterwards.
+    last = max(answered, key=lambda r: r["end"])
+    token = Token.objects.get(user__username=f"{DRILL_PERSONA_PREFIX}-{last['writer']:02d}").key
+    shown = requests.get(
+        f"{base_url}/api/encounters/{last['id']}", headers={"Authorization": f"Token {token}"}, timeout=10
+    )
+    assert shown.status_code == 200 and shown.json()["id"] == last["id"]
     assert summary["rejoined"]["node"] == old_leader  # the old leader streams again as sync standby
     assert ha_lab.sync_standby(ha_lab.load_state()) == old_leader
     assert 0 <= summary["error_ratio"] <= 1
@@ -141,7 +168,9 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
 
     exported = Client().get("/metrics").content.decode()  # what Prometheus scrapes
     assert 'sql_failover_duration_seconds{fault="pod_kill",shard_id="ha"}' in exported
-    assert "api_error_ratio{" in exported
+    assert (
+        f'api_error_ratio{{experiment="sql-failover-pod-kill.yaml",shard_id="ha"}} {summary["error_ratio"]}' in exported
+    )
     assert 'chaos_experiment_active{experiment="sql-failover-pod-kill.yaml",shard_id="pimlab-ha"} 0.0' in exported
 
     # The live app server rode through the promotion: same process, its shard_1 connection failed
@@ -152,10 +181,12 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert states[-1] is True
 
 
-def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, sre_author, sre_approver):
+def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, app_server, sre_author, sre_approver):
     # A target no switchover can meet, to prove the alert path (the real target is 5 s).
     text = manifest_text(
-        "sql-switchover-planned.yaml", owner="sre-author", configuration={"rto_target_seconds_switchover": 0.001}
+        "sql-switchover-planned.yaml",
+        owner="sre-author",
+        configuration={"rto_target_seconds_switchover": 0.001, "app_base_url": app_server[1]},
     )
     revision = experiment_submit(key="sql-switchover-planned.yaml", manifest_text=text, author="sre-author")
     assert revision_dry_run(revision=revision)["ok"]
@@ -174,8 +205,8 @@ def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair,
     assert run.summary["rto_alert"] == "critical"
 
 
-def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, sre_author, sre_approver):
-    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author")
+def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, app_server, sre_author, sre_approver):
+    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author", configuration={"app_base_url": app_server[1]})
     revision = experiment_submit(key="sql-postmaster-crash.yaml", manifest_text=text, author="sre-author")
     assert revision_dry_run(revision=revision)["ok"]
     revision_approve(revision=revision, approver="sre-approver")

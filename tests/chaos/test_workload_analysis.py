@@ -30,8 +30,26 @@ def test_rto_is_the_first_write_acknowledged_by_the_new_leader_after_the_fault()
     assert (report.window_attempts, report.window_errors) == (4, 2)
     assert report.window_error_ratio == 0.5
     assert report.error_ratio == round(2 / 6, 4)
-    # Without port information (HTTP workload) the first success after the fault counts.
-    assert analyse(records, fault_at=100.0).rto_seconds == 0.1
+    # Without port information (HTTP workload): the first success after the longest stall.
+    http = [{k: v for k, v in r.items() if k != "port"} for r in records]
+    assert analyse(http, fault_at=100.0).rto_seconds == 20.4
+    # …but only up to the first write that started once the new leader was seen.
+    assert analyse(http, fault_at=100.0, settled_at=110.0).recovered_at == 120.4
+    assert analyse(http[:4], fault_at=100.0, settled_at=110.0).rto_seconds is None
+
+
+def test_http_pod_kill_recovery_ignores_a_later_hiccup_and_counts_from_the_kill():
+    records = [
+        attempt(99.9, 100.02, True, 1),  # committed just before the kill, answered just after
+        attempt(100.1, 103.2, False),  # 503 after the app's retry budget
+        attempt(103.3, 119.8, False),
+        attempt(119.9, 120.5, True, 2),  # replay of the same Idempotency-Key on the new leader
+        attempt(120.6, 120.7, True, 3),
+        attempt(120.8, 125.0, True, 4),  # a slow answer well after recovery
+    ]
+    report = analyse(records, fault_at=100.0, settled_at=119.0)
+    assert report.rto_seconds == 20.5 and report.acknowledged_ids == ["1", "2", "3", "4"]
+    assert (report.window_attempts, report.window_errors) == (4, 2)
 
 
 def test_no_recovery_means_no_rto():
@@ -41,7 +59,7 @@ def test_no_recovery_means_no_rto():
 
 
 def test_backoff_doubles_and_is_bounded():
-    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [0.05, 0.1, 0.2, 0.25, 0.25, 0.25, 0.25]
 
 
 def test_multi_host_shard_url_becomes_libpq_host_and_port_lists():

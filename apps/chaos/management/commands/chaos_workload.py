@@ -18,9 +18,17 @@ class Command(BaseCommand):
         parser.add_argument("--stop-file", required=True, help="The workload stops when this file appears.")
         parser.add_argument("--writers", type=int, default=2)
         parser.add_argument("--duration", type=float, default=600.0, help="Upper bound, seconds.")
-        parser.add_argument("--alias", default="shard_1", help="orm: the shard alias to write to.")
+        parser.add_argument(
+            "--alias",
+            default="shard_1",
+            help="The shard alias written to (orm) or where the http personas' patients are created.",
+        )
         parser.add_argument("--base-url", default="", help="http: the server, e.g. http://127.0.0.1:15480")
-        parser.add_argument("--token", default="", help="http: a patient or clinician persona token.")
+        parser.add_argument(
+            "--token",
+            default="",
+            help="http: book with this persona token (default: create one patient persona per writer).",
+        )
         parser.add_argument("--patient-ids", default="", help="http: comma-separated patient ids to book for.")
 
     def handle(self, *args, **o):
