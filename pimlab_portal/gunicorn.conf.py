@@ -44,5 +44,14 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+def post_worker_init(worker):
+    # The worker has loaded Django and the app: move those long-lived import-time objects out of
+    # the garbage collector's generations, so each full collection scans only what requests
+    # allocate (shorter pauses in the latency tail, less CPU per request).
+    import gc
+
+    gc.freeze()
+
+
 def post_fork(server, worker):
     os.environ.setdefault("PIMLAB_PROCESS_ROLE", "web")

@@ -249,3 +249,13 @@ PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECO
 PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")
 PIMLAB_ALERT_WEBHOOK_RECEIVER = os.environ.get("PIMLAB_ALERT_WEBHOOK_RECEIVER", "pimlab-webhook")
 PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL", "http://localhost:8000")
+
+# --- Request hot path (booking performance) ----------------------------------------------------
+# Seconds a worker keeps a resolved API token (user + persona) before looking it up again; changes
+# through the ORM invalidate at once in the changing process, other workers within this TTL.
+# 0 turns the cache off. See apps/core/identity_cache.py.
+PIMLAB_TOKEN_CACHE_SECONDS = float(os.environ.get("PIMLAB_TOKEN_CACHE_SECONDS", "10"))
+# No access line of django-structlog carries the client IP (resolving it costs CPU per request
+# and the lab's log queries never use it).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = os.environ.get("PIMLAB_LOG_CLIENT_IP", "0") == "1"
+# --- end request hot path ----------------------------------------------------------------------
