@@ -44,5 +44,13 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+def post_worker_init(worker):
+    # The worker has loaded Django: keep its long-lived objects out of full garbage collections
+    # (shorter pauses in the latency tail, less CPU per request). See pimlab_portal/worker_gc.py.
+    from pimlab_portal.worker_gc import gc_freeze_now_and_after_first_request
+
+    gc_freeze_now_and_after_first_request()
+
+
 def post_fork(server, worker):
     os.environ.setdefault("PIMLAB_PROCESS_ROLE", "web")

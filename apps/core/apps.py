@@ -10,7 +10,9 @@ class CoreConfig(AppConfig):
         from django_structlog import signals as structlog_signals
 
         from .authentication import bind_request_identity
+        from .identity_cache import connect_invalidation
 
         structlog_signals.bind_extra_request_metadata.connect(
             bind_request_identity, dispatch_uid="pimlab-core-request-identity"
         )
+        connect_invalidation()

@@ -6,6 +6,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from apps.telemetry import context
 
+from .identity_cache import token_identity_cache
+
 # The request attribute where the early identity lookup leaves its result for DRF.
 EARLY_AUTH_ATTRIBUTE = "pimlab_token_auth"
 
@@ -21,16 +23,24 @@ class PersonaTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key):
-        try:
-            token = Token.objects.select_related("user__persona").get(key=key)
-        except Token.DoesNotExist:
-            raise AuthenticationFailed("Invalid token. Get yours with `python manage.py persona_tokens`.") from None
-        if not token.user.is_active:
+        cached = token_identity_cache.get(key)
+        if cached is not None:
+            user, token = cached
+        else:
+            try:
+                token = Token.objects.select_related("user__persona").get(key=key)
+            except Token.DoesNotExist:
+                raise AuthenticationFailed("Invalid token. Get yours with `python manage.py persona_tokens`.") from None
+            user = token.user
+            if user.is_active:
+                # Only accepted identities are cached: a refused token is looked up again next time.
+                token_identity_cache.put(key, user, token)
+        if not user.is_active:
             raise AuthenticationFailed("This persona's user is inactive.")
-        persona = getattr(token.user, "persona", None)
+        persona = getattr(user, "persona", None)
         role = persona.role if persona is not None else "staff"
-        context.bind(user_id=token.user.pk, persona=role, actor_role=role)
-        return token.user, token
+        context.bind(user_id=user.pk, persona=role, actor_role=role)
+        return user, token
 
 
 def _role_of(user) -> str:

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from .span_store import BoundedSpanStore
+from .span_store import BoundedSpanStore, SpanStoreProcessor
 
 span_store = BoundedSpanStore()
 _configured = threading.Event()
@@ -33,7 +33,7 @@ def build_tracer_provider(
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(endpoint))))
     else:
-        provider.add_span_processor(SimpleSpanProcessor(store))
+        provider.add_span_processor(SpanStoreProcessor(store))
     return provider
 
 

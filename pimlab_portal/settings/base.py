@@ -161,7 +161,9 @@ PIMLAB_EVENTBUS_URL = os.environ.get("PIMLAB_EVENTBUS_URL", "")
 PIMLAB_REDIS_URL = os.environ.get("PIMLAB_REDIS_URL", "")
 
 # Telemetry
-PIMLAB_SPAN_STORE_SIZE = int(os.environ.get("PIMLAB_SPAN_STORE_SIZE", "5000"))
+# Per process, when no OTLP endpoint is set. Every kept span stays on the heap that full garbage
+# collections scan: 5,000 measured ~0.1 ms more GC CPU per booking and 3x longer GC pauses than 500.
+PIMLAB_SPAN_STORE_SIZE = int(os.environ.get("PIMLAB_SPAN_STORE_SIZE", "1000"))
 PIMLAB_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "pimlab-portal")
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
@@ -254,3 +256,13 @@ PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL", "http://localhost:80
 PIMLAB_PROBE_BASE_URL = os.environ.get("PIMLAB_PROBE_BASE_URL", "http://127.0.0.1:8000")
 PIMLAB_PROBE_STEP_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_PROBE_STEP_TIMEOUT_SECONDS", "30"))
 # --- end synthetic probes ----------------------------------------------------------------------
+
+# --- Request hot path (booking performance) ----------------------------------------------------
+# Seconds a worker keeps a resolved API token (user + persona) before looking it up again; changes
+# through the ORM invalidate at once in the changing process, other workers within this TTL.
+# 0 turns the cache off. See apps/core/identity_cache.py.
+PIMLAB_TOKEN_CACHE_SECONDS = float(os.environ.get("PIMLAB_TOKEN_CACHE_SECONDS", "10"))
+# No access line of django-structlog carries the client IP (resolving it costs CPU per request
+# and the lab's log queries never use it).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = os.environ.get("PIMLAB_LOG_CLIENT_IP", "0") == "1"
+# --- end request hot path ----------------------------------------------------------------------

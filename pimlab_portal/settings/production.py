@@ -9,3 +9,18 @@ SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Request hot path: shard connection health checks ------------------------------------------
+# CONN_HEALTH_CHECKS sends a `SELECT 1` before the first query of every request that reuses a
+# connection: one extra round trip per booking. On the shards the booking path does not need it:
+# a connection that died (server restart, failover) fails its first statement with
+# OperationalError, the booking retries with back-off on a fresh connection, and Django closes a
+# connection that raised at the end of the request (close_if_unusable_or_obsolete). The cost is
+# on paths without a retry: the first request per worker after a failover answers 503 with
+# Retry-After instead of reconnecting silently. The catalog and the audit store keep their checks
+# (off the booking path since tokens are cached). PIMLAB_SHARD_CONN_HEALTH_CHECKS=1 restores them.
+# Trade-off and figures: docs/runbooks/05_encounter-write.md ("Performance of the write path").
+if os.environ.get("PIMLAB_SHARD_CONN_HEALTH_CHECKS", "0") != "1":
+    for _alias in SHARD_ALIASES:  # noqa: F405
+        DATABASES[_alias]["CONN_HEALTH_CHECKS"] = False  # noqa: F405
+# --- end request hot path ----------------------------------------------------------------------

@@ -73,3 +73,18 @@ def test_with_an_otlp_endpoint_spans_are_exported_over_otlp():
         pass
     assert store.spans() == []
     provider.shutdown()
+
+
+def test_the_store_keeps_sampled_spans_only():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+
+    from apps.telemetry.span_store import SpanStoreProcessor
+
+    store = BoundedSpanStore(max_spans=10)
+    for sampler, name in ((ALWAYS_OFF, "dropped"), (ALWAYS_ON, "kept")):
+        provider = TracerProvider(sampler=sampler)
+        provider.add_span_processor(SpanStoreProcessor(store))
+        with provider.get_tracer("t").start_as_current_span(name):
+            pass
+    assert [s.name for s in store.spans()] == ["kept"]
