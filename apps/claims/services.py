@@ -26,12 +26,12 @@ from apps.encounters.models import Encounter, EncounterStatus
 from apps.outbox.services import outbox_event_record
 from apps.patients.models import Patient
 from apps.telemetry import context
+from apps.telemetry.spans import participant_span
 
 from . import guardrails
 from .guardrails import GuardrailViolation
 from .metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_RETENTION_ACTIONS_TOTAL, CLAIM_SUBMIT_LATENCY
 from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimStatus, Payer, RetentionPolicy
-from .spans import participant_span
 
 logger = structlog.get_logger(__name__)
 

@@ -13,6 +13,7 @@ from apps.core.actors import Actor
 from apps.core.api_errors import Problem, problem_response
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, IsBillingAdmin
+from apps.telemetry.spans import participant_span
 
 from .code_sets import diagnosis_code_problem, procedure_code_problem
 from .fhir import claim_as_fhir
@@ -21,7 +22,6 @@ from .links import claim_link, trace_link
 from .renderers import FhirJsonRenderer
 from .selectors import archived_claim_get, claim_get, claim_line_items, payer_list
 from .services import LineItemInput, claim_payment_record, claim_submit
-from .spans import participant_span
 
 CanReadClaims = HasPersonaRole.of(PersonaRole.BILLING_ADMIN, PersonaRole.OPERATOR)
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from prometheus_client import Counter, Histogram
-
-from apps.telemetry import context
-from apps.telemetry.tracing import tracer
 
 # Span names = participants of "Scenario: Clinician Documents Encounter".
 SPAN_API_CONTROLLER = "Encounter API Controller"
@@ -39,16 +34,3 @@ TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL = Counter(
     "Note updates aborted because the temporal history row could not be written (each one is an incident).",
     ["shard_id"],
 )
-
-
-def correlation_attributes() -> dict[str, str]:
-    return {name: str(value) for name, value in context.current().items() if value is not None}
-
-
-@contextmanager
-def note_span(name: str, **attributes):
-    """A span carrying the correlation labels (request_id, user_id, persona, actor_role, shard_id)."""
-    values = correlation_attributes()
-    values.update({key: str(value) for key, value in attributes.items() if value is not None})
-    with tracer().start_as_current_span(name, attributes=values) as span:
-        yield span

@@ -22,6 +22,7 @@ from apps.audits.models import AuditOutcome
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem, problem_response
 from apps.telemetry import context
+from apps.telemetry.spans import correlation_attributes, participant_span
 
 from .models import Encounter, NoteStatus
 from .note_glossary import glossary_rules
@@ -38,8 +39,6 @@ from .note_telemetry import (
     SPAN_API_CONTROLLER,
     SPAN_TELEMETRY,
     SPAN_VALIDATOR,
-    correlation_attributes,
-    note_span,
 )
 from .note_validation import NoteChange, NoteState, note_command_validate
 from .services import (
@@ -82,14 +81,14 @@ class _NoteController(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
-        with note_span(
+        with participant_span(
             SPAN_API_CONTROLLER, operation=self.operation, encounter_id=kwargs.get("encounter_id")
         ) as controller_span:
             response = super().dispatch(request, *args, **kwargs)
             # Authentication and shard resolution happen inside dispatch: label the span afterwards.
             controller_span.set_attributes(correlation_attributes())
             controller_span.set_attribute("http.status_code", response.status_code)
-            with note_span(SPAN_TELEMETRY, operation=self.operation, status=response.status_code):
+            with participant_span(SPAN_TELEMETRY, operation=self.operation, status=response.status_code):
                 self.telemetry_emit(request, response, time.perf_counter() - started)
         return response
 
@@ -241,7 +240,7 @@ class EncounterNoteApi(_NoteController):
             released=encounter.note_released,
             version=encounter.note_version,
         )
-        with note_span(SPAN_VALIDATOR, encounter_id=encounter_id):
+        with participant_span(SPAN_VALIDATOR, encounter_id=encounter_id):
             validated = note_command_validate(
                 current=current, change=change, own_mrn=encounter.patient.mrn, rules=glossary_rules()
             )

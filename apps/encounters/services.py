@@ -36,6 +36,7 @@ from apps.outbox.tasks import outbox_relay_nudge_on_commit
 from apps.patients.models import Patient
 from apps.slo.services import alert_event_record
 from apps.telemetry import context
+from apps.telemetry.spans import participant_span
 
 from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType, NoteStatus
@@ -48,11 +49,10 @@ from .note_telemetry import (
     SPAN_REPOSITORY,
     SPAN_TEMPORAL_HISTORY,
     TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL,
-    note_span,
 )
 from .note_validation import ValidatedNote
 from .selectors import ENCOUNTER_CREATED, encounter_booking_event, encounter_find_by_idempotency_key
-from .tracing import profile_tags, seed_span
+from .tracing import profile_tags
 
 logger = structlog.get_logger(__name__)
 
@@ -134,8 +134,8 @@ def encounter_book(
         requested_start=requested_start,
         idempotency_key=idempotency_key,
     )
-    with seed_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
-        with seed_span("Shard Resolver", refresh_labels=True):
+    with participant_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
+        with participant_span("Shard Resolver", refresh_labels=True):
             alias = shard_for_bucket(bucket_of(patient_id))
             context.bind(shard_id=alias)
         started = time.perf_counter()
@@ -255,7 +255,7 @@ def _booking_write(
     request_fingerprint: str,
 ) -> EncounterBooking:
     with transaction.atomic(using=alias):
-        with seed_span("Patient Repository Adapter"):
+        with participant_span("Patient Repository Adapter"):
             encounter = Encounter(
                 patient_id=patient_id,
                 encounter_type=encounter_type,
@@ -267,7 +267,7 @@ def _booking_write(
                 request_fingerprint=request_fingerprint,
             )
             encounter.assign_id(bucket_of(patient_id))
-            with seed_span("SQL"):
+            with participant_span("SQL"):
                 # The unique (booked_by_user_id, idempotency_key) constraint makes a concurrent
                 # duplicate fail here (IntegrityError), never a check-then-insert race.
                 encounter.save(using=alias, force_insert=True)
@@ -280,7 +280,7 @@ def _booking_write(
                     actor=actor,
                     detail={"encounter_type": encounter_type},
                 )
-        with seed_span("Outbox Writer"):
+        with participant_span("Outbox Writer"):
             event = outbox_event_record(
                 using=alias,
                 aggregate_type="Patient",
@@ -379,17 +379,17 @@ def encounter_note_update(*, encounter_id: int, actor: Actor, expected_version: 
     AUDIT_EVENT. Any failure of the history write aborts everything (503 + incident)."""
     alias = shard_for_id(encounter_id)
     context.bind(shard_id=alias)
-    with note_span(SPAN_ORCHESTRATOR, encounter_id=encounter_id):
+    with participant_span(SPAN_ORCHESTRATOR, encounter_id=encounter_id):
         try:
             with transaction.atomic(using=alias):
                 encounter = Encounter.objects.using(alias).select_for_update().get(id=encounter_id)
                 if encounter.note_version != expected_version:
                     raise NoteVersionConflict(current_version=encounter.note_version)
                 now = timezone.now()
-                with note_span(SPAN_REPOSITORY, encounter_id=encounter_id):
+                with participant_span(SPAN_REPOSITORY, encounter_id=encounter_id):
                     _note_fields_apply(encounter, note=note, actor=actor, when=now)
                     _encounter_save_without_history(encounter, using=alias)
-                    with note_span(SPAN_TEMPORAL_HISTORY, encounter_id=encounter_id):
+                    with participant_span(SPAN_TEMPORAL_HISTORY, encounter_id=encounter_id):
                         _temporal_history_write(encounter, using=alias, actor=actor, note=note, when=now)
                 audit_event_record(
                     using=alias,

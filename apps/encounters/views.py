@@ -14,6 +14,7 @@ from apps.core.api_errors import Problem
 from apps.core.ids import InvalidShardedId, bucket_of
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, persona_role
+from apps.telemetry.spans import participant_span
 
 from .models import EncounterType
 from .selectors import encounter_booking_event, encounter_get
@@ -25,7 +26,6 @@ from .services import (
     booking_request_fingerprint,
     encounter_book,
 )
-from .tracing import seed_span
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 CanBookEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN, PersonaRole.BILLING_ADMIN)
@@ -109,18 +109,13 @@ class EncounterBookApi(APIView):
                 raise serializers.ValidationError("The requested slot must be in the future.")
             return value
 
-    def dispatch(self, request, *args, **kwargs):
-        # Authentication, throttling and content negotiation: the gateway's part of the sequence.
-        with seed_span("API Gateway", refresh_labels=True, **{"http.route": "api/encounters"}):
-            return super().dispatch(request, *args, **kwargs)
-
     @extend_schema(
         request=InputSerializer,
         responses={202: EncounterBookingOutputSerializer},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True)],
     )
     def post(self, request):
-        with seed_span("Patient API Controller"):
+        with participant_span("Patient API Controller"):
             idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
             if not idempotency_key or len(idempotency_key) > 128:
                 raise Problem(

@@ -47,12 +47,7 @@ SPAN_NAME_OF = {
 }
 # (scenario, participant label) -> why the code emits no such span yet. Reported as a known gap (not
 # drift); once a runtime test asserts the span, the entry itself is reported as drift (remove it).
-KNOWN_GAPS = {
-    ("Clinician Documents Encounter", "API Gateway"): "the notes API emits no separate gateway span; the request "
-    "enters through the Django HTTP server span, the parent of 'Encounter API Controller'",
-    ("Billing Submits Claim", "API Gateway"): "the claims API emits no separate gateway span; the request enters "
-    "through the Django HTTP server span, the parent of 'Billing Service API'",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 # Scenario -> the file name of its Grafana dashboard under dashboards/sequence-catalog/.
 DASHBOARD_OF = {
     "Patient Books Encounter": "patient-books-encounter.json",

@@ -10,6 +10,9 @@ from opentelemetry import trace
 
 from . import context
 from .metrics import HTTP_SERVER_DURATION_SECONDS
+from .spans import participant_span
+
+API_PREFIX = "/api/"
 
 
 class RequestTelemetryMiddleware:
@@ -20,7 +23,15 @@ class RequestTelemetryMiddleware:
         started = time.perf_counter()
         persona = _persona_role(request)
         context.bind(persona=persona, actor_role=persona, trace_id=context.current_trace_id())
-        response = self.get_response(request)
+        if request.path_info.startswith(API_PREFIX):
+            # The seed's "API Gateway": authentication, throttling, content negotiation and routing
+            # to the API controller, for every API call.
+            with participant_span("API Gateway", refresh_labels=True) as gateway:
+                response = self.get_response(request)
+                gateway.set_attribute("http.route", _route(request))
+                gateway.set_attribute("http.status_code", response.status_code)
+        else:
+            response = self.get_response(request)
         # DRF authenticates tokens inside the view: read the persona again afterwards.
         persona = _persona_role(request)
         span = trace.get_current_span()
@@ -36,11 +47,14 @@ class RequestTelemetryMiddleware:
                 span.set_attribute("request_id", request_id)
             # Lets a caller quote the id that every log line of this request carries.
             response.headers.setdefault("X-Request-ID", request_id)
-        route = getattr(getattr(request, "resolver_match", None), "route", None) or "unmatched"
         HTTP_SERVER_DURATION_SECONDS.labels(
-            route=route, method=request.method, status=str(response.status_code), persona=persona
+            route=_route(request), method=request.method, status=str(response.status_code), persona=persona
         ).observe(time.perf_counter() - started)
         return response
+
+
+def _route(request) -> str:
+    return getattr(getattr(request, "resolver_match", None), "route", None) or "unmatched"
 
 
 def _persona_role(request) -> str:

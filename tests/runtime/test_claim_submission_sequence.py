@@ -15,6 +15,7 @@ from tests.factories import EncounterFactory, persona_user
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 SEED_PARTICIPANTS = [
+    "API Gateway",
     "Billing Service API",
     "Billing Orchestrator",
     "Billing Repository Adapter",
@@ -53,12 +54,14 @@ def test_claim_submission_produces_the_seed_span_sequence():
     sequence = [span.name for span in spans if span.name in SEED_PARTICIPANTS]
     assert sequence == SEED_PARTICIPANTS
 
-    # The gateway: the HTTP server span is the root of the trace.
+    # The HTTP server span is the root of the trace; the API Gateway span sits right under it.
     root = next(span for span in spans if span.parent is None)
     assert root.attributes.get("http.route") == "api/claims" or "api/claims" in root.name
     parent_of = {name: span.parent.span_id for name, span in by_name.items() if span.parent is not None}
     span_id = {name: span.context.span_id for name, span in by_name.items()}
-    assert parent_of["Billing Service API"] == root.context.span_id
+    assert parent_of["API Gateway"] == root.context.span_id
+    assert by_name["API Gateway"].attributes["http.route"] == "api/claims"
+    assert parent_of["Billing Service API"] == span_id["API Gateway"]
     assert parent_of["Billing Orchestrator"] == span_id["Billing Service API"]
     assert parent_of["Billing Repository Adapter"] == span_id["Billing Orchestrator"]
     assert parent_of["SQL Shard Primary"] == span_id["Billing Repository Adapter"]

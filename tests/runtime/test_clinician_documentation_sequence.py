@@ -8,6 +8,7 @@ from tests.notes.note_scenario import client_for, note_world, patch_note
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 SEED_PARTICIPANTS_IN_ORDER = [
+    "API Gateway",
     "Encounter API Controller",
     "Command Validator",
     "Encounter Orchestrator",
@@ -45,6 +46,9 @@ def test_note_update_span_sequence_matches_the_seed_diagram():
     assert by_name["Encounter Repository Adapter"].parent.span_id == by_name["Encounter Orchestrator"].context.span_id
     assert by_name["Audit Logger"].parent.span_id == by_name["Encounter Orchestrator"].context.span_id
     assert by_name["Command Validator"].parent.span_id == by_name["Encounter API Controller"].context.span_id
+    # The gateway (authentication, routing) wraps the controller, under the HTTP server span.
+    assert by_name["Encounter API Controller"].parent.span_id == by_name["API Gateway"].context.span_id
+    assert by_name["API Gateway"].attributes["http.route"] == "api/encounters/<int:encounter_id>/notes"
 
     for name in SEED_PARTICIPANTS_IN_ORDER:
         span = by_name[name]
