@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 VAR_DIR := $(or $(PIMLAB_VAR_DIR),$(CURDIR)/var)
 EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 PATIENTS ?= 200
-SEED ?= 42
+LAB_SEED ?= 42
 
 .PHONY: run test install migrate seed services lint format check bench clean validate-sequences
 
@@ -26,7 +26,7 @@ migrate: install
 	$(EMBEDDED) $(PY) manage.py migrate_all
 
 seed: migrate
-	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(SEED)
+	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(LAB_SEED)
 	$(EMBEDDED) $(PY) manage.py probe_setup
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
@@ -60,7 +60,7 @@ bench: install services
 
 # --- Runtime sequence catalog ---------------------------------------------------------------------
 # Diagrams, paths, span names, metrics and dashboards of docs/requirements/runtime-sequence-catalog.md
-# against the code; non-zero on drift. CATALOG=… checks another copy (SEED=… the seed it must equal).
+# against the code; non-zero on drift. CATALOG=… checks another copy (SEED_CATALOG=… the seed it must equal).
 validate-sequences: install
-	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED),--seed $(SEED))
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED_CATALOG),--seed $(SEED_CATALOG))
 # --- end runtime sequence catalog ---
