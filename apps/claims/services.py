@@ -12,9 +12,8 @@ from decimal import Decimal
 
 import structlog
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
@@ -22,6 +21,7 @@ from apps.core.actors import Actor
 from apps.core.api_errors import Problem
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
+from apps.core.sql_retry import transient_sql_retrying
 from apps.encounters.models import Encounter, EncounterStatus
 from apps.outbox.services import outbox_event_record
 from apps.patients.models import Patient
@@ -34,6 +34,10 @@ from .metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_RETENTION_ACTIONS_T
 from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimStatus, Payer, RetentionPolicy
 
 logger = structlog.get_logger(__name__)
+
+# Transient SQL errors (lost connection, serialization failure, deadlock): retried, then 503.
+PERSIST_ATTEMPTS = 3
+PERSIST_BUDGET_SECONDS = 3.0
 
 CLAIM_SUBMITTED = "ClaimSubmitted"
 CLAIM_PAID = "ClaimPaid"
@@ -114,19 +118,23 @@ def claim_submit(
             total = sum((item.line_total for item in line_items), Decimal("0.00"))
             try:
                 guardrails.rate_limit_check(actor=actor)
-                submission = _persist(
-                    alias=alias,
-                    actor=actor,
-                    user=user,
-                    patient_id=patient_id,
-                    encounter_id=encounter_id,
-                    payer=payer,
-                    currency=currency,
-                    line_items=line_items,
-                    total=total,
-                    idempotency_key=idempotency_key,
-                    fingerprint=fingerprint,
-                )
+                for attempt in transient_sql_retrying(
+                    alias=alias, attempts=PERSIST_ATTEMPTS, budget_seconds=PERSIST_BUDGET_SECONDS
+                ):
+                    with attempt:
+                        submission = _persist(
+                            alias=alias,
+                            actor=actor,
+                            user=user,
+                            patient_id=patient_id,
+                            encounter_id=encounter_id,
+                            payer=payer,
+                            currency=currency,
+                            line_items=line_items,
+                            total=total,
+                            idempotency_key=idempotency_key,
+                            fingerprint=fingerprint,
+                        )
             except GuardrailViolation as violation:
                 outcome = "guardrail_violation"
                 _record_violation(
@@ -183,15 +191,6 @@ def _idempotent_replay(*, using: str, actor: Actor, key: str, fingerprint: str) 
     return claim
 
 
-_transient = retry(
-    retry=retry_if_exception_type(OperationalError),
-    wait=wait_random_exponential(multiplier=0.05, max=1.0),
-    stop=stop_after_attempt(3),
-    reraise=True,
-)
-
-
-@_transient
 def _persist(
     *,
     alias: str,

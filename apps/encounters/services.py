@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 
 import structlog
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
@@ -30,6 +29,7 @@ from apps.core.actors import Actor
 from apps.core.api_errors import Problem
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_bucket, shard_for_id
+from apps.core.sql_retry import transient_sql_retrying
 from apps.outbox.models import OutboxStatus
 from apps.outbox.services import outbox_event_record
 from apps.outbox.tasks import outbox_relay_nudge_on_commit
@@ -55,8 +55,6 @@ from .selectors import ENCOUNTER_CREATED, encounter_booking_event, encounter_fin
 from .tracing import profile_tags
 
 logger = structlog.get_logger(__name__)
-
-TRANSIENT_SQL_ERRORS = (OperationalError, InterfaceError)
 
 
 # --- booking ---------------------------------------------------------------------------------
@@ -206,34 +204,23 @@ def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, request
         raise BookingInvalid(errors)
 
 
-def _booking_retrying(alias: str) -> Retrying:
-    def before_sleep(retry_state) -> None:
-        error = retry_state.outcome.exception()
+def _booking_retrying(alias: str):
+    def on_retry(error: BaseException, attempt: int, sleep_s: float) -> None:
         ENCOUNTER_WRITE_RETRIES_TOTAL.labels(shard_id=alias, error=type(error).__name__).inc()
         logger.warning(
             "encounter_write_retry",
             shard_id=alias,
-            attempt=retry_state.attempt_number,
+            attempt=attempt,
             error_class=type(error).__name__,
-            sleep_s=round(retry_state.next_action.sleep, 3),
+            sleep_s=round(sleep_s, 3),
         )
-        _connection_reset_if_broken(alias)
 
-    return Retrying(
-        retry=retry_if_exception_type(TRANSIENT_SQL_ERRORS),
-        stop=stop_after_attempt(int(getattr(settings, "PIMLAB_BOOKING_RETRY_ATTEMPTS", 4)))
-        | stop_after_delay(float(getattr(settings, "PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", 3.0))),
-        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
-        before_sleep=before_sleep,
-        reraise=True,
+    return transient_sql_retrying(
+        alias=alias,
+        attempts=int(getattr(settings, "PIMLAB_BOOKING_RETRY_ATTEMPTS", 4)),
+        budget_seconds=float(getattr(settings, "PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", 3.0)),
+        on_retry=on_retry,
     )
-
-
-def _connection_reset_if_broken(alias: str) -> None:
-    """After a lost connection, drop it so the next attempt reconnects (only outside a caller's transaction)."""
-    connection = connections[alias]
-    if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
-        connection.close()
 
 
 def _booking_write_with_retries(*, alias: str, **fields) -> EncounterBooking:

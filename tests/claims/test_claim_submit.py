@@ -179,3 +179,28 @@ def test_a_failure_after_the_claim_insert_leaves_nothing(billing_admin, finished
     assert response.status_code == 500
     assert rows_on(finished_encounter._state.db) == (0, 0, 0)
     assert ClaimLineItem.objects.using(finished_encounter._state.db).count() == 0
+
+
+def test_transient_sql_error_is_retried_then_the_claim_commits_once(billing_admin, finished_encounter):
+    from tests.encounters.test_booking_failures import fault_count, install_fault
+
+    _user, client = billing_admin
+    alias = finished_encounter._state.db
+    install_fault(alias, table="claims_claim", errcode="40001", times=2)  # two serialization failures
+    response = post_claim(client, claim_body(finished_encounter))
+    assert response.status_code == 202, response.content
+    assert fault_count(alias) == 3  # two failed attempts, then the one that committed
+    assert rows_on(alias) == (1, 1, 1)
+
+
+def test_after_the_retry_budget_a_claim_answers_503_and_writes_nothing(billing_admin, finished_encounter):
+    from apps.claims.services import PERSIST_ATTEMPTS
+    from tests.encounters.test_booking_failures import fault_count, install_fault
+
+    _user, client = billing_admin
+    alias = finished_encounter._state.db
+    install_fault(alias, table="claims_claim", errcode="40001", times=None)
+    response = post_claim(client, claim_body(finished_encounter))
+    assert response.status_code == 503 and int(response["Retry-After"]) > 0
+    assert fault_count(alias) == PERSIST_ATTEMPTS
+    assert rows_on(alias) == (0, 0, 0)
