@@ -28,6 +28,7 @@ migrate: install
 seed: migrate
 	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(LAB_SEED)
 	$(EMBEDDED) $(PY) manage.py probe_setup
+	$(EMBEDDED) $(PY) manage.py seed_workload --visits 60
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.

@@ -499,3 +499,58 @@ def _temporal_history_incident(*, encounter_id: int, shard_alias: str, cause: Ba
 
 
 # --- end clinical notes --------------------------------------------------------------------------
+
+
+# --- visit completion --------------------------------------------------------------------------
+
+ENCOUNTER_FINISHED = "EncounterFinished"
+
+
+class EncounterNotFinishable(EncounterBookingError):
+    pass
+
+
+def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, bool]:
+    """A clinician on the patient's care team (or assigned to the visit) marks it finished, so it
+    can be billed. One transaction on the patient's shard: status, history row, AUDIT_EVENT and an
+    ``EncounterFinished`` outbox row. Finishing a finished encounter changes nothing (returns False)."""
+    from apps.patients.models import CareTeamMember
+
+    alias = shard_for_id(encounter_id)
+    context.bind(shard_id=alias)
+    with participant_span("Encounter Orchestrator", operation="finish"), transaction.atomic(using=alias):
+        encounter = Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id).first()
+        if encounter is None:
+            raise EncounterNotFinishable(f"Encounter {encounter_id} does not exist.")
+        on_care_team = (
+            encounter.clinician_user_id == actor.user_id
+            or CareTeamMember.objects.using(alias)
+            .filter(patient_id=encounter.patient_id, clinician_user_id=actor.user_id)
+            .exists()
+        )
+        if actor.role != "clinician" or not on_care_team:
+            raise EncounterNotFinishable("Only a clinician on the patient's care team may finish the visit.")
+        if encounter.status == EncounterStatus.FINISHED:
+            return encounter, False
+        if encounter.status == EncounterStatus.CANCELLED:
+            raise EncounterNotFinishable("A cancelled encounter cannot be finished.")
+        encounter.status = EncounterStatus.FINISHED
+        encounter.save(using=alias, update_fields=["status", "updated_at"])
+        audit_event_record(
+            using=alias,
+            patient_id=encounter.patient_id,
+            action="encounter.finish",
+            resource_type="Encounter",
+            resource_id=encounter.id,
+            actor=actor,
+        )
+        outbox_event_record(
+            using=alias,
+            aggregate_type="Patient",
+            aggregate_id=encounter.patient_id,
+            event_type=ENCOUNTER_FINISHED,
+            payload={"encounter_id": str(encounter.id), "patient_id": str(encounter.patient_id), "status": "finished"},
+        )
+        outbox_relay_nudge_on_commit(using=alias)
+    logger.info("encounter_finished", shard_id=alias, encounter_id=str(encounter.id), actor_role=actor.role)
+    return encounter, True

@@ -1,0 +1,75 @@
+"""`seed_workload`: a seeded lab gets visits booked, finished and billed through the real services."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from apps.audits.models import AuditEvent
+from apps.claims.models import Claim
+from apps.core.actors import Actor
+from apps.encounters.models import Encounter, EncounterStatus
+from apps.encounters.services import EncounterNotFinishable, encounter_finish
+from apps.outbox.models import OutboxEvent
+from tests.factories import PatientFactory, encounter_for, persona_user
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+SHARDS = ("shard_0", "shard_1")
+
+
+def counts() -> dict[str, int]:
+    def total(queryset_of) -> int:
+        return sum(queryset_of(alias).count() for alias in SHARDS)
+
+    return {
+        "encounters": total(lambda a: Encounter.objects.using(a)),
+        "finished": total(lambda a: Encounter.objects.using(a).filter(status=EncounterStatus.FINISHED)),
+        "claims": total(lambda a: Claim.objects.using(a)),
+        "finish_audits": total(lambda a: AuditEvent.objects.using(a).filter(action="encounter.finish")),
+        "finished_events": total(lambda a: OutboxEvent.objects.using(a).filter(event_type="EncounterFinished")),
+        "claim_events": total(lambda a: OutboxEvent.objects.using(a).filter(event_type="ClaimSubmitted")),
+    }
+
+
+def test_workload_books_finishes_and_bills_through_the_services_once():
+    call_command("seed_lab", patients=12, seed=3, stdout=StringIO())
+    out = StringIO()
+    call_command("seed_workload", visits=9, stdout=out)
+    assert "9 visits booked (0 already there), 6 finished, 6 claims submitted" in out.getvalue()
+    first = counts()
+    assert first == {
+        "encounters": 9, "finished": 6, "claims": 6, "finish_audits": 6, "finished_events": 6, "claim_events": 6,
+    }  # fmt: skip
+    # Every claim sits on its patient's shard beside the finished encounter it bills.
+    for alias in SHARDS:
+        for claim in Claim.objects.using(alias):
+            assert Encounter.objects.using(alias).get(pk=claim.encounter_id).status == EncounterStatus.FINISHED
+
+    again = StringIO()
+    call_command("seed_workload", visits=9, stdout=again)
+    assert "0 visits booked (9 already there), 0 finished, 0 claims submitted" in again.getvalue()
+    assert counts() == first
+
+
+def test_only_a_care_team_clinician_finishes_a_visit():
+    patient = PatientFactory()
+    on_team, _ = persona_user("clinician")
+    stranger, _ = persona_user("clinician")
+    encounter = encounter_for(patient, clinician=on_team)
+    with pytest.raises(EncounterNotFinishable):
+        encounter_finish(encounter_id=encounter.id, actor=Actor(user_id=stranger.pk, role="clinician"))
+    with pytest.raises(EncounterNotFinishable):
+        encounter_finish(encounter_id=encounter.id, actor=Actor(user_id=on_team.pk, role="billing_admin"))
+    assert Encounter.objects.using(patient._state.db).get(pk=encounter.id).status == EncounterStatus.BOOKED
+    finished, changed = encounter_finish(encounter_id=encounter.id, actor=Actor(user_id=on_team.pk, role="clinician"))
+    assert changed and finished.status == EncounterStatus.FINISHED
+    assert encounter_finish(encounter_id=encounter.id, actor=Actor(user_id=on_team.pk, role="clinician"))[1] is False
+
+
+def test_workload_needs_a_seeded_lab():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="seed_lab"):
+        call_command("seed_workload", visits=3, stdout=StringIO())
