@@ -507,7 +507,11 @@ ENCOUNTER_FINISHED = "EncounterFinished"
 
 
 class EncounterNotFinishable(EncounterBookingError):
-    pass
+    """The visit cannot be finished (it was cancelled)."""
+
+
+class EncounterNotVisible(EncounterNotFinishable):
+    """No such encounter, or the actor is not a clinician on the patient's care team (no existence leak)."""
 
 
 def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, bool]:
@@ -521,7 +525,7 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
     with participant_span("Encounter Orchestrator", operation="finish"), transaction.atomic(using=alias):
         encounter = Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id).first()
         if encounter is None:
-            raise EncounterNotFinishable(f"Encounter {encounter_id} does not exist.")
+            raise EncounterNotVisible(f"Encounter {encounter_id} does not exist.")
         on_care_team = (
             encounter.clinician_user_id == actor.user_id
             or CareTeamMember.objects.using(alias)
@@ -529,7 +533,7 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
             .exists()
         )
         if actor.role != "clinician" or not on_care_team:
-            raise EncounterNotFinishable("Only a clinician on the patient's care team may finish the visit.")
+            raise EncounterNotVisible("Only a clinician on the patient's care team may finish the visit.")
         if encounter.status == EncounterStatus.FINISHED:
             return encounter, False
         if encounter.status == EncounterStatus.CANCELLED:

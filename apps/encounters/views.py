@@ -21,10 +21,13 @@ from .selectors import encounter_booking_event, encounter_get
 from .services import (
     BookingInvalid,
     EncounterBooking,
+    EncounterNotFinishable,
+    EncounterNotVisible,
     IdempotencyKeyConflict,
     PatientNotFound,
     booking_request_fingerprint,
     encounter_book,
+    encounter_finish,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -220,3 +223,37 @@ class EncounterDetailApi(APIView):
         event = encounter_booking_event(encounter=encounter)
         tracking_id, event_status = event if event else ("", "unknown")
         return Response(_booking_representation(encounter, tracking_id=tracking_id, event_status=event_status))
+
+
+class EncounterFinishApi(APIView):
+    """POST /api/encounters/{id}/finish — a care-team clinician closes the visit so it can be billed."""
+
+    permission_classes = [HasPersonaRole.of(PersonaRole.CLINICIAN)]
+    renderer_classes = [JSONRenderer]
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        status = serializers.CharField()
+        changed = serializers.BooleanField()
+
+    @extend_schema(request=None, responses={200: OutputSerializer})
+    def post(self, request, encounter_id: int):
+        try:
+            encounter, changed = encounter_finish(encounter_id=encounter_id, actor=Actor.from_user(request.user))
+        except EncounterNotVisible as exc:
+            raise Problem(
+                status_code=status.HTTP_404_NOT_FOUND,
+                title="Not found",
+                detail=f"No encounter {encounter_id} is visible to you.",
+                remediation="Check the id; only a clinician on the patient's care team can finish the visit.",
+                code="not_found",
+            ) from exc
+        except EncounterNotFinishable as exc:
+            raise Problem(
+                status_code=status.HTTP_409_CONFLICT,
+                title="Encounter cannot be finished",
+                detail=str(exc),
+                remediation="Book a new encounter; a cancelled visit stays cancelled.",
+                code="not_finishable",
+            ) from exc
+        return Response({"id": str(encounter.id), "status": encounter.status, "changed": changed})

@@ -73,3 +73,29 @@ def test_workload_needs_a_seeded_lab():
 
     with pytest.raises(CommandError, match="seed_lab"):
         call_command("seed_workload", visits=3, stdout=StringIO())
+
+
+def test_finish_api_for_the_care_team_clinician_only():
+    from rest_framework.test import APIClient
+
+    from apps.patients.models import CareTeamMember
+
+    patient = PatientFactory()
+    on_team, on_team_token = persona_user("clinician")
+    CareTeamMember(patient=patient, clinician_user_id=on_team.pk).save(using=patient._state.db)
+    _stranger, stranger_token = persona_user("clinician")
+    _admin, admin_token = persona_user("billing_admin")
+    encounter = encounter_for(patient)
+
+    def finish(token):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client.post(f"/api/encounters/{encounter.id}/finish")
+
+    assert finish(admin_token).status_code == 403
+    denied = finish(stranger_token)
+    assert denied.status_code == 404 and denied.json()["remediation"]
+    done = finish(on_team_token)
+    assert done.status_code == 200 and done.json() == {"id": str(encounter.id), "status": "finished", "changed": True}
+    assert finish(on_team_token).json()["changed"] is False
+    assert AuditEvent.objects.using(patient._state.db).filter(action="encounter.finish").count() == 1
