@@ -1,7 +1,8 @@
 """Writes of the probe app: recording a probe result, and finishing a synthetic encounter.
 
-The lab has no API that finishes an encounter (clinicians do that in the EHR the lab stands in
-for), so the claim probe finishes its own synthetic encounter here before billing it."""
+The claim probe finishes its own synthetic encounter here before billing it: its personas are
+token-only and on no care team, so `POST /api/encounters/{id}/finish` (care-team clinicians only)
+would refuse them; this shortcut refuses every non-synthetic patient."""
 
 from __future__ import annotations
 
