@@ -25,7 +25,7 @@ from apps.telemetry.tracing import tracer
 from .chaos_guard import chaos_cover
 from .models import ProbeOutcome, ProbeResult, ProbeScenario
 from .personas import ProbeIdentity, probe_identities
-from .services import probe_encounter_finish, probe_result_record
+from .services import probe_result_record
 
 logger = structlog.get_logger(__name__)
 
@@ -145,7 +145,9 @@ def probe_claim_submission(session: ProbeSession) -> None:
     encounter_id = _book_and_wait_published(session)
     session.step(
         "encounter_finish",
-        lambda: probe_encounter_finish(shard_alias=identity.shard_alias, encounter_id=encounter_id),
+        lambda: session.request(
+            "POST", f"/api/encounters/{encounter_id}/finish", token=identity.clinician_token, expect=200
+        ),
     )
 
     def submit() -> str:

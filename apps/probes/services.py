@@ -1,34 +1,11 @@
-"""Writes of the probe app: recording a probe result, and finishing a synthetic encounter.
-
-The claim probe finishes its own synthetic encounter here before billing it: its personas are
-token-only and on no care team, so `POST /api/encounters/{id}/finish` (care-team clinicians only)
-would refuse them; this shortcut refuses every non-synthetic patient."""
+"""Writes of the probe app: recording a probe result."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
-
-from apps.encounters.models import Encounter, EncounterStatus
-
 from .metrics import SYNTHETIC_PROBE_DURATION_SECONDS, SYNTHETIC_PROBE_SUCCESS_TOTAL
-from .models import ProbeOutcome, ProbeResult, ProbeTarget
-
-
-class NotASyntheticEncounter(Exception):
-    pass
-
-
-def probe_encounter_finish(*, shard_alias: str, encounter_id: int) -> None:
-    """Mark a synthetic patient's encounter finished; refuses any other patient's encounter."""
-    synthetic_patients = set(ProbeTarget.objects.using("default").values_list("patient_id", flat=True))
-    with transaction.atomic(using=shard_alias):
-        encounter = Encounter.objects.using(shard_alias).select_for_update().filter(pk=encounter_id).first()
-        if encounter is None or encounter.patient_id not in synthetic_patients:
-            raise NotASyntheticEncounter(f"encounter {encounter_id} does not belong to a synthetic probe patient")
-        encounter.status = EncounterStatus.FINISHED
-        encounter.save(using=shard_alias, update_fields=["status"])
+from .models import ProbeOutcome, ProbeResult
 
 
 def probe_result_record(
