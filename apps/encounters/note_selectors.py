@@ -7,10 +7,10 @@ from datetime import datetime
 
 from apps.core.models import PersonaRole
 from apps.core.resolver import shard_for_id
-from apps.patients.models import CareTeamMember
 from apps.telemetry import context
 
 from .models import Encounter
+from .selectors import clinician_relation
 
 NOTE_FIELDS = (
     "note_text",
@@ -48,15 +48,9 @@ def note_access_for(*, user, encounter: Encounter) -> NoteAccess:
     persona = getattr(user, "persona", None)
     role = persona.role if persona is not None else None
     if role == PersonaRole.CLINICIAN:
-        if encounter.clinician_user_id == user.pk:
-            return NoteAccess(True, True, True, "assigned clinician")
-        on_care_team = (
-            CareTeamMember.objects.using(encounter._state.db)
-            .filter(patient_id=encounter.patient_id, clinician_user_id=user.pk)
-            .exists()
-        )
-        if on_care_team:
-            return NoteAccess(True, True, True, "care team member")
+        relation = clinician_relation(clinician_user_id=user.pk, encounter=encounter)
+        if relation is not None:
+            return NoteAccess(True, True, True, relation)
         return NoteAccess(False, False, False, "clinician not on the patient's care team")
     if role == PersonaRole.PATIENT and persona.patient_id == encounter.patient_id:
         return NoteAccess(True, False, False, "the patient's own encounter")

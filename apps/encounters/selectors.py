@@ -8,10 +8,26 @@ from apps.core.ids import bucket_of
 from apps.core.sharding import for_id
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
+from apps.patients.models import CareTeamMember
 
 from .models import Encounter
 
 ENCOUNTER_CREATED = "EncounterCreated"
+
+
+def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -> str | None:
+    """The row-level rule (seed FR-08.1/08.2): how a clinician relates to a visit — "assigned
+    clinician", "care team member", or None when they may not see it at all."""
+    if clinician_user_id is None:
+        return None
+    if encounter.clinician_user_id == clinician_user_id:
+        return "assigned clinician"
+    on_care_team = (
+        CareTeamMember.objects.using(encounter._state.db)
+        .filter(patient_id=encounter.patient_id, clinician_user_id=clinician_user_id)
+        .exists()
+    )
+    return "care team member" if on_care_team else None
 
 
 def encounter_get(*, encounter_id: int | str) -> Encounter | None:

@@ -51,7 +51,12 @@ from .note_telemetry import (
     TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL,
 )
 from .note_validation import ValidatedNote
-from .selectors import ENCOUNTER_CREATED, encounter_booking_event, encounter_find_by_idempotency_key
+from .selectors import (
+    ENCOUNTER_CREATED,
+    clinician_relation,
+    encounter_booking_event,
+    encounter_find_by_idempotency_key,
+)
 from .tracing import profile_tags
 
 logger = structlog.get_logger(__name__)
@@ -518,21 +523,16 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
     """A clinician on the patient's care team (or assigned to the visit) marks it finished, so it
     can be billed. One transaction on the patient's shard: status, history row, AUDIT_EVENT and an
     ``EncounterFinished`` outbox row. Finishing a finished encounter changes nothing (returns False)."""
-    from apps.patients.models import CareTeamMember
-
     alias = shard_for_id(encounter_id)
     context.bind(shard_id=alias)
     with participant_span("Encounter Orchestrator", operation="finish"), transaction.atomic(using=alias):
         encounter = Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id).first()
         if encounter is None:
             raise EncounterNotVisible(f"Encounter {encounter_id} does not exist.")
-        on_care_team = (
-            encounter.clinician_user_id == actor.user_id
-            or CareTeamMember.objects.using(alias)
-            .filter(patient_id=encounter.patient_id, clinician_user_id=actor.user_id)
-            .exists()
-        )
-        if actor.role != "clinician" or not on_care_team:
+        if (
+            actor.role != "clinician"
+            or clinician_relation(clinician_user_id=actor.user_id, encounter=encounter) is None
+        ):
             raise EncounterNotVisible("Only a clinician on the patient's care team may finish the visit.")
         if encounter.status == EncounterStatus.FINISHED:
             return encounter, False
