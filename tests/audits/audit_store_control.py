@@ -61,21 +61,3 @@ def audit_triggers_disabled():
     finally:
         with connections["audit"].cursor() as cursor:
             cursor.execute("ALTER TABLE audits_auditrecord ENABLE TRIGGER audits_auditrecord_append_only")
-
-
-def ensure_default_shard_map() -> None:
-    """Transactional tests flush the catalog, including the shard map its migration created: put it back."""
-    from django.conf import settings
-
-    from apps.core.models import ShardMapEntry
-    from apps.core.resolver import resolver
-
-    if ShardMapEntry.objects.exists():
-        return
-    shards = list(settings.SHARD_ALIASES)
-    per_shard = settings.PIMLAB_LOGICAL_BUCKETS // len(shards)
-    for index, alias in enumerate(shards):
-        start = index * per_shard
-        end = settings.PIMLAB_LOGICAL_BUCKETS - 1 if index == len(shards) - 1 else start + per_shard - 1
-        ShardMapEntry.objects.create(bucket_start=start, bucket_end=end, shard_alias=alias, note="initial even split")
-    resolver.forget()

@@ -23,15 +23,6 @@ from .conftest import approved_run
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-@pytest.fixture(autouse=True)
-def even_shard_map():
-    """transaction=True tests flush the catalog, data migrations included: lay the even split again."""
-    if not ShardMapEntry.objects.exists():
-        ShardMapEntry.objects.create(bucket_start=0, bucket_end=511, shard_alias="shard_0")
-        ShardMapEntry.objects.create(bucket_start=512, bucket_end=1023, shard_alias="shard_1")
-    resolver.forget()
-
-
 def step(name, action, **arguments):
     return {"name": name, "type": "action", "action": action, "arguments": arguments}
 

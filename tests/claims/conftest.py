@@ -10,17 +10,12 @@ from tests.factories import EncounterFactory, PatientFactory, persona_user
 
 
 def ensure_reference_data() -> None:
-    """Transactional tests flush every table, including rows the migrations loaded: put them back."""
+    """Transactional tests flush every table, including rows the migrations loaded: put them back
+    (the shard map is restored for every database test by tests/conftest.py)."""
     from apps.claims.models import AmountCeiling, Payer, RetentionPolicy
     from apps.claims.reference_data import reference_data_load
-    from apps.core.models import ShardMapEntry
-    from apps.core.resolver import resolver
 
     reference_data_load(retention_policy_model=RetentionPolicy, payer_model=Payer, amount_ceiling_model=AmountCeiling)
-    if not ShardMapEntry.objects.exists():
-        ShardMapEntry.objects.create(bucket_start=0, bucket_end=511, shard_alias="shard_0")
-        ShardMapEntry.objects.create(bucket_start=512, bucket_end=1023, shard_alias="shard_1")
-        resolver.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -6,33 +6,15 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.core.ids import BUCKET_COUNT
-from apps.core.models import PersonaRole, ShardMapEntry
+from apps.core.models import PersonaRole
 from tests.factories import PatientFactory, persona_user
 
 # Buckets 3 and 1000 map to shard_0 and shard_1 in the initial even split.
 SHARD_0_BUCKET = 3
 SHARD_1_BUCKET = 1000
-
-
-@pytest.fixture(autouse=True)
-def shard_map_present(request):
-    """Transactional tests flush the catalog: put the initial even split back when it is gone."""
-    if request.node.get_closest_marker("django_db") is None:
-        return
-    request.getfixturevalue("_django_db_helper")
-    if ShardMapEntry.objects.exists():
-        return
-    shards = list(settings.SHARD_ALIASES)
-    per_shard = BUCKET_COUNT // len(shards)
-    for index, alias in enumerate(shards):
-        start = index * per_shard
-        end = BUCKET_COUNT - 1 if index == len(shards) - 1 else start + per_shard - 1
-        ShardMapEntry.objects.create(bucket_start=start, bucket_end=end, shard_alias=alias, note="test even split")
 
 
 def patient_in_bucket(bucket: int):

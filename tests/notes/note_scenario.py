@@ -26,9 +26,6 @@ class NoteWorld:
 
 
 def note_world() -> NoteWorld:
-    from tests.audits.audit_store_control import ensure_default_shard_map
-
-    ensure_default_shard_map()
     glossary_terms_load()
     glossary_cache.forget()
     patient = PatientFactory(bucket=10)  # shard_0
