@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import ClaimDetailApi, ClaimPaymentApi, ClaimSubmitApi, PayerListApi
+from .apis import ClaimDetailApi, ClaimPaymentApi, ClaimSubmitApi, PayerListApi
 
 urlpatterns = [
     path("claims", ClaimSubmitApi.as_view(), name="claim-submit"),

@@ -59,7 +59,7 @@ class EncounterAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
         return False
 
 
-from .note_admin import register_encounter_admin  # noqa: E402
+from .notes.admin import register_encounter_admin  # noqa: E402
 
 # Keep this last: it layers the clinical-note history (diffs, revert disabled) over any Encounter admin above.
 register_encounter_admin()

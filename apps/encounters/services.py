@@ -40,8 +40,8 @@ from apps.telemetry.spans import participant_span
 
 from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType, NoteStatus
-from .note_selectors import NOTE_FIELDS
-from .note_telemetry import (
+from .notes.selectors import NOTE_FIELDS
+from .notes.telemetry import (
     ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL,
     NOTE_GLOSSARY_FINDINGS_TOTAL,
     NOTE_REDACTIONS_TOTAL,
@@ -50,14 +50,14 @@ from .note_telemetry import (
     SPAN_TEMPORAL_HISTORY,
     TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL,
 )
-from .note_validation import ValidatedNote
+from .notes.validation import ValidatedNote
+from .profiling import profile_tags
 from .selectors import (
     ENCOUNTER_CREATED,
     clinician_relation,
     encounter_booking_event,
     encounter_find_by_idempotency_key,
 )
-from .tracing import profile_tags
 
 logger = structlog.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from .note_views import EncounterNoteApi, EncounterNoteHistoryApi
-from .views import EncounterBookApi, EncounterDetailApi, EncounterFinishApi
+from .apis import EncounterBookApi, EncounterDetailApi, EncounterFinishApi
+from .notes.apis import EncounterNoteApi, EncounterNoteHistoryApi
 
 urlpatterns: list = [
     # Booking (seed "Patient Books Encounter").

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import FinancialDashboardApi
+from .apis import FinancialDashboardApi
 
 urlpatterns = [
     path("dashboards/financial", FinancialDashboardApi.as_view(), name="dashboard-financial"),

@@ -15,8 +15,8 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.core.identity_cache import token_identity_cache
+from apps.encounters.apis import EncounterBookingOutputSerializer, _booking_representation
 from apps.encounters.models import Encounter
-from apps.encounters.views import EncounterBookingOutputSerializer, _booking_representation
 from tests.encounters.conftest import book, booking_body
 from tests.encounters.test_booking_api import shard_rows
 from tests.encounters.test_booking_failures import retries

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rest_framework.test import APIClient
 
-from apps.encounters.note_glossary import glossary_cache, glossary_terms_load
+from apps.encounters.notes.glossary import glossary_cache, glossary_terms_load
 from apps.telemetry.logging import FOREIGN_PRE_CHAIN, FORMATTER_PROCESSORS
 from tests.factories import PatientFactory, care_team_member, encounter_for, persona_user
 

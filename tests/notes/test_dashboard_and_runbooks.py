@@ -7,7 +7,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 import apps.audits.metrics
-import apps.encounters.note_telemetry  # noqa: F401
+import apps.encounters.notes.telemetry  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_METRICS = {"encounter_note_update_duration", "audit_event_write_total"}

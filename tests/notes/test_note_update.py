@@ -132,7 +132,7 @@ def test_glossary_is_case_sensitive_where_it_must_be(world):
 
 def test_glossary_edit_in_the_catalog_takes_effect(world):
     from apps.encounters.models import GlossaryTerm
-    from apps.encounters.note_glossary import glossary_cache
+    from apps.encounters.notes.glossary import glossary_cache
 
     GlossaryTerm.objects.create(term="BP", canonical="blood pressure", action="normalise", category="abbreviation")
     glossary_cache.forget()

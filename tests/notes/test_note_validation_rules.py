@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from apps.encounters.note_glossary import GlossaryEntry, GlossaryRules, _pattern
-from apps.encounters.note_validation import (
+from apps.encounters.notes.glossary import GlossaryEntry, GlossaryRules, _pattern
+from apps.encounters.notes.validation import (
     NoteChange,
     NoteContextMissing,
     NoteState,

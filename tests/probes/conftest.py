@@ -52,7 +52,7 @@ def probe_world(request):
     """Reference data, an empty Redis and the synthetic personas on every shard."""
     request.getfixturevalue("_django_db_helper")
     ensure_reference_data()
-    from apps.encounters.note_glossary import glossary_cache, glossary_terms_load
+    from apps.encounters.notes.glossary import glossary_cache, glossary_terms_load
 
     glossary_terms_load()
     glossary_cache.forget()

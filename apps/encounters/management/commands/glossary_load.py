@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from apps.encounters.note_glossary import GLOSSARY_DATA_FILE, glossary_terms_load
+from apps.encounters.notes.glossary import GLOSSARY_DATA_FILE, glossary_terms_load
 
 
 class Command(BaseCommand):

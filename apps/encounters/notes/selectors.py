@@ -9,8 +9,8 @@ from apps.core.models import PersonaRole
 from apps.core.resolver import shard_for_id
 from apps.telemetry import context
 
-from .models import Encounter
-from .selectors import clinician_relation
+from ..models import Encounter
+from ..selectors import clinician_relation
 
 NOTE_FIELDS = (
     "note_text",

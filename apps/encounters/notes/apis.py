@@ -24,9 +24,15 @@ from apps.core.api_errors import Problem, problem_response
 from apps.telemetry import context
 from apps.telemetry.spans import correlation_attributes, participant_span
 
-from .models import Encounter, NoteStatus
-from .note_glossary import glossary_rules
-from .note_selectors import (
+from ..models import Encounter, NoteStatus
+from ..services import (
+    NoteVersionConflict,
+    TemporalHistoryUnavailable,
+    encounter_note_access_record,
+    encounter_note_update,
+)
+from .glossary import glossary_rules
+from .selectors import (
     NoteAccess,
     encounter_for_note,
     encounter_note_as_of,
@@ -34,19 +40,13 @@ from .note_selectors import (
     note_access_for,
     note_as_dict,
 )
-from .note_telemetry import (
+from .telemetry import (
     ENCOUNTER_NOTE_UPDATE_DURATION,
     SPAN_API_CONTROLLER,
     SPAN_TELEMETRY,
     SPAN_VALIDATOR,
 )
-from .note_validation import NoteChange, NoteState, note_command_validate
-from .services import (
-    NoteVersionConflict,
-    TemporalHistoryUnavailable,
-    encounter_note_access_record,
-    encounter_note_update,
-)
+from .validation import NoteChange, NoteState, note_command_validate
 
 logger = structlog.get_logger(__name__)
 

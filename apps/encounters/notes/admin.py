@@ -15,9 +15,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 from apps.core.resolver import shard_for_id
 
-from .models import Encounter, GlossaryTerm
-from .note_glossary import glossary_cache
-from .note_selectors import NOTE_FIELDS
+from ..models import Encounter, GlossaryTerm
+from .glossary import glossary_cache
+from .selectors import NOTE_FIELDS
 
 
 @admin.register(GlossaryTerm)

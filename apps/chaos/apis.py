@@ -102,7 +102,7 @@ class RunOutput(serializers.ModelSerializer):
         ]
 
 
-class SchemaView(APIView):
+class SchemaApi(APIView):
     """The published JSON Schema of experiment manifests."""
 
     permission_classes = [AllowAny]
@@ -112,7 +112,7 @@ class SchemaView(APIView):
         return Response(manifests.experiment_schema())
 
 
-class ActivityCatalogueView(APIView):
+class ActivityCatalogueApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -120,7 +120,7 @@ class ActivityCatalogueView(APIView):
         return Response(registry.catalogue())
 
 
-class ExperimentListView(APIView):
+class ExperimentListApi(APIView):
     permission_classes = [IsSRE]
 
     class Output(serializers.Serializer):
@@ -137,7 +137,7 @@ class ExperimentListView(APIView):
         return Response(self.Output(selectors.experiment_list(), many=True).data)
 
 
-class ExperimentSubmitView(APIView):
+class ExperimentSubmitApi(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
@@ -159,7 +159,7 @@ class ExperimentSubmitView(APIView):
         return Response(RevisionOutput(revision).data, status=status.HTTP_201_CREATED)
 
 
-class RevisionDetailView(APIView):
+class RevisionDetailApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(responses=RevisionOutput)
@@ -167,7 +167,7 @@ class RevisionDetailView(APIView):
         return Response(RevisionOutput(_revision_or_404(revision_id)).data)
 
 
-class RevisionDryRunView(APIView):
+class RevisionDryRunApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
@@ -178,7 +178,7 @@ class RevisionDryRunView(APIView):
         return Response({"status": revision.status, "report": report})
 
 
-class RevisionApproveView(APIView):
+class RevisionApproveApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(request=None, responses=RevisionOutput)
@@ -190,7 +190,7 @@ class RevisionApproveView(APIView):
         return Response(RevisionOutput(revision).data)
 
 
-class RevisionLaunchView(APIView):
+class RevisionLaunchApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(request=None, responses={202: RunOutput})
@@ -208,7 +208,7 @@ class RevisionLaunchView(APIView):
         return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class RunDetailView(APIView):
+class RunDetailApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(responses=RunOutput)
@@ -216,7 +216,7 @@ class RunDetailView(APIView):
         return Response(RunOutput(_run_or_404(run_id)).data)
 
 
-class RunReportView(APIView):
+class RunReportApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -224,7 +224,7 @@ class RunReportView(APIView):
         return Response(selectors.run_report(_run_or_404(run_id)))
 
 
-class RunAbortView(APIView):
+class RunAbortApi(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
@@ -248,7 +248,7 @@ class RunAbortView(APIView):
         return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class RunCloseView(APIView):
+class RunCloseApi(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
@@ -274,7 +274,7 @@ class RunCloseView(APIView):
         return Response(RunOutput(run).data)
 
 
-class KillSwitchView(APIView):
+class KillSwitchApi(APIView):
     permission_classes = [IsSRE]
 
     class Input(serializers.Serializer):
@@ -303,7 +303,7 @@ class KillSwitchView(APIView):
         return Response({"engaged": switch.engaged, "reason": switch.reason, "changed_by": switch.changed_by})
 
 
-class GrafanaAnnotationsView(APIView):
+class GrafanaAnnotationsApi(APIView):
     """Chaos annotations (start, injection, recovery, end) in Grafana's annotation JSON format."""
 
     permission_classes = [IsSRE]

@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 from django.db import transaction
 
-from .models import GlossaryAction, GlossaryTerm
+from ..models import GlossaryAction, GlossaryTerm
 
-GLOSSARY_DATA_FILE = Path(__file__).resolve().parent / "data" / "clinical_glossary.yaml"
+GLOSSARY_DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "clinical_glossary.yaml"
 GLOSSARY_CACHE_SECONDS = 60.0
 
 

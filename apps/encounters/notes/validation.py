@@ -22,8 +22,8 @@ from rest_framework import status
 
 from apps.core.api_errors import Problem
 
-from .models import GlossaryAction, NoteStatus
-from .note_glossary import GlossaryRules
+from ..models import GlossaryAction, NoteStatus
+from .glossary import GlossaryRules
 
 PROBLEM_TYPE_MISSING_CONTEXT = "https://pimlab.dev/problems/note-missing-context"
 
