@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from tests.claims.conftest import ensure_reference_data
 from tests.event_envelopes import claim_submitted, redis_flush
 from tests.factories import persona_user
+from tests.support.browser import chromium, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
-def page(tmp_path):
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM calls are
-    # in other threads, the test's own ORM calls are synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def page():
+    with chromium() as browser:
+        yield browser.new_page()
 
 
 @pytest.fixture
@@ -52,13 +32,6 @@ def billing_admin():
     user.save(update_fields=["password"])
     yield user
     redis_flush()
-
-
-def log_in(page, live_server, username: str, password: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("#login-submit")
 
 
 def test_billing_admin_logs_in_and_reads_projected_claims_on_the_dashboard(page, live_server, billing_admin):
