@@ -30,12 +30,15 @@ seed: migrate
 	$(EMBEDDED) $(PY) manage.py probe_setup
 	$(EMBEDDED) $(PY) manage.py seed_workload --visits 60
 
-# Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
+# Web (gunicorn), worker, the chaos worker (its own queue), the supervised projection worker and beat
+# from the Procfile, on the embedded profile; Ctrl-C stops them all (and whatever a drill started).
+# The manifest folder is reconciled first, so the drills are listed from the first page load.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
 run: seed
 	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(EMBEDDED) $(PY) manage.py chaos_reconcile > /dev/null
 	$(EMBEDDED) $(PY) manage.py lab_banner
-	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(VENV)/bin/honcho start --no-colour web worker beat
+	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(VENV)/bin/honcho start --no-colour web worker chaos projections beat
 
 services:
 	bash scripts/ensure_services.sh

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -15,16 +14,17 @@ from apps.core.api_errors import Problem
 from apps.core.permissions import IsSRE
 from apps.telemetry import context as telemetry_context
 
-from . import manifests, registry, selectors, services
+from . import activities, manifests, selectors, services
+from .errors import ManifestUnparseable
 from .models import ChaosSwitch, ExperimentRevision, ExperimentRun
 
 
 def _rule_violation(exc: services.ChaosRuleViolation) -> Problem:
     return Problem(
-        status_code=status.HTTP_409_CONFLICT,
-        title="Chaos governance rule",
-        detail=str(exc),
-        remediation=str(exc),
+        status_code=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        remediation=exc.remediation,
         code=exc.code,
     )
 
@@ -117,7 +117,7 @@ class ActivityCatalogueApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        return Response(registry.catalogue())
+        return Response(activities.catalogue())
 
 
 class ExperimentListApi(APIView):
@@ -151,11 +151,22 @@ class ExperimentSubmitApi(APIView):
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        revision = services.experiment_submit(
-            key=f"api/{data.validated_data['name']}",
-            manifest_text=data.validated_data["manifest"],
-            author=request.user.username,
-        )
+        try:
+            revision = services.experiment_submit(
+                key=f"api/{data.validated_data['name']}",
+                manifest_text=data.validated_data["manifest"],
+                author=request.user.username,
+            )
+        except ManifestUnparseable as exc:
+            raise Problem(
+                status_code=exc.status,
+                title=exc.title,
+                detail=exc.detail,
+                remediation=exc.remediation,
+                code=exc.code,
+                line=exc.line,
+                column=exc.column,
+            ) from exc
         return Response(RevisionOutput(revision).data, status=status.HTTP_201_CREATED)
 
 
@@ -195,8 +206,6 @@ class RevisionLaunchApi(APIView):
 
     @extend_schema(request=None, responses={202: RunOutput})
     def post(self, request, revision_id: int):
-        from .tasks import chaos_run_execute
-
         request_id = telemetry_context.current().get("request_id") or ""
         try:
             run = services.run_launch(
@@ -204,7 +213,6 @@ class RevisionLaunchApi(APIView):
             )
         except services.ChaosRuleViolation as exc:
             raise _rule_violation(exc) from exc
-        transaction.on_commit(lambda: chaos_run_execute.delay(run.pk), using="default")
         return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -7,6 +7,10 @@ handle, the fault's time) through this module, as they share a process.
 
 ``chaos run`` needs the project importable and its settings: ``PYTHONPATH=<checkout>`` and
 ``DJANGO_SETTINGS_MODULE`` (``pimlab_portal.settings.local`` unless set).
+
+Exports stay governed: the first steady-state probe (:func:`governance_check`) checks that the
+exported revision is still approved and the kill switch is released; Chaos Toolkit does not run
+the method when the hypothesis fails before it.
 """
 
 from __future__ import annotations
@@ -34,9 +38,31 @@ def _context(configuration: dict | None):
     return ActivityContext(configuration=configuration or {}, state=_STATE, summary=_SUMMARY, experiment_key="ctk")
 
 
+def governance_refusal(revision_id: int | None) -> str | None:
+    """Why an exported experiment must not run now (None when it may)."""
+    _django_ready()
+    from .models import ChaosSwitch, ExperimentRevision, RevisionStatus
+
+    switch = ChaosSwitch.objects.filter(engaged=True).first()
+    if switch is not None:
+        return f"the chaos kill switch is engaged ({switch.reason or 'no reason given'})"
+    revision = ExperimentRevision.objects.filter(pk=revision_id).first() if revision_id else None
+    if revision is None:
+        return f"revision {revision_id} does not exist in this lab"
+    if revision.status != RevisionStatus.APPROVED:
+        return f"revision {revision.number} of {revision.experiment.key} is {revision.status}, not approved"
+    return None
+
+
+def governance_check(revision_id: int | None = None) -> bool:
+    """Chaos Toolkit probe, first of the steady state: True only while the revision is approved and
+    the kill switch is released (the hypothesis fails otherwise, so the method never runs)."""
+    return governance_refusal(revision_id) is None
+
+
 def _run(kind: str, name: str, arguments: dict | None, configuration: dict | None) -> Any:
     _django_ready()
-    from .registry import get_activity
+    from .activities import get_activity
 
     activity = get_activity(kind, name)
     if activity is None:
@@ -105,8 +131,8 @@ def _activity(activity: dict, configuration: dict) -> dict:
     return exported
 
 
-def export_experiment(manifest: dict, *, reference: str = "") -> dict:
-    """The manifest as a Chaos Toolkit experiment (version 1.0.0 format)."""
+def export_experiment(manifest: dict, *, reference: str = "", revision_id: int | None = None) -> dict:
+    """The manifest as a Chaos Toolkit experiment (version 1.0.0 format), governed by ``revision_id``."""
     configuration = dict(manifest.get("configuration") or {})
     hypothesis = manifest["steady_state_hypothesis"]
     return {
@@ -122,6 +148,7 @@ def export_experiment(manifest: dict, *, reference: str = "") -> dict:
                 "owner": manifest["owner"],
                 "adr": manifest["adr"],
                 "blast_radius": manifest["blast_radius"],
+                "revision_id": revision_id,
             }
         ],
         "steady-state-hypothesis": {
@@ -129,11 +156,24 @@ def export_experiment(manifest: dict, *, reference: str = "") -> dict:
             "probes": [
                 {
                     "type": "probe",
-                    "name": probe["name"],
-                    "tolerance": _tolerance(probe["tolerance"]),
-                    "provider": _provider("run_probe", probe["probe"], probe.get("arguments"), configuration),
-                }
-                for probe in hypothesis["probes"]
+                    "name": "revision approved and kill switch released",
+                    "tolerance": True,
+                    "provider": {
+                        "type": "python",
+                        "module": MODULE,
+                        "func": "governance_check",
+                        "arguments": {"revision_id": revision_id},
+                    },
+                },
+                *(
+                    {
+                        "type": "probe",
+                        "name": probe["name"],
+                        "tolerance": _tolerance(probe["tolerance"]),
+                        "provider": _provider("run_probe", probe["probe"], probe.get("arguments"), configuration),
+                    }
+                    for probe in hypothesis["probes"]
+                ),
             ],
         },
         "method": [_activity(a, configuration) for a in manifest["method"]],

@@ -2,8 +2,12 @@
 
 from prometheus_client import Counter, Gauge
 
+# Most recent value across processes: the reaper's 0 replaces the 1 of a chaos worker that died.
 CHAOS_EXPERIMENT_ACTIVE = Gauge(
-    "chaos_experiment_active", "1 while a run of the experiment is executing, else 0.", ["experiment", "shard_id"]
+    "chaos_experiment_active",
+    "1 while a run of the experiment is executing, else 0.",
+    ["experiment", "shard_id"],
+    multiprocess_mode="mostrecent",
 )
 SQL_FAILOVER_DURATION_SECONDS = Gauge(
     "sql_failover_duration_seconds",

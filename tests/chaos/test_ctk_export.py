@@ -81,7 +81,7 @@ def test_exported_experiment_runs_with_the_chaos_cli(tmp_path):
     revision = services.experiment_submit(key="api/ctk", manifest_text=yaml.safe_dump(manifest), author="sre-author")
     services.revision_dry_run(revision=revision)
     services.revision_approve(revision=revision, approver="sre-approver")
-    run = services.run_launch(revision=revision, launched_by="sre-approver")
+    run = services.run_launch(revision=revision, launched_by="sre-approver", enqueue=False)
 
     exported_path = tmp_path / "experiment.json"
     call_command("chaos_export", str(run.pk), out=str(exported_path))

@@ -77,6 +77,14 @@ def app_server(django_db_setup, ha_pair):
         server.wait(timeout=10)
 
 
+@pytest.fixture
+def lab_app(app_server, settings):
+    """The app server as the lab's own app: the drill workload books through PIMLAB_EXTERNAL_URL
+    (a manifest names no URL)."""
+    settings.PIMLAB_EXTERNAL_URL = app_server[1]
+    return app_server
+
+
 class ReadinessWatch(threading.Thread):
     """Polls /readyz and records whether the server's connection to the HA shard works."""
 
@@ -99,15 +107,15 @@ pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pyte
 
 
 def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoins(
-    ha_pair, app_server, sre_author, sre_approver
+    ha_pair, lab_app, sre_author, sre_approver
 ):
-    server, base_url = app_server
+    server, base_url = lab_app
     revision = experiment_submit(
         key="sql-failover-pod-kill.yaml",
         manifest_text=manifest_text(
             "sql-failover-pod-kill.yaml",
             owner="sre-author",
-            configuration={"rto_target_seconds_pod_kill": 25, "app_base_url": base_url},
+            configuration={"rto_target_seconds_pod_kill": 25},
         ),
         author="sre-author",
     )
@@ -120,7 +128,7 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     watch = ReadinessWatch(base_url)
     watch.start()
     try:
-        run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+        run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
     finally:
         watch.stopped.set()
         watch.join(timeout=10)
@@ -181,19 +189,19 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert states[-1] is True
 
 
-def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, app_server, sre_author, sre_approver):
+def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, lab_app, sre_author, sre_approver):
     # A target no switchover can meet, to prove the alert path (the real target is 5 s).
     text = manifest_text(
         "sql-switchover-planned.yaml",
         owner="sre-author",
-        configuration={"rto_target_seconds_switchover": 0.001, "app_base_url": app_server[1]},
+        configuration={"rto_target_seconds_switchover": 0.001},
     )
     revision = experiment_submit(key="sql-switchover-planned.yaml", manifest_text=text, author="sre-author")
     assert revision_dry_run(revision=revision)["ok"]
     revision_approve(revision=revision, approver="sre-approver")
     old_leader = ha_lab.cluster_leader(ha_lab.load_state())
 
-    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
 
     assert run.status == RunStatus.COMPLETED, (run.journal.get("run"), run.journal.get("rollbacks"))
     assert run.summary["fault"] == "switchover" and run.summary["new_leader"] != old_leader
@@ -205,13 +213,13 @@ def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair,
     assert run.summary["rto_alert"] == "critical"
 
 
-def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, app_server, sre_author, sre_approver):
-    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author", configuration={"app_base_url": app_server[1]})
+def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, lab_app, sre_author, sre_approver):
+    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author", configuration={})
     revision = experiment_submit(key="sql-postmaster-crash.yaml", manifest_text=text, author="sre-author")
     assert revision_dry_run(revision=revision)["ok"]
     revision_approve(revision=revision, approver="sre-approver")
 
-    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
 
     assert run.status == RunStatus.COMPLETED, (run.journal.get("run"), run.journal.get("rollbacks"))
     assert run.summary["fault"] == "postmaster_crash" and run.summary["rto_seconds"] > 0
