@@ -92,7 +92,9 @@ def test_governed_revision_fields_are_read_only_in_the_admin(admin_client):
         {"status": "approved", "approved_by": "sre-author", "author": "someone-else"},
     )
     revision.refresh_from_db()
-    assert revision.status == RevisionStatus.VALIDATED and revision.approved_by == "" and revision.author == "sre-author"
+    assert (
+        revision.status == RevisionStatus.VALIDATED and revision.approved_by == "" and revision.author == "sre-author"
+    )
     run_page = admin_client.get("/admin/chaos/experimentrun/add/")
     assert run_page.status_code == 403  # runs are launched through the governed services only
 
