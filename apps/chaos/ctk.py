@@ -8,9 +8,10 @@ handle, the fault's time) through this module, as they share a process.
 ``chaos run`` needs the project importable and its settings: ``PYTHONPATH=<checkout>`` and
 ``DJANGO_SETTINGS_MODULE`` (``pimlab_portal.settings.local`` unless set).
 
-Exports stay governed: the first steady-state probe (:func:`governance_check`) checks that the
-exported revision is still approved and the kill switch is released; Chaos Toolkit does not run
-the method when the hypothesis fails before it.
+Exports stay governed: the exported experiment carries a Chaos Toolkit control (this module)
+whose ``before_experiment_control`` and ``before_method_control`` check that the exported
+revision is still approved and the kill switch is released, and interrupt the run otherwise, so
+``chaos run`` never reaches the method of a retired, superseded or switched-off drill.
 """
 
 from __future__ import annotations
@@ -54,10 +55,22 @@ def governance_refusal(revision_id: int | None) -> str | None:
     return None
 
 
-def governance_check(revision_id: int | None = None) -> bool:
-    """Chaos Toolkit probe, first of the steady state: True only while the revision is approved and
-    the kill switch is released (the hypothesis fails otherwise, so the method never runs)."""
-    return governance_refusal(revision_id) is None
+def _governed(revision_id: int | None) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    refusal = governance_refusal(revision_id)
+    if refusal:
+        raise InterruptExecution(f"pimlab governance: refused, {refusal}.")
+
+
+def before_experiment_control(context: Any = None, revision_id: int | None = None, **kwargs) -> None:
+    """Chaos Toolkit control: refuse to start unless the revision is approved and the switch released."""
+    _governed(revision_id)
+
+
+def before_method_control(context: Any = None, revision_id: int | None = None, **kwargs) -> None:
+    """Chaos Toolkit control: checked again right before the method (the state may have changed)."""
+    _governed(revision_id)
 
 
 def _run(kind: str, name: str, arguments: dict | None, configuration: dict | None) -> Any:
@@ -156,26 +169,19 @@ def export_experiment(manifest: dict, *, reference: str = "", revision_id: int |
             "probes": [
                 {
                     "type": "probe",
-                    "name": "revision approved and kill switch released",
-                    "tolerance": True,
-                    "provider": {
-                        "type": "python",
-                        "module": MODULE,
-                        "func": "governance_check",
-                        "arguments": {"revision_id": revision_id},
-                    },
-                },
-                *(
-                    {
-                        "type": "probe",
-                        "name": probe["name"],
-                        "tolerance": _tolerance(probe["tolerance"]),
-                        "provider": _provider("run_probe", probe["probe"], probe.get("arguments"), configuration),
-                    }
-                    for probe in hypothesis["probes"]
-                ),
+                    "name": probe["name"],
+                    "tolerance": _tolerance(probe["tolerance"]),
+                    "provider": _provider("run_probe", probe["probe"], probe.get("arguments"), configuration),
+                }
+                for probe in hypothesis["probes"]
             ],
         },
+        "controls": [
+            {
+                "name": "pimlab-governance",
+                "provider": {"type": "python", "module": MODULE, "arguments": {"revision_id": revision_id}},
+            }
+        ],
         "method": [_activity(a, configuration) for a in manifest["method"]],
         "rollbacks": [_activity(a, configuration) for a in manifest.get("rollbacks", [])],
     }
