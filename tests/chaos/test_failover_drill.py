@@ -225,3 +225,69 @@ def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, l
     assert run.summary["fault"] == "postmaster_crash" and run.summary["rto_seconds"] > 0
     assert run.summary["rpo_acknowledged_writes_lost"] == 0
     assert ha_lab.sync_standby(ha_lab.load_state()) is not None
+
+
+def _standby_agent_signal(sig: int) -> dict:
+    state = ha_lab.load_state()
+    leader = ha_lab.cluster_leader(state)
+    frozen = [node for node in state.nodes if node.name != leader] if sig == signal.SIGSTOP else state.nodes
+    for node in frozen:
+        if ha_lab.process_alive(node.patroni_pid):
+            os.kill(node.patroni_pid, sig)
+    return {"signal": signal.Signals(sig).name, "nodes": [node.name for node in frozen]}
+
+
+def test_a_failover_that_never_recovers_records_the_timeout_and_raises_the_critical_alert(
+    ha_pair, lab_app, sre_author, sre_approver
+):
+    """The standby's Patroni agent is frozen, so nobody can promote after the leader's pod kill: no
+    recovery within the timeout must still record sql_failover_duration_seconds and page (runbook 30)."""
+    from apps.chaos.registry import action
+
+    @action("test_prevent_promotion", targets=("ha_cluster",))
+    def prevent_promotion(ctx):
+        return _standby_agent_signal(signal.SIGSTOP)
+
+    @action("test_allow_promotion", targets=("ha_cluster",))
+    def allow_promotion(ctx):
+        return _standby_agent_signal(signal.SIGCONT)
+
+    import yaml
+
+    manifest = yaml.safe_load(manifest_text("sql-failover-pod-kill.yaml", owner="sre-author"))
+    method = {step["action"]: step for step in manifest["method"]}
+    manifest["method"] = [
+        method["ha_wait_healthy"],
+        method["workload_start"],
+        {"name": "prevent promotion", "type": "action", "action": "test_prevent_promotion"},
+        method["ha_pod_kill"],
+        {**method["ha_measure_recovery"], "arguments": {"timeout": 20}},
+    ]
+    manifest["rollbacks"] = [
+        {"name": "allow promotion", "type": "action", "action": "test_allow_promotion"},
+        *manifest["rollbacks"],
+    ]
+    revision = experiment_submit(
+        key="sql-failover-never-recovers", manifest_text=yaml.safe_dump(manifest), author="sre-author"
+    )
+    assert revision_dry_run(revision=revision)["ok"]
+    revision_approve(revision=revision, approver="sre-approver")
+
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
+
+    assert run.status == RunStatus.FAILED
+    measure = next(e for e in run.journal["run"] if e["activity"]["action"] == "ha_measure_recovery")
+    assert measure["status"] == "failed" and "Timed out after 20 s" in measure["exception"][0]
+    assert run.summary["failover_outcome"] == "timeout" and run.summary["rto_timeout_seconds"] == 20
+    alert = AlertEvent.objects.get(name="SQLFailoverRTOExceeded", labels__experiment="sql-failover-never-recovers")
+    assert alert.severity == "critical" and alert.status == "firing"
+    assert alert.annotations["runbook"] == "docs/runbooks/30_sql-failover.md"
+    assert "No recovery within 20 s" in alert.annotations["summary"]
+    exported = Client().get("/metrics").content.decode()
+    line = next(
+        line for line in exported.splitlines() if line.startswith('sql_failover_duration_seconds{fault="pod_kill"')
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 20
+    # The rollbacks let the standby promote and rejoined the killed node: the pair is whole again.
+    assert all(e["status"] == "succeeded" for e in run.journal["rollbacks"]), run.journal["rollbacks"]
+    assert ha_lab.sync_standby(ha_lab.load_state()) is not None
