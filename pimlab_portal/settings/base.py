@@ -200,8 +200,18 @@ PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS = float(
 )
 # NFR-20: buffered (unshipped) audit events older than this page the SRE on call.
 PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS = float(os.environ.get("PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS", "300"))
-# Key of the audit-store hash chain; keep it out of the audit database's reach.
-PIMLAB_AUDIT_CHAIN_KEY = os.environ.get("PIMLAB_AUDIT_CHAIN_KEY", "pimlab-audit-chain:" + SECRET_KEY)
+# Key ring of the audit-store hash chain ("id:secret" pairs; the first signs, all verify), independent
+# of SECRET_KEY and out of the audit database's reach. Empty: local/test generate one under var/.
+PIMLAB_AUDIT_CHAIN_KEYS = os.environ.get("PIMLAB_AUDIT_CHAIN_KEYS", "")
+PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = False
+# The audit store's insert-only role (created by the audits migrations on PostgreSQL); the
+# application's PIMLAB_AUDIT_URL should log in as it, while migrations run as the database owner.
+PIMLAB_AUDIT_WRITER_ROLE = os.environ.get("PIMLAB_AUDIT_WRITER_ROLE", "pimlab_audit_writer")
+# Backends other than PostgreSQL and SQLite cannot be given the append-only guarantees here; their
+# migration is refused unless this is set (README, "Audit store").
+PIMLAB_AUDIT_ALLOW_UNENFORCED = os.environ.get("PIMLAB_AUDIT_ALLOW_UNENFORCED", "0") == "1"
+# How often beat verifies every chain (a broken link raises a critical alert event).
+PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS", "900"))
 PIMLAB_AUDIT_SHIP_BATCH_SIZE = int(os.environ.get("PIMLAB_AUDIT_SHIP_BATCH_SIZE", "500"))
 PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5"))
 # --- end audit trail ---------------------------------------------------------------------------
