@@ -166,6 +166,8 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Event bus: Redis Streams when set, otherwise a table in the catalog (embedded profile).
 PIMLAB_EVENTBUS_URL = os.environ.get("PIMLAB_EVENTBUS_URL", "")
 PIMLAB_REDIS_URL = os.environ.get("PIMLAB_REDIS_URL", "")
+# Each event stream keeps about this many entries (XADD MAXLEN ~): 100x the projection backlog alert.
+PIMLAB_EVENTBUS_STREAM_MAXLEN = int(os.environ.get("PIMLAB_EVENTBUS_STREAM_MAXLEN", "100000"))
 
 # Telemetry
 # Per process, when no OTLP endpoint is set. Every kept span stays on the heap that full garbage
