@@ -51,7 +51,9 @@ def test_seed_spreads_patients_over_every_shard_with_care_teams_and_personas():
     counts = {role: Persona.objects.filter(role=role).count() for role in PersonaRole.values}
     assert counts == {"patient": 24, "clinician": 2, "billing_admin": 2, "sre": 2, "operator": 1}  # two SREs: four-eyes
     # One token per persona user.
-    assert Token.objects.count() == Persona.objects.count() == 30
+    assert (
+        Token.objects.count() == Persona.objects.count() == 31
+    )  # 24 patients, 2 clinicians, 2 billing, 2 SREs, 1 operator
     # Each patient persona is linked to its own patient record, which exists on the shard its id names.
     for persona in Persona.objects.filter(role=PersonaRole.PATIENT):
         assert Patient.objects.using(shard_for_id(persona.patient_id)).filter(pk=persona.patient_id).exists()
