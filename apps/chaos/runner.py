@@ -167,13 +167,15 @@ class RunController:
             return None
         self._last_poll = now
         try:
-            requested, reason = ExperimentRun.objects.filter(pk=self.run.pk).values_list(
-                "abort_requested", "abort_reason"
+            requested, reason, current = ExperimentRun.objects.filter(pk=self.run.pk).values_list(
+                "abort_requested", "abort_reason", "status"
             )[0]
             switch = ChaosSwitch.objects.filter(engaged=True).first()
         except DatabaseError:
             return None
-        if switch is not None:
+        if current != RunStatus.RUNNING:  # the reaper took it (heartbeats lost): stop, it rolls back
+            self._abort_reason = f"run ended elsewhere ({current})"
+        elif switch is not None:
             self._abort_reason = f"kill switch engaged: {switch.reason or 'no reason given'}"
         elif requested:
             self._abort_reason = reason or "abort requested"
@@ -194,12 +196,19 @@ class RunController:
         )
 
     def save(self, **fields) -> None:
+        """Write what the run did; only while it is still RUNNING, so a reaped run keeps the reaper's word."""
         self.run.journal = self.journal
         self.run.summary = self.ctx.summary
         self.run.state = _jsonable(self.ctx.state)
         for name, value in fields.items():
             setattr(self.run, name, value)
-        self.run.save()
+        ExperimentRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
+            journal=self.run.journal,
+            summary=self.run.summary,
+            state=self.run.state,
+            abort_reason=self.run.abort_reason,
+            **fields,
+        )
 
     # --- execution ---
     def execute(self) -> ExperimentRun:
@@ -288,7 +297,12 @@ class RunController:
             CHAOS_EXPERIMENT_ACTIVE.labels(experiment=self.key, shard_id=self.shard_label).set(0)
             CHAOS_RUNS_TOTAL.labels(experiment=self.key, outcome=status).inc()
             self.annotate("end", f"Chaos run {self.run.pk} {status}; summary: {self._summary_line()}")
-            self.save(status=status, outcome=status, deviated=deviated, ended_at=timezone.now())
+            if ExperimentRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).exists():
+                self.save(status=status, outcome=status, deviated=deviated, ended_at=timezone.now())
+            else:  # reaped meanwhile: keep the reaper's outcome, add this journal beside it
+                self.run.refresh_from_db()
+                self.run.journal = {**self.run.journal, "worker": self.journal}
+                ExperimentRun.objects.filter(pk=self.run.pk).update(journal=self.run.journal)
             logger.info("chaos_run_end", run_id=self.run.pk, status=status, summary=self.ctx.summary)
         return self.run
 
@@ -446,6 +460,19 @@ def runs_reap_lost(*, now=None) -> list[ExperimentRun]:
     reset ``chaos_experiment_active`` (the probes' chaos skip ends with the run's RUNNING status)."""
     now = now or timezone.now()
     stale_before = now - timedelta(seconds=settings.PIMLAB_CHAOS_HEARTBEAT_TIMEOUT_SECONDS)
+    never_started_before = now - timedelta(seconds=settings.PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS)
+    # Launched but never taken by a worker: nothing was injected, the run only blocks launches.
+    for run in ExperimentRun.objects.filter(
+        status=RunStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=never_started_before
+    ):
+        updated = ExperimentRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at__isnull=True).update(
+            status=RunStatus.ABORTED,
+            outcome="aborted (never started)",
+            abort_reason="no chaos worker took the run within PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS",
+            ended_at=now,
+        )
+        if updated:
+            logger.error("chaos_run_never_started", run_id=run.pk)
     reaped = []
     lost = ExperimentRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
     for run_id in lost.values_list("pk", flat=True):

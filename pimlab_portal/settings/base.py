@@ -269,6 +269,9 @@ PIMLAB_HA_SHARD_INDEX = int(os.environ.get("PIMLAB_HA_SHARD_INDEX", "1"))
 PIMLAB_CHAOS_HEARTBEAT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_HEARTBEAT_SECONDS", "5"))
 PIMLAB_CHAOS_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_HEARTBEAT_TIMEOUT_SECONDS", "30"))
 PIMLAB_CHAOS_REAPER_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_CHAOS_REAPER_INTERVAL_SECONDS", "10"))
+# A launched run no chaos worker took within this long is ended `aborted (never started)` (it injected
+# nothing); longer than the chaos task's hard time limit, so a run queued behind another drill is safe.
+PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS", "4800"))
 # Each rollback is interrupted after this long (a rollback never pins a worker).
 PIMLAB_CHAOS_ROLLBACK_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_ROLLBACK_TIMEOUT_SECONDS", "300"))
 # Drills run on their own queue and worker (Procfile `chaos`), with Celery time limits: the longest
