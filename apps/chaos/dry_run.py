@@ -183,12 +183,22 @@ def check_blast_radius(manifest: dict, report: DryRunReport) -> None:
         if radius[key] > limits[key]:
             report.fail("blast_radius", f"{key} {radius[key]} exceeds the policy limit {limits[key]}.")
     shards = {t["name"] for t in radius["targets"] if t["kind"] == "shard"}
+    if any(t["kind"] == "ha_cluster" for t in radius["targets"]):
+        shards.add(f"shard_{settings.PIMLAB_HA_SHARD_INDEX}")  # the HA pair serves this shard's patients
     share = patient_share(shards)
     if share > radius["max_patient_share"] + 1e-9:
         report.fail(
             "blast_radius",
             f"The targeted shards hold {share:.0%} of patients, more than the declared max_patient_share "
             f"{radius['max_patient_share']:.0%}.",
+        )
+    # Patient traffic follows patients (buckets spread them evenly), so the shards' share is also
+    # the least share of traffic the drill touches.
+    if share > radius["max_traffic_share"] + 1e-9:
+        report.fail(
+            "blast_radius",
+            f"blast_radius.max_traffic_share: the targeted shards serve about {share:.0%} of patient traffic, "
+            f"more than the declared {radius['max_traffic_share']:.0%}.",
         )
 
 

@@ -363,3 +363,20 @@ def test_supervised_component_restarts_inside_the_supervisor_and_stops_with_it(t
         if supervisor.poll() is None:
             os.killpg(supervisor.pid, signal.SIGKILL)
             supervisor.wait(timeout=10)
+
+
+def test_an_ha_drill_counts_the_patients_of_the_shard_the_pair_serves_and_traffic_follows_them(settings):
+    from apps.core.models import ShardMapEntry
+
+    ShardMapEntry.objects.all().delete()
+    ShardMapEntry.objects.create(bucket_start=0, bucket_end=767, shard_alias="shard_1")
+    ShardMapEntry.objects.create(bucket_start=768, bucket_end=1023, shard_alias="shard_0")
+    settings.PIMLAB_CHAOS_POLICY = {"max_patient_share": 1.0, "max_traffic_share": 1.0}
+    errors = errors_of(small_manifest(blast_radius={**HA_RADIUS, "max_patient_share": 0.8}))
+    assert any(
+        "blast_radius.max_traffic_share: the targeted shards serve about 75%" in e for e in errors["blast_radius"]
+    )
+    errors = errors_of(small_manifest(blast_radius=HA_RADIUS))
+    assert any(
+        "hold 75% of patients, more than the declared max_patient_share 50%" in e for e in errors["blast_radius"]
+    )
