@@ -13,7 +13,7 @@ from apps.audits.tasks import audit_ship_shard
 from apps.audits.verification import audit_chain_verify
 from tests.audits.audit_store_control import audit_store_down, record_events
 from tests.factories import PatientFactory
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import client_for, note_world, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

@@ -16,7 +16,7 @@ from apps.audits.shipping import audit_events_ship
 from apps.audits.tasks import audit_ship_shard
 from apps.audits.verification import audit_chain_verify
 from tests.audits.audit_store_control import audit_store_down
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import client_for, note_world, patch_note
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.slow]
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from tests.event_envelopes import redis_flush
+from tests.support.envelopes import redis_flush
 from tests.factories import EncounterFactory, PatientFactory, persona_user
 
 

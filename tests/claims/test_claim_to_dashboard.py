@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from tests.claims.conftest import claim_body, post_claim
-from tests.event_envelopes import encounter_created, publish_pending_outbox
+from tests.support.envelopes import encounter_created, publish_pending_outbox
 from tests.factories import EncounterFactory
 
 pytestmark = pytest.mark.django_db(databases="__all__")

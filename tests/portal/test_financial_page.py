@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from tests.claims.conftest import claim_body, client_for, ensure_reference_data, post_claim
-from tests.event_envelopes import claim_submitted, redis_flush
+from tests.support.envelopes import claim_submitted, redis_flush
 from tests.factories import EncounterFactory, PatientFactory, persona_user
 
 pytestmark = pytest.mark.django_db(databases="__all__")

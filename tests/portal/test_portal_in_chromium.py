@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import claim_submitted, redis_flush
+from tests.support.envelopes import claim_submitted, redis_flush
 from tests.factories import persona_user
 from tests.support.browser import chromium, log_in
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connections
 
 from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import redis_flush
+from tests.support.envelopes import redis_flush
 
 
 class PipelineWorkers:

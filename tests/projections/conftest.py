@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import claim_paid, claim_submitted, encounter_created, redis_flush
+from tests.support.envelopes import claim_paid, claim_submitted, encounter_created, redis_flush
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from tests.claims.conftest import client_for
-from tests.event_envelopes import claim_paid, claim_submitted, encounter_created
+from tests.support.envelopes import claim_paid, claim_submitted, encounter_created
 from tests.factories import persona_user
 
 pytestmark = pytest.mark.django_db(databases="__all__")

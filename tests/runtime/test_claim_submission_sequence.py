@@ -9,7 +9,7 @@ from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from apps.telemetry.tracing import span_store
 from tests.claims.conftest import claim_body, client_for, ensure_reference_data, post_claim
-from tests.event_envelopes import publish_pending_outbox, redis_flush
+from tests.support.envelopes import publish_pending_outbox, redis_flush
 from tests.factories import EncounterFactory, persona_user
 
 pytestmark = pytest.mark.django_db(databases="__all__")

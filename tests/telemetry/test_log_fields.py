@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import PatientFactory, persona_user
-from tests.log_capture import json_log_lines
+from tests.support.logs import json_log_lines
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.telemetry.urls")]
 

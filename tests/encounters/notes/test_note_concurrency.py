@@ -6,7 +6,7 @@ import pytest
 from django.db import connections
 
 from apps.encounters.models import Encounter
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import client_for, note_world, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

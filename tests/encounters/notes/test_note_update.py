@@ -5,7 +5,7 @@ from prometheus_client import REGISTRY
 
 from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
-from tests.notes.note_scenario import client_for, note_url, patch_note
+from tests.encounters.notes.note_scenario import client_for, note_url, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
 from apps.slo.models import AlertEvent
-from tests.notes.note_scenario import client_for, json_log_lines, note_url, patch_note
+from tests.encounters.notes.note_scenario import client_for, json_log_lines, note_url, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.audits.models import AuditEvent
-from tests.notes.note_scenario import client_for, note_url, patch_note
+from tests.encounters.notes.note_scenario import client_for, note_url, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.notes.note_scenario import client_for, json_log_lines, note_url, patch_note
+from tests.encounters.notes.note_scenario import client_for, json_log_lines, note_url, patch_note
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
