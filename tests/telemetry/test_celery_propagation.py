@@ -1,6 +1,5 @@
 """A real Celery worker receives the request's trace context and correlation fields."""
 
-import json
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 
 from apps.telemetry.tracing import span_store
 from tests.factories import PatientFactory, persona_user
+from tests.support.logs import json_lines_of
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.telemetry.urls")]
 
@@ -22,22 +22,10 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 90  # a bound on waiting for the worker, not a speed assertion
 
 
-def json_lines(path: Path) -> list[dict]:
-    lines = []
-    for raw in path.read_text(errors="replace").splitlines():
-        raw = raw.strip()
-        if raw.startswith("{"):
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-    return lines
-
-
 def wait_for(path: Path, predicate, process) -> dict:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        for line in json_lines(path):
+        for line in json_lines_of(path):
             if predicate(line):
                 return line
         if process.poll() is not None:
@@ -103,7 +91,7 @@ def test_a_worker_task_continues_the_requests_trace_with_its_correlation_fields(
     # django-structlog's own task lines carry the same fields.
     started = [
         line
-        for line in json_lines(log_path)
+        for line in json_lines_of(log_path)
         if line.get("event") == "task_started" and line.get("task_id") == received["task_id"]
     ]
     assert started and started[0]["trace_id"] == sent["trace_id"] and started[0]["persona"] == "clinician"
