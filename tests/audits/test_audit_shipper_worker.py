@@ -17,6 +17,7 @@ from tests.audits.audit_store_control import audit_store_down
 from tests.encounters.notes.note_scenario import note_world, patch_note
 from tests.support.api import api_client
 from tests.support.databases import child_env
+from tests.support.processes import process_stop
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.slow]
 
@@ -56,12 +57,7 @@ def worker():
     try:
         yield queue
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process, timeout=20)
 
 
 def _wait_until(predicate, *, bound_seconds: float = 90.0) -> bool:

@@ -38,6 +38,7 @@ from apps.projections.selectors import read_models_snapshot
 from apps.projections.services import read_models_apply
 from tests.factories import PatientFactory, persona_user
 from tests.projections.conftest import synthetic_history
+from tests.support.api import api_client
 from tests.support.databases import child_env
 
 from .conftest import approved_run, free_base_port
@@ -311,8 +312,7 @@ def test_latency_injection_slows_bookings_on_the_target_shard_only():
     for shard, bucket in (("shard_0", SHARD_0_BUCKET), ("shard_1", SHARD_1_BUCKET)):
         patient = PatientFactory(bucket=bucket)
         _, token = persona_user(PersonaRole.PATIENT, patient=patient)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client = api_client(token)
         clients[shard] = (client, patient.id)
 
     before = {shard: booking_timings(client, pid, 5) for shard, (client, pid) in clients.items()}

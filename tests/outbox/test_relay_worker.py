@@ -19,6 +19,7 @@ from apps.outbox.tasks import outbox_relay_fan_out_task
 from pimlab_portal.celery import app as celery_app
 from tests.encounters.conftest import book, booking_body
 from tests.support.databases import child_env
+from tests.support.processes import process_stop
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,12 +41,7 @@ def relay_worker(tmp_path):
         yield worker
     finally:
         celery_app.conf.task_default_queue = previous
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
+        process_stop(worker, timeout=15)
         log.close()
 
 

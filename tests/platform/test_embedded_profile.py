@@ -2,7 +2,6 @@
 a filesystem broker, gunicorn from the project's config, a Celery worker on that broker."""
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from tests.support.logs import json_lines_of
 from tests.support.network import unused_port
+from tests.support.processes import process_stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -78,16 +78,6 @@ def wait_until(predicate, process, log: Path):
 def start(command, env, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
@@ -167,8 +157,8 @@ def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
         metrics = get(f"{base}/metrics")[1]
         assert 'celery_task_runs_total{state="SUCCESS",task="telemetry.trace_probe"} 1.0' in metrics
     finally:
-        stop(web)
-        stop(worker)
+        process_stop(web)
+        process_stop(worker)
     assert not (BASE_DIR / "control").exists(), "broker state stays under PIMLAB_VAR_DIR"
     assert any((var / "broker" / "control").iterdir())
 

@@ -1,7 +1,6 @@
 """A real Celery worker receives the request's trace context and correlation fields."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -10,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.trace import SpanKind
-from rest_framework.test import APIClient
 
 from apps.telemetry.tracing import span_store
 from tests.factories import PatientFactory, persona_user
+from tests.support.api import api_client
 from tests.support.logs import json_lines_of
+from tests.support.processes import process_stop
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.telemetry.urls")]
 
@@ -52,20 +52,14 @@ def celery_worker(tmp_path):
         wait_for(log_path, lambda line: str(line.get("event", "")).endswith(" ready."), process)
         yield queue, log_path, process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
 
 
 def test_a_worker_task_continues_the_requests_trace_with_its_correlation_fields(celery_worker):
     queue, log_path, process = celery_worker
     patient = PatientFactory(bucket=1013)
     user, token = persona_user("clinician", username="doc-celery")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     label = uuid.uuid4().hex
     span_store.clear()
     response = client.get(f"/probe/{patient.id}/", {"queue": queue, "label": label})
