@@ -10,4 +10,9 @@ BEAT_SCHEDULE = {
         "schedule": float(settings.PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS),
         "options": {"expires": 30},
     },
+    "audit-verify-all-chains": {
+        "task": "audits.verify_all",
+        "schedule": float(settings.PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS),
+        "options": {"expires": 600},
+    },
 }
