@@ -54,13 +54,13 @@ _CLAIMED_FIELDS = ("id", "aggregate_type", "aggregate_id", "event_type", "payloa
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "PIMLAB_OUTBOX_MAX_ATTEMPTS", 8))
+    return int(settings.PIMLAB_OUTBOX_MAX_ATTEMPTS)
 
 
 def backoff_seconds(attempts: int) -> float:
     """Doubling back-off after the ``attempts``-th failure: base, 2×base, 4×base … up to the cap."""
-    base = float(getattr(settings, "PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", 1.0))
-    cap = float(getattr(settings, "PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", 300.0))
+    base = float(settings.PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS)
+    cap = float(settings.PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS)
     return min(cap, base * (2 ** max(0, attempts - 1)))
 
 
@@ -81,7 +81,7 @@ def outbox_relay_drain(*, shard_alias: str, batch_size: int = 500, bus: EventBus
     if shard_alias not in settings.SHARD_ALIASES:
         raise ValueError(f"{shard_alias!r} is not a configured shard ({', '.join(settings.SHARD_ALIASES)})")
     bus = bus or get_event_bus()
-    budget = float(getattr(settings, "PIMLAB_OUTBOX_DRAIN_SECONDS", 20.0))
+    budget = float(settings.PIMLAB_OUTBOX_DRAIN_SECONDS)
     deadline = time.monotonic() + budget
     context.bind(shard_id=shard_alias, actor_role="system", persona="system")
     published = 0
