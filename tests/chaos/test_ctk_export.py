@@ -125,14 +125,7 @@ def test_exported_experiment_runs_with_the_chaos_cli(tmp_path):
 
 
 def chaos_run(exported_path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(settings.BASE_DIR),
-        DJANGO_SETTINGS_MODULE="pimlab_portal.settings.test",
-        PIMLAB_CATALOG_URL=database_url("default"),
-        PIMLAB_SHARD_URLS=",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        PIMLAB_AUDIT_URL=database_url("audit"),
-    )
+    env = child_env(PYTHONPATH=str(settings.BASE_DIR))
     journal_path = tmp_path / f"journal-{exported_path.stem}.json"
     completed = subprocess.run(
         [str(CHAOS_CLI), "--no-log-file", "run", "--journal-path", str(journal_path), str(exported_path)],

@@ -24,10 +24,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from apps.chaos import services
 from apps.chaos.models import WORKER_LOST, ExperimentRun, RunStatus
-from apps.chaos.workload import database_url
 from apps.core.models import ShardMapEntry
 from apps.probes.chaos_guard import chaos_cover
 from apps.probes.models import ProbeScenario
+from tests.support.databases import child_env
 
 from .conftest import approved_run
 
@@ -38,12 +38,7 @@ RECOVERY_BOUND_SECONDS = 20
 
 
 def lab_env(metrics_dir) -> dict:
-    return dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="pimlab_portal.settings.test",
-        PIMLAB_CATALOG_URL=database_url("default"),
-        PIMLAB_SHARD_URLS=",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        PIMLAB_AUDIT_URL=database_url("audit"),
+    return child_env(
         PIMLAB_BROKER_URL=settings.CELERY_BROKER_URL,
         PIMLAB_EVENTBUS_URL=settings.PIMLAB_EVENTBUS_URL,
         PIMLAB_CHAOS_HEARTBEAT_SECONDS="0.5",
