@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
-from apps.core.sharding import for_id
+from apps.core.sharding import across_shards, for_id
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
 from apps.patients.models import CareTeamMember
 
-from .models import Encounter
+from .models import Encounter, EncounterStatus
 
 ENCOUNTER_CREATED = "EncounterCreated"
 
@@ -105,3 +106,43 @@ def encounter_booking_events(*, encounters: list[Encounter]) -> dict[int, tuple[
         if encounter.id not in found and encounter.created_at and encounter.created_at < retention_start:
             found[encounter.id] = ("", OutboxStatus.PUBLISHED)
     return found
+
+
+class WorklistScope:
+    TODAY = "today"
+    UPCOMING = "upcoming"
+    UNFINISHED = "unfinished"
+    ALL = "all"
+    CHOICES = (
+        (TODAY, "Today"),
+        (UPCOMING, "Upcoming"),
+        (UNFINISHED, "Not finished"),
+        (ALL, "All"),
+    )
+
+
+def clinician_worklist(*, clinician_user_id: int, scope: str = WorklistScope.UNFINISHED, search: str = ""):
+    """One queryset per shard of the visits a clinician may see (care team or assigned, the rule of
+    ``clinician_relation``), filtered by ``scope`` and an MRN/name ``search``, by requested start."""
+    now = timezone.now()
+    querysets = []
+    for alias, encounters in across_shards(Encounter):
+        care_team = CareTeamMember.objects.using(alias).filter(clinician_user_id=clinician_user_id)
+        rows = encounters.filter(
+            Q(patient_id__in=care_team.values("patient_id")) | Q(clinician_user_id=clinician_user_id)
+        ).select_related("patient")
+        if scope == WorklistScope.TODAY:
+            rows = rows.filter(requested_start__date=now.date())
+        elif scope == WorklistScope.UPCOMING:
+            rows = rows.filter(requested_start__gte=now, status=EncounterStatus.BOOKED)
+        elif scope == WorklistScope.UNFINISHED:
+            rows = rows.filter(status__in=[EncounterStatus.BOOKED, EncounterStatus.IN_PROGRESS])
+        search = search.strip()
+        if search:
+            rows = rows.filter(
+                Q(patient__mrn__iexact=search)
+                | Q(patient__family_name__icontains=search)
+                | Q(patient__given_name__icontains=search)
+            )
+        querysets.append(rows.order_by("requested_start", "id"))
+    return querysets
