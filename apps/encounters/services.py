@@ -532,19 +532,27 @@ ENCOUNTER_FINISHED = "EncounterFinished"
 class EncounterNotFinishable(EncounterBookingError):
     """The visit cannot be finished (it was cancelled)."""
 
+    status = 409
+    code = "not_finishable"
+    title = "Encounter cannot be finished"
+    remediation = "Book a new encounter; a cancelled visit stays cancelled."
+
 
 class EncounterNotStarted(EncounterNotFinishable):
     """A visit is finished after it starts: finishing it earlier would bill care not yet given."""
 
-    status = 409
     code = "encounter_not_started"
     title = "Visit has not started yet"
     remediation = "Finish the visit once its requested start has passed."
-    field = None
 
 
 class EncounterNotVisible(EncounterNotFinishable):
     """No such encounter, or the actor is not a clinician on the patient's care team (no existence leak)."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+    remediation = "Check the id; only a clinician on the patient's care team can finish the visit."
 
 
 def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, bool]:

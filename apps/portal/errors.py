@@ -70,7 +70,8 @@ def portal_error(exc: BaseException) -> PortalError:
         remediation=remediation,
         status=int(status),
         code=str(code),
-        field=getattr(exc, "field", None),
+        # Older refusals name the missing input in ``missing`` (e.g. ["amendment_reason"]).
+        field=getattr(exc, "field", None) or next(iter(extra.get("missing") or []), None),
         field_errors={
             str(k): [_text(v)] if not isinstance(v, list) else [str(m) for m in v] for k, v in field_errors.items()
         },
