@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import notes, visits, worklist
+from . import billing, notes, visits, worklist
 from .views import financial_dashboard_page, home_page, trace_page
 
 urlpatterns = [
@@ -17,6 +17,12 @@ urlpatterns = [
     path("encounters/<str:encounter_id>/note/preview", notes.note_preview, name="portal-note-preview"),
     path("encounters/<str:encounter_id>/history", notes.note_history_page, name="portal-note-history"),
     path("encounters/<str:encounter_id>/finish", notes.encounter_finish_page, name="portal-encounter-finish"),
+    # Billing admin
+    path("billing/ready", billing.ready_to_bill_page, name="portal-ready-to-bill"),
+    path("claims/", billing.claims_page, name="portal-claims"),
+    path("claims/new", billing.claim_submit_page, name="portal-claim-new"),
+    path("claims/codes", billing.code_suggestions, name="portal-code-suggestions"),
+    path("claims/<str:claim_id>", billing.claim_page, name="portal-claim"),
     # Billing admin, SRE, operator
     path("dashboards/financial", financial_dashboard_page, name="portal-financial-dashboard"),
     path("traces/<str:trace_id>", trace_page, name="portal-trace"),
