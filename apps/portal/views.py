@@ -22,11 +22,17 @@ def _require_role(request, roles) -> None:
 
 
 _LINKS_BY_ROLE = {
-    PersonaRole.PATIENT: [("/api/docs/", "Book an encounter", "POST /api/encounters with your persona token")],
-    PersonaRole.CLINICIAN: [("/api/docs/", "Document encounters", "PATCH /api/encounters/{id}/notes")],
+    PersonaRole.PATIENT: [
+        ("/visits/", "My visits", "your upcoming and past visits, with their notes once released"),
+        ("/visits/book", "Book a visit", "choose the type of visit and a time"),
+    ],
+    PersonaRole.CLINICIAN: [
+        ("/worklist", "Worklist", "visits of your care-team patients: write, sign and amend notes, finish visits"),
+    ],
     PersonaRole.BILLING_ADMIN: [
+        ("/billing/ready", "Ready to bill", "finished visits without a claim, oldest first"),
+        ("/claims/", "Claims", "submitted claims, their lines, payments and FHIR export"),
         ("/dashboards/financial", "Financial dashboard", "claims KPIs from the projection, with their staleness"),
-        ("/api/docs/", "Submit claims", "POST /api/claims"),
     ],
     PersonaRole.SRE: [
         ("/dashboards/financial", "Financial dashboard", "claims KPIs and projection staleness"),

@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from the project (no CDN): the lab works offline.
+    "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
     "django_prometheus",
@@ -126,6 +128,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Healthcare workload, SLOs and chaos drills of the PIM SRE Lab.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: a broker that needs no server unless PIMLAB_BROKER_URL is set.
