@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 from apps.core.permissions import persona_role
+from apps.telemetry.spans import participant_span
 
 
 def persona_required(*roles: str):
@@ -26,3 +27,20 @@ def persona_required(*roles: str):
         return wrapped
 
     return decorator
+
+
+def through_gateway(view):
+    """A portal form post enters the system like an API call: inside the seed's "API Gateway"
+    span (session authentication, routing), so its trace has the same participants as its API twin."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        with participant_span("API Gateway", refresh_labels=True) as gateway:
+            response = view(request, *args, **kwargs)
+            gateway.set_attribute("http.route", getattr(request.resolver_match, "route", "") or "")
+            gateway.set_attribute("http.status_code", response.status_code)
+            return response
+
+    return wrapped

@@ -30,7 +30,7 @@ from apps.core.pagination import page_number, paginate_across_shards
 from apps.encounters.selectors import encounter_get
 from apps.telemetry.spans import participant_span
 
-from .access import persona_required
+from .access import persona_required, through_gateway
 from .errors import REFUSALS, form_error_add, status_for
 from .forms import PortalForm
 
@@ -155,6 +155,7 @@ def _lines_total(lines) -> Decimal:
 
 @require_http_methods(["GET", "POST"])
 @persona_required(PersonaRole.BILLING_ADMIN)
+@through_gateway
 def claim_submit_page(request):
     if request.method == "GET":
         encounter = _encounter_to_bill(request.GET.get("encounter"))

@@ -38,7 +38,7 @@ from apps.encounters.services import (
     encounter_note_change,
 )
 
-from .access import persona_required
+from .access import persona_required, through_gateway
 from .errors import REFUSALS, form_error_add, portal_error, status_for
 from .forms import PortalForm
 
@@ -133,6 +133,7 @@ def encounter_page(request, encounter_id: str):
 
 @require_POST
 @persona_required(PersonaRole.CLINICIAN)
+@through_gateway
 def note_save(request, encounter_id: str):
     """Save (draft, sign, amend) — or, with intent=preview, only show what the validator would do."""
     intent = request.POST.get("intent", "draft")

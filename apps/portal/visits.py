@@ -29,7 +29,7 @@ from apps.encounters.services import booking_request_fingerprint, encounter_book
 from apps.outbox.models import OutboxStatus
 from apps.telemetry.spans import participant_span
 
-from .access import persona_required
+from .access import persona_required, through_gateway
 from .errors import REFUSALS, form_error_add, status_for
 from .forms import PortalForm
 
@@ -97,6 +97,7 @@ def my_visits_page(request):
 
 @require_http_methods(["GET", "POST"])
 @persona_required(PersonaRole.PATIENT)
+@through_gateway
 def book_visit_page(request):
     if request.method == "GET":
         form = BookVisitForm(initial={"idempotency_key": uuid.uuid4().hex, "encounter_type": EncounterType.IN_PERSON})
