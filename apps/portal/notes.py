@@ -13,7 +13,9 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audits.models import AuditOutcome
@@ -106,6 +108,17 @@ def _page(request, encounter, *, form=None, preview=None, preview_error=None, st
                 "version": encounter.note_version,
             }
         )
+    # As the clinician types, htmx asks for the validator's preview (the page works without it).
+    form.fields["text"].widget.attrs.update(
+        {
+            "hx-post": reverse("portal-note-preview", args=[encounter.id]),
+            "hx-trigger": "input changed delay:400ms",
+            "hx-include": "#note-form",
+            "hx-target": "#note-preview",
+            "hx-swap": "outerHTML",
+            "aria-controls": "note-preview",
+        }
+    )
     names = display_names([encounter.note_updated_by_user_id, encounter.booked_by_user_id])
     context = {
         "encounter": encounter,
@@ -225,13 +238,26 @@ def note_preview(request, encounter_id: str):
 
 
 class AsOfForm(forms.Form):
-    as_of = forms.DateTimeField(
+    """A moment in time: the picker's "2030-01-31T09:30:15" or any ISO 8601 timestamp (as the
+    API's ``?as_of=`` takes); without an offset it is UTC."""
+
+    as_of = forms.CharField(
         label="Show the note as it was at (UTC)",
         required=False,
-        input_formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1", "class": "form-control"}),
-        error_messages={"invalid": "Enter a real date and time, like 2030-01-31 09:30"},
     )
+
+    def clean_as_of(self):
+        raw = self.cleaned_data["as_of"].strip()
+        if not raw:
+            return None
+        try:
+            moment = parse_datetime(raw)
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise forms.ValidationError("Enter a real date and time, like 2030-01-31 09:30:15")
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 @require_GET
