@@ -13,7 +13,7 @@
       data: {
         labels: data.per_day.labels,
         datasets: [
-          { type: "bar", label: "Claims", data: data.per_day.claims, backgroundColor: blue, yAxisID: "claims" },
+          { type: "bar", label: "Claims", data: data.per_day.claims, backgroundColor: blue, yAxisID: "claims", maxBarThickness: 48 },
           { type: "line", label: "Amount (USD)", data: data.per_day.amounts, borderColor: green, backgroundColor: green, yAxisID: "amount", tension: 0.2 }
         ]
       },

@@ -16,6 +16,7 @@ from apps.encounters.models import Encounter
 from apps.outbox import tasks as outbox_tasks
 from apps.outbox.eventbus import get_event_bus
 from apps.outbox.models import OutboxEvent, OutboxStatus
+from apps.outbox.tasks import outbox_relay_fan_out_task
 from apps.projections.consumer import ProjectionConsumer
 from tests.factories import EncounterFactory, encounter_for
 from tests.outbox.test_relay_worker import relay_worker, wait_until_published  # noqa: F401 - a fixture
@@ -207,6 +208,7 @@ def test_billing_admin_submits_a_claim_meets_a_guardrail_and_sees_the_dashboard_
     assert_accessible(page)
 
     event = OutboxEvent.objects.using("shard_0").get(event_type="ClaimSubmitted")
+    outbox_relay_fan_out_task.delay()  # what beat does every few seconds in the lab
     assert wait_until_published("shard_0", [event.id]) == {OutboxStatus.PUBLISHED}
     ProjectionConsumer(bus=get_event_bus(), consumer=f"browser-{uuid.uuid4().hex[:6]}").drain()
     page.goto(f"{live_server.url}/dashboards/financial")
