@@ -103,6 +103,6 @@ def form_error_add(
 
 def status_for(form: forms.BaseForm, error: PortalError | None = None) -> int:
     """The HTTP status of a page re-rendered with errors: the error's, else 422 (invalid input)."""
-    if error is not None and 400 <= error.status < 500:
+    if error is not None and error.status >= 400:
         return error.status
     return 422 if form.errors else 200
