@@ -114,3 +114,18 @@ def test_clinician_pages_refuse_other_personas(lab, persona):
     for path in ("/worklist", f"/encounters/{encounter.id}", f"/encounters/{encounter.id}/history"):
         response = browser_for(lab[persona]).get(path)
         assert response.status_code == 403, path
+
+
+def test_glossary_problems_appear_inline_with_their_guidance(lab):
+    from apps.encounters.notes.glossary import glossary_terms_load
+
+    glossary_terms_load()
+    encounter = encounter_for(lab["patient_record"])
+    response = browser_for(lab["clinician"]).post(
+        f"/encounters/{encounter.id}/note",
+        {"text": "Metformin 500 mg QD for high blood pressure", "version": 0, "intent": "preview"},
+    )
+    html = response.content.decode()
+    assert 'id="glossary-problems"' in html and "Mistaken for QID" in html
+    assert 'id="glossary-normalised"' in html and "hypertension" in html
+    assert fresh(encounter).note_version == 0  # a preview saves nothing
