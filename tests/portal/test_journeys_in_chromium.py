@@ -241,3 +241,25 @@ def test_every_persona_is_refused_on_the_pages_of_the_others(browser, live_serve
             assert "You cannot open this page" in page.inner_text("main")
         assert_accessible(page)
         page.context.close()
+
+
+def test_the_other_portal_pages_pass_axe_and_fit_a_phone(browser, live_server, lab):
+    """Pages the journeys above do not open: sign-in, home, claims list, the 404 page; and every
+    persona's main page at phone width without sideways scrolling."""
+    anonymous = browser.new_page()
+    anonymous.goto(f"{live_server.url}/accounts/login/")
+    assert_accessible(anonymous)
+    EncounterFactory(patient=lab["patient_record"], reason="Annual check-up")
+    encounter_for(lab["patient_record"], reason="Blood pressure follow-up")
+    pages = {
+        "ada.patient": ["/", "/visits/", "/visits/book", "/visits/999"],
+        "dr.grey": ["/", "/worklist"],
+        "billing.bea": ["/", "/billing/ready", "/claims/", "/dashboards/financial"],
+    }
+    for username, paths in pages.items():
+        phone = signed_in(browser, live_server, username, viewport=PHONE)
+        for path in paths:
+            phone.goto(f"{live_server.url}{path}")
+            assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (username, path)
+            assert_accessible(phone)
+        phone.context.close()
