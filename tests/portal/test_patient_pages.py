@@ -110,3 +110,9 @@ def test_patient_pages_refuse_other_personas_with_the_portal_403_page(lab, path)
     response = browser_for(lab["billing"]).get(path)
     assert response.status_code == 403
     assert "You cannot open this page" in response.content.decode()
+
+
+def test_a_form_without_its_key_is_explained_not_ignored(lab):
+    response = browser_for(lab["patient"]).post("/visits/book", form_body(idempotency_key=""))
+    assert response.status_code == 422 and "This form has expired" in response.content.decode()
+    assert not Encounter.objects.using("shard_0").exists()
