@@ -1,4 +1,3 @@
-import os
 import time
 import urllib.error
 import urllib.request
@@ -14,9 +13,10 @@ class Command(BaseCommand):
     help = "Print the lab's URLs and the persona logins (demo passwords)."
 
     def add_arguments(self, parser):
-        default_port = os.environ.get("PIMLAB_WEB_PORT", "8000")
         parser.add_argument(
-            "--base-url", default=f"http://127.0.0.1:{default_port}", help="Where the web process listens."
+            "--base-url",
+            default=f"http://127.0.0.1:{settings.PIMLAB_WEB_PORT}",
+            help="Where the web process listens.",
         )
         parser.add_argument(
             "--wait",
