@@ -213,7 +213,6 @@ PIMLAB_LOG_DIR = os.environ.get("PIMLAB_LOG_DIR", "")
 PIMLAB_LOG_FILE_MAX_BYTES = int(os.environ.get("PIMLAB_LOG_FILE_MAX_BYTES", str(20 * 1024 * 1024)))
 PIMLAB_LOG_FILE_BACKUPS = int(os.environ.get("PIMLAB_LOG_FILE_BACKUPS", "5"))
 if PIMLAB_LOG_DIR:
-    Path(PIMLAB_LOG_DIR).mkdir(parents=True, exist_ok=True)
     LOGGING["handlers"]["file"] = {
         "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
         "formatter": "json",

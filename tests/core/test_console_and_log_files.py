@@ -22,6 +22,7 @@ logging.getLogger("apps.lab").warning("something_to_look_at")
 
 
 def test_console_gets_warnings_and_the_file_gets_everything(tmp_path):
+    (tmp_path / "log").mkdir()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.local",

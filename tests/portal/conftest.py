@@ -7,10 +7,10 @@ import pytest
 from django.test import Client
 
 from apps.core.models import PersonaRole
-from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import redis_flush
 from tests.factories import PatientFactory, care_team_member, persona_user
 from tests.support.browser import DEMO_PASSWORD
+from tests.support.bus import redis_flush
+from tests.support.claims import ensure_reference_data
 
 SHARD_0_BUCKET = 3
 

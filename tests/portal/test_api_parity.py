@@ -15,9 +15,10 @@ from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
 from apps.outbox.models import OutboxEvent
 from apps.telemetry.tracing import span_store
-from tests.claims.conftest import claim_body, client_for, post_claim
+from tests.claims.conftest import claim_body, post_claim
 from tests.encounters.conftest import book, booking_body
 from tests.factories import EncounterFactory, PatientFactory, encounter_for, persona_user
+from tests.support.api import api_client
 
 from .conftest import browser_for
 from .test_billing_pages import claim_form
@@ -117,7 +118,7 @@ def test_browser_note_update_matches_the_api_note_update(lab):
     requests_before = persona_requests("clinician")
     span_store.clear()
 
-    api = client_for(token_of(clinician)).patch(
+    api = api_client(token_of(clinician)).patch(
         f"/api/encounters/{by_api.id}/notes", {"text": "Call 555-123-4567.", "status": "draft"},
         format="json", HTTP_IF_MATCH='"note-v0"',
     )  # fmt: skip
@@ -157,7 +158,7 @@ def test_browser_claim_matches_the_api_claim(lab):
     requests_before = persona_requests("billing_admin")
     span_store.clear()
 
-    api = post_claim(client_for(token_of(billing)), claim_body(by_api))
+    api = post_claim(api_client(token_of(billing)), claim_body(by_api))
     assert api.status_code == 202
     page = browser_for(billing).post("/claims/new", claim_form(by_page))
     assert page.status_code == 302

@@ -64,7 +64,7 @@ class Command(BaseCommand):
             names = ", ".join(usernames) + (f" (+{more} more)" if more > 0 else "")
             self.stdout.write(f"  {role.label:<15} {names} / {DEMO_PASSWORDS[role]}")
         self.stdout.write("  Django admin: operator or sre (staff superusers).")
-        log_dir = getattr(settings, "PIMLAB_LOG_DIR", "")
+        log_dir = settings.PIMLAB_LOG_DIR
         if log_dir:
             self.stdout.write("")
             self.stdout.write(
