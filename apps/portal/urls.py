@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import financial_dashboard_page, home_page, trace_page
 
@@ -6,4 +6,5 @@ urlpatterns = [
     path("", home_page, name="portal-home"),
     path("dashboards/financial", financial_dashboard_page, name="portal-financial-dashboard"),
     path("traces/<str:trace_id>", trace_page, name="portal-trace"),
+    path("", include("apps.portal.console.urls")),
 ]

@@ -26,10 +26,11 @@ def slo_status_list(*, at: datetime | None = None, source: EventSource | None = 
     error_budget_remaining_ratio/minutes, burn_rates per window, alert_state (ok|ticket|page)."""
     at = at or timezone.now()
     source = source or default_event_source()
-    return [
-        slo_evaluation_compute(definition_of(slo), source=source, at=at).as_status()
-        for slo in ServiceLevelObjective.objects.filter(enabled=True)
-    ]
+    definitions = [definition_of(slo) for slo in ServiceLevelObjective.objects.filter(enabled=True)]
+    if isinstance(source, SampledEventSource):
+        # One query for every SLO's samples, so a list page's queries do not grow with its rows.
+        source.preload_many(definitions, start=at, end=at)
+    return [slo_evaluation_compute(definition, source=source, at=at).as_status() for definition in definitions]
 
 
 def slo_status(name: str, *, at: datetime | None = None, source: EventSource | None = None) -> dict:
@@ -84,6 +85,8 @@ def slo_series(
                 "error_budget_remaining_minutes": round(evaluation.error_budget_remaining_minutes, 6),
                 "burn_rates": {k: round(v, 6) for k, v in evaluation.burn_rates.items()},
                 "alert_state": evaluation.alert_state,
+                "events": {"total": evaluation.period.total, "bad": evaluation.period.bad},
+                "window_events": {w: {"total": c.total, "bad": c.bad} for w, c in evaluation.windows.items()},
             }
         )
     return {
