@@ -13,7 +13,7 @@
       items["threshold" + i] = {
         type: "line", yMin: t.value, yMax: t.value, borderColor: "#8B0000", borderWidth: 1,
         borderDash: [4, 4],
-        label: { display: true, content: t.label, position: "end", backgroundColor: "rgba(139,0,0,0.8)",
+        label: { display: true, content: t.label, position: ["end", "75%", "50%", "25%"][i % 4], backgroundColor: "rgba(139,0,0,0.8)",
                  font: { size: 10 } }
       };
     });
