@@ -14,6 +14,11 @@ def time_label(moment: str) -> str:
     return moment[:19].replace("T", " ")
 
 
+def clock_label(moment: str) -> str:
+    """Time of day to the millisecond, for charts of one drill (its steps can be milliseconds apart)."""
+    return moment[11:23]
+
+
 def bands_on(moments: list[str], windows: list[dict]) -> list[dict]:
     """Chaos run windows as [first, last] point indices of ``moments`` (ISO strings, ascending)."""
     if not moments:
@@ -46,10 +51,11 @@ def chart_spec(
     thresholds: list[dict] | None = None,
     bands: list[dict] | None = None,
     step: bool = False,
+    label=time_label,
 ) -> dict:
     return {
         "title": title,
-        "labels": [time_label(m) for m in moments],
+        "labels": [label(m) for m in moments],
         "datasets": datasets,
         "y_label": y_label,
         "thresholds": thresholds or [],

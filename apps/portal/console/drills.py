@@ -23,7 +23,7 @@ from apps.slo.selectors import slo_series, slo_status_list
 from apps.telemetry import context as telemetry_context
 
 from .access import can_act, console_actor, console_reader, refusal
-from .charts import bands_on, chart_block, chart_spec
+from .charts import bands_on, chart_block, chart_spec, clock_label
 from .highlight import highlighted
 
 # Refusals of the chaos services: their rule violation (becoming a DomainError) or any DomainError.
@@ -295,7 +295,7 @@ def _measurement_chart(journal: dict, band: list[dict]) -> dict | None:
         datasets=datasets,
         y_label="probe output",
         bands=bands_on(moments, band),
-        step=True,
+        label=clock_label,
     )
 
 
@@ -318,6 +318,7 @@ def _workload_charts(run, band: list[dict]) -> list[dict]:
             datasets=[{"label": "requests/s", "data": [p["request_rate"] for p in series]}],
             y_label="requests per second",
             bands=bands,
+            label=clock_label,
         ),
         chart_spec(
             title="api_error_ratio of the workload",
@@ -325,6 +326,7 @@ def _workload_charts(run, band: list[dict]) -> list[dict]:
             datasets=[{"label": "error ratio", "data": [p["api_error_ratio"] for p in series]}],
             y_label="ratio",
             bands=bands,
+            label=clock_label,
         ),
         chart_spec(
             title="p99 latency of the workload",
@@ -332,6 +334,7 @@ def _workload_charts(run, band: list[dict]) -> list[dict]:
             datasets=[{"label": "p99 (s)", "data": [p["p99_seconds"] for p in series]}],
             y_label="seconds",
             bands=bands,
+            label=clock_label,
         ),
     ]
 
@@ -357,6 +360,7 @@ def _burn_chart(run, band: list[dict]) -> dict | None:
         ],
         y_label="burn rate (× budget)",
         bands=bands_on(moments, band),
+        label=clock_label,
     )
 
 
