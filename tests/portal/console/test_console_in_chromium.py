@@ -4,11 +4,7 @@ Chart.js in the page and compared with the SLO engine's series."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,14 +19,13 @@ from apps.chaos.models import ExperimentRun, RunStatus
 from apps.core.models import PersonaRole, ShardMapEntry
 from apps.slo.selectors import slo_series
 from apps.slo.services import slo_evaluate_all
-from pimlab_portal.celery import app as celery_app
 from tests.chaos.conftest import manifest_text, small_manifest
 from tests.chaos.test_drill_outcomes import SHARD_0_BUCKET, book, dedicated_broker  # noqa: F401 - fixture
 from tests.factories import PatientFactory, persona_user
 from tests.slo.conftest import STEP, ratio_spec
 from tests.support.browser import chromium, log_in, screenshot, serious_axe_violations
 
-from .conftest import person
+from .conftest import celery_worker, person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 ROOT = Path(__file__).resolve().parents[3]
@@ -54,37 +49,11 @@ def browser():
 
 @pytest.fixture
 def chaos_worker(tmp_path, dedicated_broker, settings):  # noqa: F811 - the fixture imported above
-    """A Celery worker of its own queue on the test databases; its event bus is the drill's broker."""
+    """A Celery worker running the drills; its event bus is the drill's own broker."""
     _pidfile, bus_url = dedicated_broker
     settings.PIMLAB_EVENTBUS_URL = bus_url
-    queue = f"console-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
-        "PIMLAB_CATALOG_URL": database_url("default"),
-        "PIMLAB_SHARD_URLS": ",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        "PIMLAB_AUDIT_URL": database_url("audit"),
-        "PIMLAB_EVENTBUS_URL": bus_url,
-    }
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "-P", "solo", "-Q", queue,
-         "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    try:
+    with celery_worker(tmp_path / "worker.log", PIMLAB_EVENTBUS_URL=bus_url):
         yield dedicated_broker
-    finally:
-        celery_app.conf.task_default_queue = previous
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
-        log.close()
 
 
 def signed_in(browser, live_server, username):
