@@ -277,14 +277,43 @@ def test_patient_and_clinician_get_403_on_every_console_url(browser, live_server
 
 
 def test_console_lists_pass_axe(browser, live_server):
+    from apps.chaos.runner import run_execute
+    from apps.probes.models import ProbeResult
+    from apps.slo.services import alert_event_record
+
     person(PersonaRole.SRE, "sre-author")
     revision = services.experiment_submit(
         key="api/axe", manifest_text=yaml.safe_dump(small_manifest()), author="sre-approver"
     )
     services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver="sre-author")
+    run = run_execute(run=services.run_launch(revision=revision, launched_by="sre-author"))
+    alert_event_record(
+        name="ChaosBurnRateBreach", severity="page", status="firing",
+        labels={"slo": "booking-availability", "experiment": "api/axe", "shard_id": "shard_1"},
+        annotations={"summary": "SLO booking-availability burns at page level during chaos run",
+                     "runbook": "docs/runbooks/32_chaos-controller.md"},
+    )  # fmt: skip
+    now = timezone.now()
+    for index, outcome in enumerate(["success", "success", "failure", "skipped", "success"]):
+        ProbeResult.objects.create(
+            scenario="encounter_booking", shard_alias="shard_0", outcome=outcome,
+            started_at=now - timedelta(hours=5 - index), finished_at=now - timedelta(hours=5 - index),
+            duration_seconds=0.4, base_url=live_server.url, failed_step="book" if outcome == "failure" else "",
+            error="HTTP 503 Service unavailable" if outcome == "failure" else "", trace_id="ab" * 16,
+            chaos_run_id=run.pk if outcome == "skipped" else None,
+        )  # fmt: skip
     page = signed_in(browser, live_server, "sre-author")
-    for url in ("/console/drills", f"/console/drills/revisions/{revision.pk}", "/console/probes", "/console/alerts",
-                "/console/drills/submit"):  # fmt: skip
+    pages = {
+        "console-drills": "/console/drills",
+        "console-revision": f"/console/drills/revisions/{revision.pk}",
+        "console-probes": "/console/probes",
+        "console-alerts": "/console/alerts",
+        "console-drill-submit": "/console/drills/submit",
+        "console-launch-confirm": f"/console/drills/revisions/{revision.pk}/launch",
+    }
+    for name, url in pages.items():
         page.goto(f"{live_server.url}{url}")
         assert serious_axe_violations(page) == [], url
+        screenshot(page, name)
     assert settings.SHARD_ALIASES
