@@ -167,15 +167,23 @@ class SampledEventSource:
         )
         self._preloaded[definition.name] = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
-    def preload_many(self, definitions: list[SloDefinition], *, start: datetime, end: datetime) -> None:
-        """``preload`` for several SLOs in one query (the status list of every SLO)."""
+    def preload_many(
+        self,
+        definitions: list[SloDefinition],
+        *,
+        start: datetime,
+        end: datetime,
+        lookback: timedelta | None = None,
+    ) -> None:
+        """``preload`` for several SLOs in one query (the status list of every SLO). ``lookback``: the
+        longest window that will be counted (default: the longest SLO period)."""
         if not definitions:
             return
-        longest = max(d.window_days for d in definitions)
+        lookback = lookback or timedelta(days=max(d.window_days for d in definitions))
         rows = (
             SliSample.objects.filter(
                 slo__name__in=[d.name for d in definitions],
-                taken_at__gte=start - timedelta(days=longest) - timedelta(hours=1),
+                taken_at__gte=start - lookback - timedelta(hours=1),
                 taken_at__lte=end,
             )
             .order_by("taken_at")

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .burn_rates import BURN_WINDOWS
-from .engine import EventSource, slo_evaluation_compute, slo_evaluation_from_counts
+from .engine import EventSource, burn_rate, slo_evaluation_compute, slo_evaluation_from_counts
 from .models import AlertEvent, ServiceLevelObjective, TimelineAnnotation
 from .sampler import SampledEventSource
 from .sources import default_event_source, definition_of
@@ -110,6 +110,42 @@ def slo_series(
             ).order_by("occurred_at")
         ],
     }
+
+
+def slo_burn_series(
+    *, window: str, start: datetime, end: datetime, step: timedelta, source: EventSource | None = None
+) -> list[dict]:
+    """The burn rate of one window (e.g. ``5m``) of every enabled SLO at each step of ``[start, end]``:
+    what ``slo_series`` gives for that window, without the period's counts, so a live page polling it
+    reads minutes of samples rather than the whole SLO period."""
+    length = BURN_WINDOWS[window]
+    source = source or default_event_source()
+    definitions = [definition_of(slo) for slo in ServiceLevelObjective.objects.filter(enabled=True)]
+    moments = []
+    moment = start
+    while moment <= end:
+        moments.append(moment)
+        moment += step
+    counts_series = getattr(source, "counts_series", None)
+    if counts_series is None and isinstance(source, SampledEventSource):
+        source.preload_many(definitions, start=start, end=end, lookback=length)
+    result = []
+    for definition in definitions:
+        if counts_series is not None:
+            counts = counts_series(definition, window=length, start=start, end=end, step=step)
+        else:
+            counts = [source.counts(definition, window=length, at=m) for m in moments]
+        result.append(
+            {
+                "name": definition.name,
+                "window": window,
+                "points": [
+                    {"t": m.isoformat(), "burn_rate": round(burn_rate(definition, c), 6)}
+                    for m, c in zip(moments, counts, strict=True)
+                ],
+            }
+        )
+    return result
 
 
 def timeline_annotations_between(*, start: datetime, end: datetime, tags: list[str] | None = None):

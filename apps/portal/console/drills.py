@@ -17,9 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.chaos import ctk, selectors, services
 from apps.chaos.models import ChaosSwitch, RunStatus
 from apps.core.errors import DomainError
-from apps.slo.models import ServiceLevelObjective
 from apps.slo.prometheus_reader import PrometheusQueryError
-from apps.slo.selectors import slo_series, slo_status_list
+from apps.slo.selectors import slo_burn_series, slo_status_list
 from apps.telemetry import context as telemetry_context
 
 from .access import can_act, console_actor, console_reader, refusal
@@ -345,8 +344,7 @@ def _burn_chart(run, band: list[dict]) -> dict | None:
     start = run.started_at - timedelta(minutes=5)
     step = max((end - start) / 60, timedelta(seconds=15))
     try:
-        names = list(ServiceLevelObjective.objects.filter(enabled=True).values_list("name", flat=True))
-        series = [slo_series(name, start=start, end=end, step=step) for name in names]
+        series = slo_burn_series(window=LIVE_BURN_WINDOW, start=start, end=end, step=step)
     except PrometheusQueryError:
         return None
     if not series or not series[0]["points"]:
@@ -355,9 +353,7 @@ def _burn_chart(run, band: list[dict]) -> dict | None:
     return chart_spec(
         title=f"SLO burn rate ({LIVE_BURN_WINDOW} window) during the run",
         moments=moments,
-        datasets=[
-            {"label": s["name"], "data": [p["burn_rates"][LIVE_BURN_WINDOW] for p in s["points"]]} for s in series
-        ],
+        datasets=[{"label": s["name"], "data": [p["burn_rate"] for p in s["points"]]} for s in series],
         y_label="burn rate (× budget)",
         bands=bands_on(moments, band),
         label=clock_label,

@@ -270,3 +270,16 @@ def test_list_pages_have_pinned_query_counts(sre_client, burning, django_assert_
 
 
 PINNED = {"console-drills": 12, "console-alerts": 6, "console-probes": 6, "console-slos": 6}
+
+
+def test_live_burn_series_is_the_engines_burn_rate_of_that_window(burning):
+    """The run page's burn chart reads one window of every SLO; it equals slo_series for that window."""
+    from apps.slo.selectors import slo_burn_series
+
+    start, end, step = EPOCH - STEP, EPOCH + 2 * STEP, timedelta(minutes=1)
+    series = slo_burn_series(window="5m", start=start, end=end, step=step)
+    live = {s["name"]: [p["burn_rate"] for p in s["points"]] for s in series}
+    for name in ("probe-availability", "probe-lenient"):
+        full = slo_series(name, start=start, end=end, step=step)
+        assert live[name] == [p["burn_rates"]["5m"] for p in full["points"]], name
+    assert max(live["probe-availability"]) > 14.4
