@@ -206,6 +206,7 @@ def test_alerts_and_probes_pages_show_their_rows(sre_client, burning):
     )
     page = sre_client.get(reverse("console-alerts")).content.decode()
     assert "ChaosBurnRateBreach" in page and reverse("console-slo", args=["probe-availability"]) in page
+    assert "drill run" not in page  # no run of api/x exists
     assert reverse("console-doc", args=["docs/runbooks/32_chaos-controller.md"]) in page
     assert sre_client.get(reverse("console-doc", args=["docs/runbooks/32_chaos-controller.md"])).status_code == 200
     assert sre_client.get(reverse("console-doc", args=["pimlab_portal/settings/base.py"])).status_code == 404
@@ -283,3 +284,18 @@ def test_live_burn_series_is_the_engines_burn_rate_of_that_window(burning):
         full = slo_series(name, start=start, end=end, step=step)
         assert live[name] == [p["burn_rates"]["5m"] for p in full["points"]], name
     assert max(live["probe-availability"]) > 14.4
+
+
+def test_alerts_name_the_drill_run_they_belong_to(sre_client):
+    revision = submitted()
+    services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver="sre-approver")
+    run = run_execute(run=services.run_launch(revision=revision, launched_by="sre-approver"))
+    alert_event_record(
+        name="ChaosBurnRateBreach", severity="page", status="firing",
+        labels={"slo": "probe-availability", "experiment": "api/console-test"}, annotations={"summary": "burn"},
+    )  # fmt: skip
+    alert_event_record(name="Elsewhere", severity="ticket", status="firing", labels={"experiment": "api/other"})
+    page = sre_client.get(reverse("console-alerts")).content.decode()
+    assert page.count(f'href="{reverse("console-run", args=[run.pk])}"') == 1
+    assert "drill api/other" in page
