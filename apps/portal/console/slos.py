@@ -62,6 +62,8 @@ def _decorate(status: dict) -> dict:
     status["budget_percent"] = f"{status['error_budget_remaining_ratio']:.2%}"
     status["budget_state"] = "exhausted" if status["error_budget_remaining_ratio"] < 0 else "left"
     status["below_objective"] = status["attainment"] < status["objective"]
+    # Pyrra's warning: fewer events than one allowed error means the attainment says little yet.
+    status["too_few_events"] = (1 - status["objective"]) * status["events"]["total"] < 1
     for pair in status["alert_windows"]:
         pair["state"] = burn_state(pair)
     return status

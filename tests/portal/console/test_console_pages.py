@@ -299,3 +299,17 @@ def test_alerts_name_the_drill_run_they_belong_to(sre_client):
     page = sre_client.get(reverse("console-alerts")).content.decode()
     assert page.count(f'href="{reverse("console-run", args=[run.pk])}"') == 1
     assert "drill api/other" in page
+
+
+def test_an_unreachable_prometheus_is_explained_on_the_slo_pages(sre_client, burning, settings):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.PIMLAB_PROMETHEUS_URL = f"http://127.0.0.1:{port}"
+    for url in (reverse("console-slos"), reverse("console-slo", args=["probe-availability"])):
+        response = sre_client.get(url)
+        assert response.status_code == 503, url
+        text = response.content.decode()
+        assert "SLI source unavailable" in text and "PIMLAB_PROMETHEUS_URL" in text
