@@ -38,7 +38,11 @@ def verdict(outcome: str, status: str, deviated: bool) -> dict:
         return {"word": "Running", "style": "primary", "text": "The drill is running."}
     outcome = outcome or status
     if outcome == "completed":
-        return {"word": "Passed", "style": "success", "text": "Steady state held before, during and after."}
+        return {
+            "word": "Passed",
+            "style": "success",
+            "text": "The method completed and the steady state held before and after it.",
+        }
     if outcome == "aborted":
         return {"word": "Aborted", "style": "secondary", "text": "Stopped before the end; rollbacks ran."}
     if deviated:
@@ -408,6 +412,9 @@ def run_context(run) -> dict:
         "summary": run.summary or {},
         "timeline": _timeline(run, journal),
         "steady_states": _steady_states(journal),
+        "unmet_during": sum(
+            1 for state in (journal.get("steady_states") or {}).get("during") or [] if not state.get("steady_state_met")
+        ),
         "entries": entries,
         "charts": charts,
         "budget": _budget_consumed(run) if run.status != RunStatus.RUNNING else [],

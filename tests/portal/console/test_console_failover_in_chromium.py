@@ -13,7 +13,7 @@ from apps.chaos.services import experiment_submit, revision_approve, revision_dr
 from apps.core.models import PersonaRole
 from tests.chaos.conftest import ha_pair, manifest_text  # noqa: F401 - fixture
 from tests.chaos.test_failover_drill import app_server  # noqa: F401 - fixture
-from tests.support.browser import chromium, log_in
+from tests.support.browser import chromium, log_in, screenshot
 
 from .conftest import celery_worker, person
 from .test_console_in_chromium import chart_datasets
@@ -77,5 +77,7 @@ def test_pod_kill_failover_from_the_console_reports_the_stored_rto_and_rpo(
         assert rate == [p["request_rate"] for p in series] and max(rate) > 0
         errors = chart_datasets(page, charts["api_error_ratio of the workload"])["error ratio"]
         assert errors == [p["api_error_ratio"] for p in series] and max(e or 0 for e in errors) > 0
+        assert f"{run.summary['old_leader']} → {run.summary['new_leader']}" in page.inner_text("#figure-leaders")
+        screenshot(page, "console-failover-report")
         timeline = page.inner_text("#timeline")
         assert "injection" in timeline and "recovery" in timeline and "rollback" in timeline
