@@ -22,6 +22,7 @@ from apps.slo.services import slo_evaluate_all
 from tests.chaos.conftest import manifest_text, small_manifest
 from tests.chaos.test_drill_outcomes import SHARD_0_BUCKET, book, dedicated_broker  # noqa: F401 - fixture
 from tests.factories import PatientFactory, persona_user
+from tests.probes.conftest import pipeline_workers, probe_world  # noqa: F401 - fixtures
 from tests.slo.conftest import STEP, ratio_spec
 from tests.support.browser import chromium, log_in, screenshot, serious_axe_violations
 
@@ -317,3 +318,35 @@ def test_console_lists_pass_axe(browser, live_server):
         assert serious_axe_violations(page) == [], url
         screenshot(page, name)
     assert settings.SHARD_ALIASES
+
+
+# --- probes -------------------------------------------------------------------------------------
+
+
+def test_run_now_runs_every_probe_in_a_worker_and_the_page_shows_the_results(
+    browser,
+    live_server,
+    probe_world,
+    pipeline_workers,
+    tmp_path,  # noqa: F811 - fixtures
+):
+    from apps.probes.models import ProbeOutcome, ProbeResult, ProbeScenario
+
+    person(PersonaRole.SRE, "sre-author")
+    expected = len(ProbeScenario.values) * len(settings.SHARD_ALIASES)
+    with celery_worker(tmp_path / "worker.log", PIMLAB_PROBE_BASE_URL=live_server.url):
+        page = signed_in(browser, live_server, "sre-author")
+        page.goto(f"{live_server.url}/console/probes")
+        assert "No probe has run yet" in page.inner_text("#probe-strips")
+        page.click("#probes-run-now")
+        assert "queued" in page.inner_text("#messages")
+        deadline = time.monotonic() + 180
+        while ProbeResult.objects.count() < expected and time.monotonic() < deadline:
+            time.sleep(1)
+    page.reload()
+    results = list(ProbeResult.objects.all())
+    assert len(results) == expected
+    assert page.locator("#probe-strips tbody tr").count() == expected
+    assert {r.outcome for r in results} == {ProbeOutcome.SUCCESS}, [(r.failed_step, r.error) for r in results]
+    assert page.inner_text("#probe-strips").count("✓") == expected
+    assert serious_axe_violations(page) == []
