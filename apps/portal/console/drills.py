@@ -3,6 +3,7 @@ the services the chaos API calls), the live run page (htmx polling) and the run 
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import timedelta
 
@@ -194,19 +195,25 @@ def revision_launch_page(request, revision_id: int):
             "remediation": "Tick the box to confirm that this drill injects a real fault.",
         }
         return render(request, "console/launch_confirm.html", context, status=400)
-    from apps.chaos.tasks import chaos_run_execute
-
     try:
-        run = services.run_launch(
-            revision=revision,
-            launched_by=request.user.username,
-            request_id=telemetry_context.current().get("request_id") or "",
-        )
+        run = _launch(revision, launched_by=request.user.username)
     except REFUSALS as exc:
         context["refusal"] = refusal(exc, title="Launch refused")
         return render(request, "console/launch_confirm.html", context, status=getattr(exc, "status", 409))
-    transaction.on_commit(lambda: chaos_run_execute.delay(run.pk), using="default")
     return redirect("console-run", run_id=run.pk)
+
+
+def _launch(revision, *, launched_by: str):
+    """Launch through the chaos service and hand the run to a worker once committed, as the API does.
+    A service that enqueues by itself (``enqueue`` argument) is left to do so, so a run never runs twice."""
+    request_id = telemetry_context.current().get("request_id") or ""
+    if "enqueue" in inspect.signature(services.run_launch).parameters:
+        return services.run_launch(revision=revision, launched_by=launched_by, request_id=request_id)
+    from apps.chaos.tasks import chaos_run_execute
+
+    run = services.run_launch(revision=revision, launched_by=launched_by, request_id=request_id)
+    transaction.on_commit(lambda: chaos_run_execute.delay(run.pk), using="default")
+    return run
 
 
 @require_POST

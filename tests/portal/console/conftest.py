@@ -61,6 +61,11 @@ def celery_worker(log_path: Path, **env_overrides):
     from pimlab_portal.celery import app as celery_app
 
     queue = f"console-{uuid.uuid4().hex[:8]}"
+    # Tasks routed to a named queue (settings' CELERY_TASK_ROUTES) go there; this test's Redis
+    # database is its own, so the worker may consume those queues too.
+    routes = celery_app.conf.task_routes or {}
+    routed = sorted({r["queue"] for r in routes.values() if isinstance(r, dict) and r.get("queue")})
+    queues = ",".join([queue, *routed])
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
@@ -72,7 +77,7 @@ def celery_worker(log_path: Path, **env_overrides):
     root = Path(__file__).resolve().parents[3]
     log = log_path.open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "-P", "solo", "-Q", queue,
+        [sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "-P", "solo", "-Q", queues,
          "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -323,13 +323,8 @@ def test_console_lists_pass_axe(browser, live_server):
 # --- probes -------------------------------------------------------------------------------------
 
 
-def test_run_now_runs_every_probe_in_a_worker_and_the_page_shows_the_results(
-    browser,
-    live_server,
-    probe_world,
-    pipeline_workers,
-    tmp_path,  # noqa: F811 - fixtures
-):
+@pytest.mark.usefixtures("probe_world", "pipeline_workers")
+def test_run_now_runs_every_probe_in_a_worker_and_the_page_shows_the_results(browser, live_server, tmp_path):
     from apps.probes.models import ProbeOutcome, ProbeResult, ProbeScenario
 
     person(PersonaRole.SRE, "sre-author")
