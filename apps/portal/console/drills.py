@@ -114,13 +114,18 @@ class SubmitForm(forms.Form):
 def drill_submit_page(request):
     form = SubmitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        revision = services.experiment_submit(
-            key=f"api/{form.cleaned_data['name']}",
-            manifest_text=form.cleaned_data["manifest"],
-            author=request.user.username,
-        )
-        messages.success(request, f"Revision {revision.number} of {revision.experiment.key} recorded as a draft.")
-        return redirect("console-revision", revision_id=revision.pk)
+        try:
+            revision = services.experiment_submit(
+                key=f"api/{form.cleaned_data['name']}",
+                manifest_text=form.cleaned_data["manifest"],
+                author=request.user.username,
+            )
+        except DomainError as exc:  # e.g. a manifest that is not YAML: shown next to its field
+            field = getattr(exc, "field", None)
+            form.add_error(field if field in form.fields else None, f"{exc.detail} {exc.remediation}".strip())
+        else:
+            messages.success(request, f"Revision {revision.number} of {revision.experiment.key} recorded as a draft.")
+            return redirect("console-revision", revision_id=revision.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "console/drill_submit.html", {"form": form}, status=status)
 
