@@ -270,7 +270,7 @@ def test_list_pages_have_pinned_query_counts(sre_client, burning, django_assert_
         sre_client.get(reverse(name))
 
 
-PINNED = {"console-drills": 12, "console-alerts": 6, "console-probes": 6, "console-slos": 6}
+PINNED = {"console-drills": 8, "console-alerts": 5, "console-probes": 4, "console-slos": 5}
 
 
 def test_live_burn_series_is_the_engines_burn_rate_of_that_window(burning):
