@@ -10,32 +10,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.actors import Actor
-from apps.core.api_errors import Problem, problem_response
+from apps.core.api_schema import raises
+from apps.core.converters import IdField
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, IsBillingAdmin
 from apps.telemetry.spans import participant_span
 
 from .code_sets import diagnosis_code_problem, procedure_code_problem
+from .errors import (
+    ActiveClaimNotFound,
+    ClaimArchived,
+    ClaimNotFound,
+    EncounterMismatch,
+    EncounterNotFinished,
+    GuardrailViolation,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    UnknownPatient,
+    UnknownPayer,
+)
 from .fhir import claim_as_fhir
-from .guardrails import GuardrailViolation
 from .links import claim_link, trace_link
 from .renderers import FhirJsonRenderer
 from .selectors import archived_claim_get, claim_get, claim_line_items, payer_list
 from .services import LineItemInput, claim_payment_record, claim_submit
 
 CanReadClaims = HasPersonaRole.of(PersonaRole.BILLING_ADMIN, PersonaRole.OPERATOR)
-
-
-def _claim_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise Problem(
-            status_code=404,
-            title="Not found",
-            detail=f"{raw!r} is not a claim id.",
-            remediation="Use the claim_id returned by POST /api/claims.",
-        ) from None
 
 
 @extend_schema_serializer(component_name="ClaimLineItemInput")
@@ -69,8 +69,8 @@ class ClaimSubmitApi(APIView):
 
     @extend_schema_serializer(component_name="ClaimSubmitInput")
     class InputSerializer(serializers.Serializer):
-        patient_id = serializers.IntegerField(min_value=1)
-        encounter_id = serializers.IntegerField(min_value=1)
+        patient_id = IdField()
+        encounter_id = IdField()
         payer_code = serializers.CharField(max_length=40)
         currency = serializers.ChoiceField(choices=["USD"], default="USD")
         line_items = ClaimLineItemInputSerializer(many=True, min_length=1, max_length=50)
@@ -89,50 +89,33 @@ class ClaimSubmitApi(APIView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
         responses={202: OutputSerializer},
     )
+    @raises(
+        IdempotencyKeyMissing, GuardrailViolation, UnknownPayer, IdempotencyKeyReused, UnknownPatient,
+        EncounterMismatch, EncounterNotFinished,
+    )  # fmt: skip
     def post(self, request):
         with participant_span("Billing Service API"):
-            key = request.headers.get("Idempotency-Key", "").strip()
-            if not key or len(key) > 128:
-                raise Problem(
-                    status_code=400,
-                    title="Idempotency-Key required",
-                    detail="POST /api/claims needs an Idempotency-Key header (1-128 characters).",
-                    remediation="Send a fresh UUID as Idempotency-Key; reuse it only to retry the same claim.",
-                    code="idempotency_key_missing",
-                )
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             values = data.validated_data
-            try:
-                submission = claim_submit(
-                    actor=Actor.from_user(request.user),
-                    user=request.user,
-                    patient_id=values["patient_id"],
-                    encounter_id=values["encounter_id"],
-                    payer_code=values["payer_code"],
-                    currency=values["currency"],
-                    line_items=[
-                        LineItemInput(
-                            procedure_code=item["procedure_code"],
-                            diagnosis_codes=tuple(item["diagnosis_codes"]),
-                            units=item["units"],
-                            unit_price=item["unit_price"],
-                        )
-                        for item in values["line_items"]
-                    ],
-                    idempotency_key=key,
-                )
-            except GuardrailViolation as violation:
-                return problem_response(
-                    status_code=status.HTTP_403_FORBIDDEN,
-                    title="Guardrail violation",
-                    detail=violation.detail,
-                    remediation=violation.remediation,
-                    headers={"Retry-After": str(violation.retry_after_seconds)}
-                    if violation.retry_after_seconds
-                    else None,
-                    rule=violation.rule,
-                )
+            submission = claim_submit(
+                actor=Actor.from_user(request.user),
+                user=request.user,
+                patient_id=values["patient_id"],
+                encounter_id=values["encounter_id"],
+                payer_code=values["payer_code"],
+                currency=values["currency"],
+                line_items=[
+                    LineItemInput(
+                        procedure_code=item["procedure_code"],
+                        diagnosis_codes=tuple(item["diagnosis_codes"]),
+                        units=item["units"],
+                        unit_price=item["unit_price"],
+                    )
+                    for item in values["line_items"]
+                ],
+                idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            )
             claim = submission.claim
             body = dict(self.OutputSerializer(claim).data)
             body["replayed"] = not submission.created
@@ -174,25 +157,15 @@ class ClaimDetailApi(APIView):
         parameters=[OpenApiParameter("format", str, enum=["json", "fhir"], description="fhir: a FHIR R4B Claim")],
         responses={200: OutputSerializer},
     )
-    def get(self, request, claim_id: str):
-        claim_id = _claim_id(claim_id)
+    @raises(ClaimNotFound, ClaimArchived)
+    def get(self, request, claim_id: int):
         claim = claim_get(claim_id=claim_id)
         if claim is None:
             archived = archived_claim_get(claim_id=claim_id)
             if archived is None:
-                raise Problem(
-                    status_code=404,
-                    title="Not found",
-                    detail=f"No claim has id {claim_id}.",
-                    remediation="Check the id; purged claims are gone for good.",
-                )
+                raise ClaimNotFound(f"No claim has id {claim_id}.")
             if request.accepted_renderer.format == "fhir":
-                raise Problem(
-                    status_code=410,
-                    title="Archived",
-                    detail="Archived claims are not served as FHIR resources.",
-                    remediation="Read the archived copy as JSON (without format=fhir) or in the Django admin.",
-                )
+                raise ClaimArchived()
             return Response(
                 {
                     "claim_id": str(archived.claim_id),
@@ -224,8 +197,8 @@ class ClaimPaymentApi(APIView):
         paid_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
 
     @extend_schema(request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request, claim_id: str):
-        claim_id = _claim_id(claim_id)
+    @raises(ActiveClaimNotFound)
+    def post(self, request, claim_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = claim_payment_record(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from apps.core.actors import Actor
 from apps.core.models import Persona
 from apps.patients.models import Patient
 
+from .errors import GuardrailViolation
 from .models import AmountCeiling, ArchivedClaim, Claim, StaffPatientRecord
 
 
@@ -26,18 +26,6 @@ class GuardrailRule:
     DUPLICATE_CLAIM = "duplicate_claim"
     OWN_PATIENT_RECORD = "own_patient_record"
     RATE_LIMIT = "rate_limit"
-
-
-@dataclass
-class GuardrailViolation(Exception):
-    rule: str
-    detail: str
-    remediation: str
-    context: dict = field(default_factory=dict)
-    retry_after_seconds: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.rule}: {self.detail}"
 
 
 def rate_limit_settings() -> tuple[int, int]:

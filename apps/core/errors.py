@@ -27,6 +27,7 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+    type: ClassVar[str] = "about:blank"
     title: ClassVar[str] = "Request refused"
     remediation: ClassVar[str] = "See `detail`."
 
@@ -60,7 +61,7 @@ class DomainError(Exception):
     def as_problem(self) -> dict[str, Any]:
         """The problem+json body (without the HTTP envelope)."""
         body: dict[str, Any] = {
-            "type": "about:blank",
+            "type": self.type,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -94,6 +95,36 @@ class Conflict(DomainError):
     status = 409
     title = "Conflict"
     remediation = "Reload the resource and apply your change to its current state."
+
+
+class BadRequest(DomainError):
+    """The request itself is malformed (a header or query parameter the server cannot read)."""
+
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+    remediation = "Fix the named header or parameter and send the request again."
+
+
+class Gone(DomainError):
+    code = "gone"
+    status = 410
+    title = "Gone"
+    remediation = "The resource was archived or removed; it is not served here any more."
+
+
+class PreconditionFailed(DomainError):
+    code = "precondition_failed"
+    status = 412
+    title = "Precondition failed"
+    remediation = "GET the resource again and send its current ETag in If-Match."
+
+
+class PreconditionRequired(DomainError):
+    code = "precondition_required"
+    status = 428
+    title = "Precondition required"
+    remediation = "GET the resource, then send its ETag in an If-Match header."
 
 
 class InvalidInput(DomainError):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.utils import timezone
 
 from apps.core.ids import bucket_of
+from apps.core.models import PersonaRole
 from apps.core.sharding import for_id
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
 from apps.patients.models import CareTeamMember
 
+from .errors import EncounterNotVisible
 from .models import Encounter
 
 ENCOUNTER_CREATED = "EncounterCreated"
@@ -30,10 +32,33 @@ def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -
     return "care team member" if on_care_team else None
 
 
+def user_is_patient(*, user, patient_id: int) -> bool:
+    """The row-level rule for patients: is ``user`` the patient persona of this patient record?"""
+    persona = getattr(user, "persona", None)
+    return persona is not None and persona.role == PersonaRole.PATIENT and persona.patient_id == patient_id
+
+
+def persona_may_act_for_patient(*, user, patient_id: int) -> bool:
+    """Patients act (book, read their encounters) only for themselves; staff personas, whose role
+    the view's permission class already checked, act on a patient's behalf."""
+    persona = getattr(user, "persona", None)
+    if persona is None or persona.role != PersonaRole.PATIENT:
+        return persona is not None
+    return user_is_patient(user=user, patient_id=patient_id)
+
+
 def encounter_get(*, encounter_id: int | str) -> Encounter | None:
     """The encounter, or None. Raises ``InvalidShardedId`` for a malformed id (the API answers 404)."""
     bucket_of(encounter_id)
     return for_id(Encounter, encounter_id).filter(pk=int(encounter_id)).first()
+
+
+def encounter_visible_get(*, encounter_id: int | str, user) -> Encounter:
+    """The encounter if ``user`` may see it; otherwise ``EncounterNotVisible`` (same answer when absent)."""
+    encounter = encounter_get(encounter_id=encounter_id)
+    if encounter is None or not persona_may_act_for_patient(user=user, patient_id=encounter.patient_id):
+        raise EncounterNotVisible(f"No encounter {encounter_id} is visible to you.")
+    return encounter
 
 
 def encounter_find_by_idempotency_key(*, using: str, booked_by_user_id: int | None, idempotency_key: str):

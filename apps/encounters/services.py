@@ -21,12 +21,10 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
-from apps.core.api_errors import Problem
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_bucket, shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
@@ -38,9 +36,33 @@ from apps.slo.services import alert_event_record
 from apps.telemetry import context
 from apps.telemetry.spans import participant_span
 
+from .errors import (
+    BookingInvalid,
+    EncounterNotFinishable,
+    EncounterNotFinishableByActor,
+    IdempotencyKeyConflict,
+    IdempotencyKeyRequired,
+    PatientNotFound,
+)
 from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType, NoteStatus
-from .notes.selectors import NOTE_FIELDS
+from .notes.errors import (
+    NoteNotFoundAsOf,
+    NoteNotReleased,
+    NoteNotVisible,
+    NoteReadOnly,
+    NoteVersionConflict,
+    TemporalHistoryUnavailable,
+)
+from .notes.glossary import glossary_rules
+from .notes.selectors import (
+    NOTE_FIELDS,
+    NoteAccess,
+    encounter_for_note,
+    encounter_note_as_of,
+    encounter_note_history,
+    note_access_for,
+)
 from .notes.telemetry import (
     ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL,
     NOTE_GLOSSARY_FINDINGS_TOTAL,
@@ -48,9 +70,10 @@ from .notes.telemetry import (
     SPAN_ORCHESTRATOR,
     SPAN_REPOSITORY,
     SPAN_TEMPORAL_HISTORY,
+    SPAN_VALIDATOR,
     TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL,
 )
-from .notes.validation import ValidatedNote
+from .notes.validation import NoteChange, NoteState, ValidatedNote, note_command_validate
 from .profiling import profile_tags
 from .selectors import (
     ENCOUNTER_CREATED,
@@ -63,24 +86,6 @@ logger = structlog.get_logger(__name__)
 
 
 # --- booking ---------------------------------------------------------------------------------
-
-
-class EncounterBookingError(Exception):
-    """A booking the orchestrator refuses; the API maps each subclass to a 4xx problem."""
-
-
-class BookingInvalid(EncounterBookingError):
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
-
-
-class PatientNotFound(EncounterBookingError):
-    pass
-
-
-class IdempotencyKeyConflict(EncounterBookingError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -122,21 +127,22 @@ def encounter_book(
     reason: str,
     requested_start: datetime,
     idempotency_key: str,
-    request_fingerprint: str,
+    request_fingerprint: str | None = None,
 ) -> EncounterBooking:
     """Book an encounter for ``patient_id`` on behalf of ``actor`` (authorization is the caller's job).
 
     Returns an ``EncounterBooking`` (``encounter, created = encounter_book(...)`` also works).
     Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyConflict`` (key
     reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
-    once the retry budget is spent — in every case nothing is written."""
-    _booking_validate(
-        actor=actor,
-        encounter_type=encounter_type,
-        reason=reason,
-        requested_start=requested_start,
-        idempotency_key=idempotency_key,
-    )
+    once the retry budget is spent — in every case nothing is written. ``request_fingerprint``
+    defaults to ``booking_request_fingerprint`` of the fields."""
+    if not idempotency_key or len(idempotency_key) > Encounter._meta.get_field("idempotency_key").max_length:
+        raise IdempotencyKeyRequired("Booking needs an Idempotency-Key header of 1–128 characters.")
+    _booking_validate(actor=actor, encounter_type=encounter_type, reason=reason, requested_start=requested_start)
+    if request_fingerprint is None:
+        request_fingerprint = booking_request_fingerprint(
+            patient_id=patient_id, encounter_type=encounter_type, reason=reason, requested_start=requested_start
+        )
     with participant_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
         with participant_span("Shard Resolver", refresh_labels=True):
             alias = shard_for_bucket(bucket_of(patient_id))
@@ -189,7 +195,7 @@ def encounter_book(
     return booking
 
 
-def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, requested_start: datetime, idempotency_key):
+def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, requested_start: datetime) -> None:
     errors: dict[str, list[str]] = {}
     if encounter_type not in EncounterType.values:
         errors["encounter_type"] = [f"Choose one of: {', '.join(EncounterType.values)}."]
@@ -201,8 +207,6 @@ def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, request
         errors["requested_start"] = ["Give a time zone, e.g. 2030-01-31T09:30:00Z."]
     elif requested_start <= timezone.now():
         errors["requested_start"] = ["The requested slot must be in the future."]
-    if not idempotency_key or len(idempotency_key) > Encounter._meta.get_field("idempotency_key").max_length:
-        errors["idempotency_key"] = ["Send an Idempotency-Key of 1–128 characters."]
     if actor.user_id is None:
         errors["actor"] = ["Bookings are made by a user with a persona."]
     if errors:
@@ -319,27 +323,25 @@ NOTE_RESOURCE_TYPE = "encounter_note"
 TEMPORAL_HISTORY_RUNBOOK = "docs/runbooks/07_temporal-history-repair.md"
 
 
-class NoteVersionConflict(Exception):
-    """The client's If-Match names a version that is no longer current."""
-
-    def __init__(self, *, current_version: int):
-        super().__init__(f"current note version is {current_version}")
-        self.current_version = current_version
-
-
 class TemporalHistoryWriteFailed(Exception):
     """The history row of a note change could not be written; the change must not commit."""
 
 
-class TemporalHistoryUnavailable(Problem):
-    def __init__(self):
-        super().__init__(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            title="Note history unavailable",
-            detail="The note's history could not be recorded, so nothing was saved.",
-            remediation="Retry after the number of seconds in Retry-After; the on-call SRE has been paged.",
-            code="temporal_history_unavailable",
-        )
+@dataclass(frozen=True)
+class NoteUpdate:
+    """What ``encounter_note_update`` returns: the saved encounter and what the validator did."""
+
+    encounter: Encounter
+    note: ValidatedNote
+
+
+@dataclass(frozen=True)
+class NoteHistoryRead:
+    """Without ``as_of``: every version with diffs. With it: the historical record then in force."""
+
+    encounter: Encounter
+    versions: list[dict] | None = None
+    record: object | None = None
 
 
 def encounter_note_access_record(
@@ -365,36 +367,125 @@ def encounter_note_access_record(
         )
 
 
-def encounter_note_update(*, encounter_id: int, actor: Actor, expected_version: int, note: ValidatedNote) -> Encounter:
-    """Orchestrator: in ONE transaction on the patient's shard, update the note (under a row lock,
-    only if ``expected_version`` is still current), write its temporal history row and its
-    AUDIT_EVENT. Any failure of the history write aborts everything (503 + incident)."""
+def _note_refused(*, encounter: Encounter, user, operation: str, reason: str, error: Exception) -> Exception:
+    """Audit a refused note access (committed on its own) and return the error to raise."""
+    actor = Actor.from_user(user)
+    encounter_note_access_record(
+        encounter=encounter, actor=actor, operation=operation, outcome=AuditOutcome.DENIED, reason=reason
+    )
+    return error
+
+
+def _note_visible(*, encounter_id: int, user, operation: str) -> tuple[Encounter, NoteAccess]:
+    """The encounter and the user's access to its note; a refusal is audited and answered as absence."""
+    encounter = encounter_for_note(encounter_id=encounter_id)
+    if encounter is None:
+        raise NoteNotVisible()
+    access = note_access_for(user=user, encounter=encounter)
+    if not access.visible:
+        raise _note_refused(
+            encounter=encounter, user=user, operation=operation, reason=access.reason, error=NoteNotVisible()
+        )
+    return encounter, access
+
+
+def encounter_note_read(*, encounter_id: int, user) -> Encounter:
+    """The encounter whose note ``user`` may read now (audited); patients see released notes only."""
+    encounter, access = _note_visible(encounter_id=encounter_id, user=user, operation="read")
+    if not access.can_read_drafts and not encounter.note_released:
+        raise NoteNotReleased()
+    encounter_note_access_record(
+        encounter=encounter, actor=Actor.from_user(user), operation="read", outcome=AuditOutcome.SUCCESS
+    )
+    return encounter
+
+
+def encounter_note_history_read(*, encounter_id: int, user, as_of: datetime | None = None) -> NoteHistoryRead:
+    """The note's versions (or the note as of a time) for the care team, audited. Patients get the
+    same answer as a stranger: the history holds drafts they may not read."""
+    encounter, access = _note_visible(encounter_id=encounter_id, user=user, operation="history")
+    if not access.can_read_drafts:
+        raise _note_refused(
+            encounter=encounter, user=user, operation="history", reason=access.reason, error=NoteNotVisible()
+        )
+    encounter_note_access_record(
+        encounter=encounter, actor=Actor.from_user(user), operation="history", outcome=AuditOutcome.SUCCESS
+    )
+    if as_of is None:
+        return NoteHistoryRead(encounter=encounter, versions=encounter_note_history(encounter=encounter))
+    record = encounter_note_as_of(encounter=encounter, as_of=as_of)
+    if record is None:
+        raise NoteNotFoundAsOf()
+    return NoteHistoryRead(encounter=encounter, record=record)
+
+
+def encounter_note_update(*, encounter_id: int, user, expected_version: int | None, change: NoteChange) -> NoteUpdate:
+    """Use case "Clinician Documents Encounter": in ONE transaction on the patient's shard and under
+    the encounter's row lock, check that ``user`` may edit the note, that ``expected_version`` (from
+    If-Match) is still current, validate and redact the change (Command Validator), then update the
+    note, write its temporal history row and its AUDIT_EVENT. A refusal is audited in its own
+    transaction; a failed history write aborts everything (503 + incident)."""
+    actor = Actor.from_user(user)
     alias = shard_for_id(encounter_id)
     context.bind(shard_id=alias)
-    with participant_span(SPAN_ORCHESTRATOR, encounter_id=encounter_id):
-        try:
-            with transaction.atomic(using=alias):
-                encounter = Encounter.objects.using(alias).select_for_update().get(id=encounter_id)
-                if encounter.note_version != expected_version:
-                    raise NoteVersionConflict(current_version=encounter.note_version)
-                now = timezone.now()
-                with participant_span(SPAN_REPOSITORY, encounter_id=encounter_id):
-                    _note_fields_apply(encounter, note=note, actor=actor, when=now)
-                    _encounter_save_without_history(encounter, using=alias)
-                    with participant_span(SPAN_TEMPORAL_HISTORY, encounter_id=encounter_id):
-                        _temporal_history_write(encounter, using=alias, actor=actor, note=note, when=now)
-                audit_event_record(
-                    using=alias,
-                    patient_id=encounter.patient_id,
-                    action="encounter.note.amend" if note.is_amendment else f"encounter.note.{_verb(note)}",
-                    resource_type=NOTE_RESOURCE_TYPE,
-                    resource_id=encounter.id,
-                    actor=actor,
-                    detail=_audit_detail(encounter, note),
-                )
-        except TemporalHistoryWriteFailed as exc:
-            _temporal_history_incident(encounter_id=encounter_id, shard_alias=alias, cause=exc.__cause__)
-            raise TemporalHistoryUnavailable() from exc
+    refusal: tuple[Encounter, NoteAccess] | None = None
+    try:
+        with transaction.atomic(using=alias):
+            encounter = Encounter.objects.using(alias).select_for_update().filter(id=encounter_id).first()
+            if encounter is None:
+                raise NoteNotVisible()
+            access = note_access_for(user=user, encounter=encounter)
+            if not access.can_edit:
+                refusal = (encounter, access)  # audited below, after this transaction releases the lock
+            else:
+                note = _note_change_validate(encounter, expected_version=expected_version, change=change)
+                _note_write(encounter, alias=alias, actor=actor, note=note)
+    except TemporalHistoryWriteFailed as exc:
+        _temporal_history_incident(encounter_id=encounter_id, shard_alias=alias, cause=exc.__cause__)
+        raise TemporalHistoryUnavailable() from exc
+    if refusal is not None:
+        encounter, access = refusal
+        error = NoteReadOnly() if access.visible else NoteNotVisible()
+        raise _note_refused(encounter=encounter, user=user, operation="update", reason=access.reason, error=error)
+    _note_update_observe(encounter, note=note)
+    return NoteUpdate(encounter=encounter, note=note)
+
+
+def _note_change_validate(encounter: Encounter, *, expected_version: int | None, change: NoteChange) -> ValidatedNote:
+    if expected_version != encounter.note_version:
+        raise NoteVersionConflict(current_version=encounter.note_version)
+    current = NoteState(
+        text=encounter.note_text,
+        status=encounter.note_status,
+        released=encounter.note_released,
+        version=encounter.note_version,
+    )
+    own_mrn = Patient.objects.using(encounter._state.db).values_list("mrn", flat=True).get(pk=encounter.patient_id)
+    # The seed's diagram: the controller asks the Command Validator before invoking the orchestrator.
+    with participant_span(SPAN_VALIDATOR, encounter_id=encounter.id):
+        return note_command_validate(current=current, change=change, own_mrn=own_mrn, rules=glossary_rules())
+
+
+def _note_write(encounter: Encounter, *, alias: str, actor: Actor, note: ValidatedNote) -> None:
+    with participant_span(SPAN_ORCHESTRATOR, encounter_id=encounter.id):
+        now = timezone.now()
+        with participant_span(SPAN_REPOSITORY, encounter_id=encounter.id):
+            _note_fields_apply(encounter, note=note, actor=actor, when=now)
+            _encounter_save_without_history(encounter, using=alias)
+            with participant_span(SPAN_TEMPORAL_HISTORY, encounter_id=encounter.id):
+                _temporal_history_write(encounter, using=alias, actor=actor, note=note, when=now)
+        audit_event_record(
+            using=alias,
+            patient_id=encounter.patient_id,
+            action="encounter.note.amend" if note.is_amendment else f"encounter.note.{_verb(note)}",
+            resource_type=NOTE_RESOURCE_TYPE,
+            resource_id=encounter.id,
+            actor=actor,
+            detail=_audit_detail(encounter, note),
+        )
+
+
+def _note_update_observe(encounter: Encounter, *, note: ValidatedNote) -> None:
     for redaction in note.redactions:
         NOTE_REDACTIONS_TOTAL.labels(kind=redaction.kind).inc(redaction.count)
     if note.normalised:
@@ -413,7 +504,6 @@ def encounter_note_update(*, encounter_id: int, actor: Actor, expected_version: 
         glossary_normalised=len(note.normalised),
         glossary_flagged=len(note.flagged),
     )
-    return encounter
 
 
 def _verb(note: ValidatedNote) -> str:
@@ -511,14 +601,6 @@ def _temporal_history_incident(*, encounter_id: int, shard_alias: str, cause: Ba
 ENCOUNTER_FINISHED = "EncounterFinished"
 
 
-class EncounterNotFinishable(EncounterBookingError):
-    """The visit cannot be finished (it was cancelled)."""
-
-
-class EncounterNotVisible(EncounterNotFinishable):
-    """No such encounter, or the actor is not a clinician on the patient's care team (no existence leak)."""
-
-
 def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, bool]:
     """A clinician on the patient's care team (or assigned to the visit) marks it finished, so it
     can be billed. One transaction on the patient's shard: status, history row, AUDIT_EVENT and an
@@ -528,12 +610,12 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
     with participant_span("Encounter Orchestrator", operation="finish"), transaction.atomic(using=alias):
         encounter = Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id).first()
         if encounter is None:
-            raise EncounterNotVisible(f"Encounter {encounter_id} does not exist.")
+            raise EncounterNotFinishableByActor(f"No encounter {encounter_id} is visible to you.")
         if (
             actor.role != "clinician"
             or clinician_relation(clinician_user_id=actor.user_id, encounter=encounter) is None
         ):
-            raise EncounterNotVisible("Only a clinician on the patient's care team may finish the visit.")
+            raise EncounterNotFinishableByActor(f"No encounter {encounter_id} is visible to you.")
         if encounter.status == EncounterStatus.FINISHED:
             return encounter, False
         if encounter.status == EncounterStatus.CANCELLED:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
@@ -12,12 +11,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api_errors import Problem
+from apps.core.api_schema import raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 
-from .prometheus_reader import PrometheusQueryError
-from .selectors import MAX_SERIES_POINTS, SloNotFound, grafana_annotations, slo_series, slo_status, slo_status_list
+from .errors import PrometheusQueryError, SloNotFound
+from .selectors import MAX_SERIES_POINTS, grafana_annotations, slo_series, slo_status, slo_status_list
 
 CanReadSlos = HasPersonaRole.of(PersonaRole.SRE, PersonaRole.OPERATOR)
 
@@ -42,33 +41,38 @@ class InstantField(serializers.Field):
         return value.isoformat()
 
 
+class SloStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    service = serializers.CharField()
+    objective = serializers.FloatField()
+    window_days = serializers.IntegerField()
+    attainment = serializers.FloatField()
+    error_budget_remaining_ratio = serializers.FloatField()
+    error_budget_remaining_minutes = serializers.FloatField()
+    burn_rates = serializers.DictField(child=serializers.FloatField())
+    alert_state = serializers.ChoiceField(choices=["ok", "ticket", "page"])
+    events = serializers.DictField()
+    runbook = serializers.CharField(allow_blank=True)
+    source = serializers.CharField()
+    evaluated_at = serializers.CharField()
+
+    class Meta:
+        ref_name = "SloStatus"
+
+
 class SloListApi(APIView):
     permission_classes = [CanReadSlos]
 
     class OutputSerializer(serializers.Serializer):
-        name = serializers.CharField()
-        display_name = serializers.CharField()
-        service = serializers.CharField()
-        objective = serializers.FloatField()
-        window_days = serializers.IntegerField()
-        attainment = serializers.FloatField()
-        error_budget_remaining_ratio = serializers.FloatField()
-        error_budget_remaining_minutes = serializers.FloatField()
-        burn_rates = serializers.DictField(child=serializers.FloatField())
-        alert_state = serializers.ChoiceField(choices=["ok", "ticket", "page"])
-        events = serializers.DictField()
-        runbook = serializers.CharField(allow_blank=True)
-        source = serializers.CharField()
-        evaluated_at = serializers.CharField()
+        slos = SloStatusSerializer(many=True)
 
-        class Meta:
-            ref_name = "SloStatus"
-
-    @extend_schema(responses=OutputSerializer(many=True), summary="Every SLO with budget, burn rates and alert state")
+    @extend_schema(
+        operation_id="slo_list", responses=OutputSerializer, summary="Every SLO with budget, burn rates and alert state"
+    )
+    @raises(PrometheusQueryError)
     def get(self, request):
-        with _prometheus_problems():
-            statuses = slo_status_list()
-        return Response({"slos": self.OutputSerializer(statuses, many=True).data})
+        return Response(self.OutputSerializer({"slos": slo_status_list()}).data)
 
 
 class SloDetailApi(APIView):
@@ -109,21 +113,12 @@ class SloDetailApi(APIView):
         ],
         summary="One SLO: current status and its burn-rate and budget series, with timeline annotations",
     )
+    @raises(SloNotFound, PrometheusQueryError)
     def get(self, request, name: str):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        try:
-            with _prometheus_problems():
-                status = slo_status(name)
-                series = slo_series(name, **params.validated_data)
-        except SloNotFound as exc:
-            raise Problem(
-                status_code=404,
-                title="Unknown SLO",
-                detail=f"There is no SLO named {name!r}.",
-                remediation="GET /api/slo lists the SLOs by name; specs live in slo/specs/.",
-                code="unknown_slo",
-            ) from exc
+        status = slo_status(name)
+        series = slo_series(name, **params.validated_data)
         return Response({"status": status, "series": series})
 
 
@@ -193,20 +188,6 @@ class SloAnnotationsApi(APIView):
         params = self.InputSerializer(data={k: v for k, v in data.items() if v is not None})
         params.is_valid(raise_exception=True)
         return Response(grafana_annotations(**params.validated_data))
-
-
-@contextmanager
-def _prometheus_problems():
-    try:
-        yield
-    except PrometheusQueryError as exc:
-        raise Problem(
-            status_code=503,
-            title="SLI source unavailable",
-            detail=str(exc),
-            remediation="Prometheus (PIMLAB_PROMETHEUS_URL) did not answer; retry in a minute or check its status.",
-            code="sli_source_unavailable",
-        ) from exc
 
 
 def _grafana_instant(value):

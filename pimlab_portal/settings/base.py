@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from apps.core.ids import ID_PATTERN
+
 from .databases import build_databases, shard_aliases
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -114,7 +116,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api_schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api_errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -126,6 +128,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Healthcare workload, SLOs and chaos drills of the PIM SRE Lab.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response bodies are separate components (read-only fields differ).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # <id:...> path segments: ids are digit strings everywhere (63-bit values overflow JS numbers).
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "string", "pattern": ID_PATTERN}},
 }
 
 # Celery: a broker that needs no server unless PIMLAB_BROKER_URL is set.
