@@ -130,8 +130,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Request and response bodies are separate components (read-only fields differ).
     "COMPONENT_SPLIT_REQUEST": True,
-    # <id:...> path segments: ids are digit strings everywhere (63-bit values overflow JS numbers).
-    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "string", "pattern": ID_PATTERN}},
+    # Ids in paths are digit strings, as in bodies (63-bit values overflow JavaScript numbers). The
+    # encounter routes keep <int:...> because dashboards select on their route label.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "int": {"type": "string", "pattern": ID_PATTERN},
+    },
 }
 
 # Celery: a broker that needs no server unless PIMLAB_BROKER_URL is set.
