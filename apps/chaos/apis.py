@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api_schema import raises
+from apps.core.converters import StrictCharField
 from apps.core.permissions import IsSRE
 from apps.telemetry import context as telemetry_context
 
@@ -153,7 +154,7 @@ class ExperimentSubmitApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         name = serializers.SlugField(max_length=150)
-        manifest = serializers.CharField(help_text="The manifest as YAML (or JSON) text.")
+        manifest = StrictCharField(help_text="The manifest as YAML (or JSON) text.")
 
     @extend_schema(request=InputSerializer, responses={201: RevisionSerializer})
     def post(self, request):

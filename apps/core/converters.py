@@ -43,3 +43,12 @@ class IdField(serializers.RegexField):
 
     def to_representation(self, value):
         return str(value)
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that refuses JSON numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -177,9 +177,10 @@ class SloAnnotationsApi(APIView):
     )
     def post(self, request):
         body = request.data if isinstance(request.data, dict) else {}
-        time_range = body.get("range") or {}
+        time_range = body.get("range") if isinstance(body.get("range"), dict) else {}
+        annotation = body.get("annotation") if isinstance(body.get("annotation"), dict) else {}
         data = {"start": time_range.get("from"), "end": time_range.get("to")}
-        tags = (body.get("annotation") or {}).get("tags")
+        tags = annotation.get("tags")
         if tags:
             data["tags"] = tags
         return self._answer(data)

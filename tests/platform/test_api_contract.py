@@ -73,9 +73,7 @@ def connections_kept_open():
 @pytest.fixture
 def persona_tokens():
     patient = PatientFactory()
-    return {
-        role: persona_user(role, patient=patient if role == PersonaRole.PATIENT else None)[1] for role in PERSONAS
-    }
+    return {role: persona_user(role, patient=patient if role == PersonaRole.PATIENT else None)[1] for role in PERSONAS}
 
 
 @schema.parametrize()
