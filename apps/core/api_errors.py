@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 from django.http import HttpResponse
 from django.views.defaults import page_not_found
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from .errors import DependencyUnavailable, DomainError, NotFound
+from .errors import Conflict, DependencyUnavailable, DomainError, NotFound
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -37,9 +37,19 @@ _DEFAULT_REMEDIATION = {
 
 def problem_exception_handler(exc, context):
     """DRF ``EXCEPTION_HANDLER``: DomainError, DRF exceptions and database outages as problem+json."""
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, IntegrityError):
+        # A genuine conflict with stored data: retrying the same request cannot succeed. Only the
+        # constraint's name is shown; the server's message can quote the row (PHI).
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a constraint"
+        exc = Conflict(
+            f"The request conflicts with existing data ({constraint}); nothing was written.",
+            title="Conflict with stored data",
+            remediation="Read the current state of the resource and send a request that does not duplicate it.",
+            code="integrity_conflict",
+        )
+    elif isinstance(exc, DatabaseError):
         exc = DependencyUnavailable(
-            "The database did not complete the request; nothing was written.",
+            "The database did not complete the request in time; nothing was written.",
             title="Database unavailable",
             dependency="database",
         )
