@@ -15,8 +15,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api_fields import ApiInputSerializer
 from apps.core.api_schema import raises
-from apps.core.converters import StrictCharField
 from apps.core.permissions import IsSRE
 from apps.telemetry import context as telemetry_context
 
@@ -37,14 +37,14 @@ def _governance_refusals():
 def _revision_or_404(revision_id: int) -> ExperimentRevision:
     revision = selectors.revision_get(revision_id)
     if revision is None:
-        raise RevisionNotFound(revision_id)
+        raise RevisionNotFound(f"No revision {revision_id}.")
     return revision
 
 
 def _run_or_404(run_id: int) -> ExperimentRun:
     run = selectors.run_get(run_id)
     if run is None:
-        raise RunNotFound(run_id)
+        raise RunNotFound(f"No run {run_id}.")
     return run
 
 
@@ -152,9 +152,9 @@ class ExperimentListApi(APIView):
 class ExperimentSubmitApi(APIView):
     permission_classes = [IsSRE]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         name = serializers.SlugField(max_length=150)
-        manifest = StrictCharField(help_text="The manifest as YAML (or JSON) text.")
+        manifest = serializers.CharField(help_text="The manifest as YAML (or JSON) text.")
 
     @extend_schema(request=InputSerializer, responses={201: RevisionSerializer})
     def post(self, request):
@@ -242,7 +242,7 @@ class RunReportApi(APIView):
 class RunAbortApi(APIView):
     permission_classes = [IsSRE]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     @extend_schema(request=InputSerializer, responses={202: RunSerializer})
@@ -262,7 +262,7 @@ class RunAbortApi(APIView):
 class RunCloseApi(APIView):
     permission_classes = [IsSRE]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         adr_ref = serializers.CharField(max_length=300)
         notes = serializers.CharField(required=False, allow_blank=True)
 
@@ -284,7 +284,7 @@ class RunCloseApi(APIView):
 class KillSwitchApi(APIView):
     permission_classes = [IsSRE]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         engaged = serializers.BooleanField()
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 

@@ -17,15 +17,9 @@ class ChaosRuleRefused(Conflict):
 class RevisionNotFound(NotFound):
     remediation = "List experiments at /api/chaos/experiments to find revision ids."
 
-    def __init__(self, revision_id: int):
-        super().__init__(f"No revision {revision_id}.")
-
 
 class RunNotFound(NotFound):
     remediation = "The run id is in the answer to the launch request."
-
-    def __init__(self, run_id: int):
-        super().__init__(f"No run {run_id}.")
 
 
 class BadTimeRange(BadRequest):

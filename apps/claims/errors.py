@@ -34,9 +34,7 @@ class IdempotencyKeyMissing(BadRequest):
     code = "idempotency_key_missing"
     title = "Idempotency-Key required"
     remediation = "Send a fresh UUID as Idempotency-Key; reuse it only to retry the same claim."
-
-    def __init__(self):
-        super().__init__("POST /api/claims needs an Idempotency-Key header (1-128 characters).")
+    default_detail = "POST /api/claims needs an Idempotency-Key header (1-128 characters)."
 
 
 class UnknownPayer(BadRequest):
@@ -73,6 +71,10 @@ class EncounterNotFinished(InvalidInput):
 SUBMISSION_REJECTIONS = (UnknownPayer, IdempotencyKeyReused, UnknownPatient, EncounterMismatch, EncounterNotFinished)
 
 
+# Every refusal of POST /api/claims (the guardrails and the missing key besides the rejections).
+SUBMISSION_ERRORS = (IdempotencyKeyMissing, GuardrailViolation, *SUBMISSION_REJECTIONS)
+
+
 class ClaimNotFound(NotFound):
     remediation = "Check the id; purged claims are gone for good."
 
@@ -84,6 +86,4 @@ class ActiveClaimNotFound(NotFound):
 class ClaimArchived(Gone):
     title = "Archived"
     remediation = "Read the archived copy as JSON (without format=fhir) or in the Django admin."
-
-    def __init__(self):
-        super().__init__("Archived claims are not served as FHIR resources.")
+    default_detail = "Archived claims are not served as FHIR resources."

@@ -30,6 +30,8 @@ class DomainError(Exception):
     type: ClassVar[str] = "about:blank"
     title: ClassVar[str] = "Request refused"
     remediation: ClassVar[str] = "See `detail`."
+    # The detail when the raise site gives none (a refusal whose explanation never varies).
+    default_detail: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -52,7 +54,7 @@ class DomainError(Exception):
             self.status = status
         if code is not None:
             self.code = code
-        self.detail = detail if detail is not None else self.title
+        self.detail = detail if detail is not None else (self.default_detail or self.title)
         self.field = field
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
@@ -141,8 +143,16 @@ class DependencyUnavailable(DomainError):
     status = 503
     title = "Dependency unavailable"
     remediation = "Retry after the number of seconds in Retry-After."
+    dependency: ClassVar[str] = "unknown"
+    retry_after: ClassVar[int] = 5
 
-    def __init__(self, detail: str | None = None, *, dependency: str, retry_after: int = 5, **kwargs: Any) -> None:
-        headers = {"Retry-After": str(retry_after), **(kwargs.pop("headers", None) or {})}
-        extra = {"dependency": dependency, **(kwargs.pop("extra", None) or {})}
+    def __init__(
+        self, detail: str | None = None, *, dependency: str | None = None, retry_after: int | None = None, **kwargs: Any
+    ) -> None:
+        if dependency is not None:
+            self.dependency = dependency
+        if retry_after is not None:
+            self.retry_after = retry_after
+        headers = {"Retry-After": str(self.retry_after), **(kwargs.pop("headers", None) or {})}
+        extra = {"dependency": self.dependency, **(kwargs.pop("extra", None) or {})}
         super().__init__(detail, headers=headers, extra=extra, **kwargs)

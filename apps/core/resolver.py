@@ -26,9 +26,8 @@ class ShardMapMissing(DependencyUnavailable, LookupError):
     code = "shard_map_missing"
     title = "Shard map incomplete"
     remediation = "An operator must map this bucket in the shard map; retry afterwards."
-
-    def __init__(self, detail: str | None = None, **kwargs) -> None:
-        super().__init__(detail, dependency="shard_map", retry_after=30, **kwargs)
+    dependency = "shard_map"
+    retry_after = 30
 
 
 class ShardResolver:

@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.actors import Actor
+from apps.core.api_fields import ApiInputSerializer, IdField
 from apps.core.api_schema import raises
-from apps.core.converters import IdField
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.telemetry.spans import participant_span
@@ -92,7 +92,7 @@ class EncounterBookApi(APIView):
     permission_classes = [CanBookEncounters]
     renderer_classes = [JSONRenderer]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         patient_id = IdField(error_messages={"invalid": "Send the patient's id as a string of digits."})
         encounter_type = serializers.ChoiceField(choices=EncounterType.choices)
         reason = serializers.CharField(max_length=500, trim_whitespace=True)

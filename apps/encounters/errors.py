@@ -38,10 +38,7 @@ class IdempotencyKeyConflict(Conflict):
     code = "idempotency_key_conflict"
     title = "Idempotency-Key reused"
     remediation = "Use a new Idempotency-Key for a new booking; reuse a key only to retry the identical request."
-
-    def __init__(self, detail: str | None = None):
-        super().__init__("This Idempotency-Key was already used for a different booking.")
-        self.log_detail = detail
+    default_detail = "This Idempotency-Key was already used for a different booking."
 
 
 class NotOwnPatient(PermissionRefused):

@@ -307,12 +307,10 @@ def _booking_replay(
     )
     if existing is None:
         if not Patient.objects.using(alias).filter(pk=patient_id).exists():
-            raise PatientNotFound(f"No patient {patient_id} on {alias}.")
+            raise PatientNotFound(field="patient_id")
         raise IntegrityError("booking failed a constraint other than the idempotency key")
     if existing.request_fingerprint != request_fingerprint:
-        raise IdempotencyKeyConflict(
-            f"Idempotency-Key was already used by this user for a different booking (encounter {existing.id})."
-        )
+        raise IdempotencyKeyConflict()
     event = encounter_booking_event(encounter=existing)
     tracking_id, event_status = event if event else ("", "unknown")
     return EncounterBooking(encounter=existing, created=False, tracking_id=tracking_id, event_status=event_status)

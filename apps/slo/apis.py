@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api_fields import ApiInputSerializer
 from apps.core.api_schema import raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
@@ -78,7 +79,7 @@ class SloListApi(APIView):
 class SloDetailApi(APIView):
     permission_classes = [CanReadSlos]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         start = InstantField(required=False)
         end = InstantField(required=False)
         step = serializers.FloatField(required=False, min_value=1, help_text="Seconds between points.")
@@ -122,13 +123,33 @@ class SloDetailApi(APIView):
         return Response({"status": status, "series": series})
 
 
+# Grafana's JSON datasource body: {"range": {"from": ..., "to": ...}, "annotation": {...}}.
+GrafanaRangeSerializer = type(
+    "GrafanaRangeSerializer",
+    (ApiInputSerializer,),
+    {
+        "from": serializers.CharField(),
+        "to": serializers.CharField(),
+        "Meta": type("Meta", (), {"ref_name": "GrafanaRange"}),
+    },
+)
+
+
+class GrafanaQuerySerializer(ApiInputSerializer):
+    range = GrafanaRangeSerializer()
+    annotation = serializers.DictField(required=False, help_text="Grafana's annotation query; `tags` filters.")
+
+    class Meta:
+        ref_name = "GrafanaAnnotationQuery"
+
+
 class SloAnnotationsApi(APIView):
     """Timeline annotations (chaos drills, deploys) as a Grafana annotation source: GET with
     ``from``/``to`` (ms or RFC 3339), or POST the JSON datasource's ``{"range": {...}}`` body."""
 
     permission_classes = [CanReadSlos]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         start = InstantField()
         end = InstantField()
         tags = serializers.ListField(child=serializers.CharField(), required=False)
@@ -163,24 +184,16 @@ class SloAnnotationsApi(APIView):
         return self._answer(data)
 
     @extend_schema(
-        request=inline_serializer(
-            "GrafanaAnnotationQuery",
-            {
-                "range": inline_serializer(
-                    "GrafanaRange", {"from": serializers.CharField(), "to": serializers.CharField()}
-                ),
-                "annotation": serializers.DictField(required=False),
-            },
-        ),
+        request=GrafanaQuerySerializer,
         responses=OutputSerializer(many=True),
         summary="Timeline annotations for Grafana's JSON datasource (POST /annotations)",
     )
     def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
-        time_range = body.get("range") if isinstance(body.get("range"), dict) else {}
-        annotation = body.get("annotation") if isinstance(body.get("annotation"), dict) else {}
-        data = {"start": time_range.get("from"), "end": time_range.get("to")}
-        tags = annotation.get("tags")
+        query = GrafanaQuerySerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        time_range = query.validated_data["range"]
+        data = {"start": time_range["from"], "end": time_range["to"]}
+        tags = query.validated_data.get("annotation", {}).get("tags")
         if tags:
             data["tags"] = tags
         return self._answer(data)

@@ -23,6 +23,5 @@ class PrometheusQueryError(DependencyUnavailable, RuntimeError):
     code = "sli_source_unavailable"
     title = "SLI source unavailable"
     remediation = "Prometheus (PIMLAB_PROMETHEUS_URL) did not answer; retry in a minute or check its status."
-
-    def __init__(self, detail: str):
-        super().__init__(detail, dependency="prometheus", retry_after=60)
+    dependency = "prometheus"
+    retry_after = 60

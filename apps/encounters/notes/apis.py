@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api_fields import ApiInputSerializer
 from apps.core.api_schema import raises
 from apps.telemetry import context
 from apps.telemetry.spans import correlation_attributes, participant_span
@@ -126,7 +127,7 @@ class NoteVersionSerializer(serializers.Serializer):
 
 
 class EncounterNoteApi(_NoteController):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=20000)
         status = serializers.ChoiceField(choices=[NoteStatus.DRAFT, NoteStatus.SIGNED], required=False)
         released = serializers.BooleanField(required=False)

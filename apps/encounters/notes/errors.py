@@ -21,35 +21,27 @@ class NoteNotVisible(NotFound):
     """No such encounter, or the user may not see its note: one answer, so no existence oracle."""
 
     remediation = "Check the id; clinical notes are visible only to the patient's care team."
-
-    def __init__(self):
-        super().__init__("No encounter note with this id is available to you.")
+    default_detail = "No encounter note with this id is available to you."
 
 
 class NoteNotReleased(NotFound):
     code = "note_not_released"
     title = "Note not released"
     remediation = "Check again later; released notes appear here."
-
-    def __init__(self):
-        super().__init__("Your clinician has not released the note of this encounter yet.")
+    default_detail = "Your clinician has not released the note of this encounter yet."
 
 
 class NoteReadOnly(PermissionRefused):
     code = "permission_denied"
     title = "Notes are read-only for you"
     remediation = "Ask your care team to amend the note."
-
-    def __init__(self):
-        super().__init__("Patients can read their released notes but cannot change them.")
+    default_detail = "Patients can read their released notes but cannot change them."
 
 
 class NoteIfMatchRequired(PreconditionRequired):
     title = "If-Match required"
     remediation = "GET the note, then send its ETag in an If-Match header with your PATCH."
-
-    def __init__(self):
-        super().__init__("Note updates must say which version they change.")
+    default_detail = "Note updates must say which version they change."
 
 
 class NoteVersionConflict(PreconditionFailed):
@@ -85,11 +77,8 @@ class TemporalHistoryUnavailable(DependencyUnavailable):
     code = "temporal_history_unavailable"
     title = "Note history unavailable"
     remediation = "Retry after the number of seconds in Retry-After; the on-call SRE has been paged."
-
-    def __init__(self):
-        super().__init__(
-            "The note's history could not be recorded, so nothing was saved.", dependency="temporal_history"
-        )
+    default_detail = "The note's history could not be recorded, so nothing was saved."
+    dependency = "temporal_history"
 
 
 class NoteAsOfInvalid(BadRequest):
@@ -105,6 +94,4 @@ class NoteNotFoundAsOf(NotFound):
     code = "not_found_as_of"
     title = "No note at that time"
     remediation = "Choose an as_of after the encounter was booked (see the history list)."
-
-    def __init__(self):
-        super().__init__("The encounter did not exist yet at the requested time.")
+    default_detail = "The encounter did not exist yet at the requested time."
