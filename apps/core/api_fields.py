@@ -7,6 +7,7 @@ serializers derive from ``ApiInputSerializer``, which refuses those instead.
 
 from __future__ import annotations
 
+from django.http import QueryDict
 from rest_framework import serializers
 
 from .ids import ID_PATTERN
@@ -28,23 +29,37 @@ class IdField(serializers.RegexField):
         return str(value)
 
 
-# Fields whose JSON type is a string (decimals travel as strings: floats would round amounts).
-_STRING_FIELDS = (serializers.CharField, serializers.DecimalField, serializers.DateTimeField)
+# The JSON type each kind of field accepts (decimals travel as strings: floats would round amounts).
+_JSON_TYPES = (
+    (serializers.BooleanField, (bool,), "a JSON boolean"),
+    ((serializers.CharField, serializers.DecimalField, serializers.DateTimeField), (str,), "a JSON string"),
+    (serializers.IntegerField, (int,), "a JSON integer"),
+    (serializers.FloatField, (int, float), "a JSON number"),
+    (serializers.ListField, (list,), "a JSON array"),
+    (serializers.DictField, (dict,), "a JSON object"),
+)
+
+
+def _json_type_error(field, value) -> str | None:
+    for kinds, types, name in _JSON_TYPES:
+        if isinstance(field, kinds):
+            ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
+            return None if ok else f"Send this field as {name}."
+    return None
 
 
 class ApiInputSerializer(serializers.Serializer):
-    """Base of every request serializer: a field the schema types as a string accepts only a string."""
+    """Base of every request serializer: a JSON body member must have the type the schema gives it.
+    (Query parameters are text by nature; they are parsed by the fields as usual.)"""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
             wrong_type = {
-                name: ["Send this field as a JSON string."]
+                name: [message]
                 for name, field in self.fields.items()
-                if isinstance(field, _STRING_FIELDS)
-                and not field.read_only
-                and name in data
-                and data[name] is not None
-                and not isinstance(data[name], str)
+                if not field.read_only
+                and data.get(name) is not None
+                and (message := _json_type_error(field, data[name]))
             }
             if wrong_type:
                 raise serializers.ValidationError(wrong_type)

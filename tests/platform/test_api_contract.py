@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from django.db import close_old_connections, connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.config import SchemathesisConfig
 
 from apps.core.models import PersonaRole
@@ -60,9 +62,15 @@ schema = _api_schema()
 
 
 @pytest.fixture(autouse=True)
-def connections_kept_open():
-    """As Django's test client does: the WSGI handler would close the connections that hold the
-    test's transaction at the end of each request."""
+def requests_inside_the_test_transaction(request):
+    """Each request runs inside the test's transaction (rolled back at the end, which keeps the run
+    fast). Foreign keys are checked at once, as the commit that ends a real request would check
+    them (Django declares them deferred). And, as Django's test client does, the WSGI handler must
+    not close the connections that hold the transaction at the end of each request."""
+    request.getfixturevalue("_django_db_helper")
+    for alias in settings.SHARD_ALIASES:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     yield
@@ -77,7 +85,7 @@ def persona_tokens():
 
 
 @schema.parametrize()
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_its_contract_for_every_persona(case, persona_tokens):
     for token in persona_tokens.values():
         case.call_and_validate(headers={"Authorization": f"Token {token}"})
