@@ -25,18 +25,8 @@ from apps.telemetry.spans import correlation_attributes, participant_span
 
 from ..models import NoteStatus
 from ..services import encounter_note_history_read, encounter_note_read, encounter_note_update
-from .errors import (
-    NoteAsOfInvalid,
-    NoteContextMissing,
-    NoteIfMatchRequired,
-    NoteNotFoundAsOf,
-    NoteNotReleased,
-    NoteNotVisible,
-    NoteReadOnly,
-    NoteVersionConflict,
-    TemporalHistoryUnavailable,
-    note_etag,
-)
+from . import errors
+from .errors import note_etag
 from .selectors import note_as_dict
 from .telemetry import ENCOUNTER_NOTE_UPDATE_DURATION, SPAN_API_CONTROLLER, SPAN_TELEMETRY
 from .validation import NoteChange
@@ -153,7 +143,7 @@ class EncounterNoteApi(_NoteController):
         return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(responses={200: OutputSerializer}, summary="Read an encounter's clinical note (with ETag)")
-    @raises(NoteNotVisible, NoteNotReleased)
+    @raises(errors.NoteNotVisible, errors.NoteNotReleased)
     def get(self, request, encounter_id: int):
         encounter = encounter_note_read(encounter_id=encounter_id, user=request.user)
         body = self.OutputSerializer({"encounter_id": encounter.id, "note": note_as_dict(encounter)}).data
@@ -166,13 +156,17 @@ class EncounterNoteApi(_NoteController):
         summary="Update an encounter's clinical note (If-Match required)",
     )
     @raises(
-        NoteIfMatchRequired, NoteNotVisible, NoteReadOnly, NoteVersionConflict, NoteContextMissing,
-        TemporalHistoryUnavailable,
-    )  # fmt: skip
+        errors.NoteIfMatchRequired,
+        errors.NoteNotVisible,
+        errors.NoteReadOnly,
+        errors.NoteVersionConflict,
+        errors.NoteContextMissing,
+        errors.TemporalHistoryUnavailable,
+    )
     def patch(self, request, encounter_id: int):
         if_match = request.headers.get("If-Match")
         if not if_match:
-            raise NoteIfMatchRequired()
+            raise errors.NoteIfMatchRequired()
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         updated = encounter_note_update(
@@ -203,7 +197,7 @@ class EncounterNoteHistoryApi(_NoteController):
         parameters=[OpenApiParameter("as_of", str, OpenApiParameter.QUERY, description="ISO 8601 timestamp")],
         summary="Versions of a clinical note with diffs, or the note as of a time",
     )
-    @raises(NoteNotVisible, NoteAsOfInvalid, NoteNotFoundAsOf)
+    @raises(errors.NoteNotVisible, errors.NoteAsOfInvalid, errors.NoteNotFoundAsOf)
     def get(self, request, encounter_id: int):
         as_of = _as_of(request.query_params.get("as_of"))
         history = encounter_note_history_read(encounter_id=encounter_id, user=request.user, as_of=as_of)
@@ -220,5 +214,5 @@ def _as_of(value: str | None):
         return None
     as_of = parse_datetime(value)
     if as_of is None:
-        raise NoteAsOfInvalid(value)
+        raise errors.NoteAsOfInvalid(value)
     return as_of if timezone.is_aware(as_of) else timezone.make_aware(as_of, UTC)
