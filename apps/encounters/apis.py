@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -107,6 +107,18 @@ class EncounterBookApi(APIView):
         request=InputSerializer,
         responses={202: EncounterBookingOutputSerializer},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True)],
+        examples=[
+            OpenApiExample(
+                "Telehealth follow-up",
+                request_only=True,
+                value={
+                    "patient_id": "1099511640064",
+                    "encounter_type": "telehealth",
+                    "reason": "Follow-up on blood pressure readings",
+                    "requested_start": "2030-01-31T09:30:00Z",
+                },
+            )
+        ],
     )
     @raises(IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, IdempotencyKeyConflict)
     def post(self, request):

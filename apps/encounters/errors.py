@@ -28,10 +28,7 @@ class PatientNotFound(InvalidInput):
     code = "patient_not_found"
     title = "Unknown patient"
     remediation = "Use the id of an existing patient (GET the patient first)."
-
-    def __init__(self, detail: str | None = None):
-        super().__init__("No patient has this id.", extra={"errors": {"patient_id": ["No patient has this id."]}})
-        self.log_detail = detail
+    default_detail = "No patient has this id."
 
 
 class IdempotencyKeyConflict(Conflict):
