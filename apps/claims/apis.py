@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from apps.core.actors import Actor
 from apps.core.api_fields import ApiInputSerializer, IdField
-from apps.core.api_schema import raises
+from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, IsBillingAdmin
 from apps.telemetry.spans import participant_span
@@ -82,7 +82,7 @@ class ClaimSubmitApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={202: OutputSerializer},
     )
     @raises(*errors.SUBMISSION_ERRORS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -120,3 +121,13 @@ class ProblemAutoSchema(AutoSchema):
         ):
             schema["pattern"] = r"\S"  # whitespace only is trimmed to "" and refused
         return schema
+
+
+# The header of every create that may be retried (booking, claim submission): 1–128 characters.
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"\S"},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="A fresh value (e.g. a UUID) per request; repeat it only to retry the very same request.",
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from apps.core.actors import Actor
 from apps.core.api_fields import ApiInputSerializer, IdField
-from apps.core.api_schema import raises
+from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.telemetry.spans import participant_span
@@ -106,7 +106,7 @@ class EncounterBookApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={202: EncounterBookingOutputSerializer},
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True)],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         examples=[
             OpenApiExample(
                 "Telehealth follow-up",
