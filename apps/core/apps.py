@@ -12,7 +12,10 @@ class CoreConfig(AppConfig):
 
         from .authentication import bind_request_identity
         from .converters import IdConverter
+        from .folders import embedded_folders_ensure
         from .identity_cache import connect_invalidation
+
+        embedded_folders_ensure()
 
         structlog_signals.bind_extra_request_metadata.connect(
             bind_request_identity, dispatch_uid="pimlab-core-request-identity"
