@@ -24,10 +24,10 @@ from apps.telemetry import context
 from apps.telemetry.spans import correlation_attributes, participant_span
 
 from ..models import NoteStatus
-from ..services import encounter_note_history_read, encounter_note_read, encounter_note_update
 from . import errors
 from .errors import note_etag
 from .selectors import note_as_dict
+from .services import encounter_note_history_read, encounter_note_read, encounter_note_update
 from .telemetry import ENCOUNTER_NOTE_UPDATE_DURATION, SPAN_API_CONTROLLER, SPAN_TELEMETRY
 from .validation import NoteChange
 
