@@ -10,8 +10,9 @@ from rest_framework.test import APIClient
 from apps.core.api_errors import PROBLEM_CONTENT_TYPE, problem_exception_handler
 from apps.core.errors import DependencyUnavailable, DomainError
 from tests.claims.conftest import claim_body, post_claim
-from tests.encounters.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import note_world, patch_note
 from tests.factories import EncounterFactory, PatientFactory, persona_user
+from tests.support.api import api_client as client_for
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
