@@ -20,6 +20,7 @@ from .errors import (
     BookingInvalid,
     EncounterNotFinishable,
     EncounterNotFinishableByActor,
+    EncounterNotStarted,
     EncounterNotVisible,
     IdempotencyKeyConflict,
     IdempotencyKeyRequired,
@@ -174,7 +175,7 @@ class EncounterFinishApi(APIView):
         changed = serializers.BooleanField()
 
     @extend_schema(request=None, responses={200: OutputSerializer})
-    @raises(EncounterNotFinishableByActor, EncounterNotFinishable)
+    @raises(EncounterNotFinishableByActor, EncounterNotFinishable, EncounterNotStarted)
     def post(self, request, encounter_id: int):
         encounter, changed = encounter_finish(encounter_id=encounter_id, actor=Actor.from_user(request.user))
         return Response({"id": str(encounter.id), "status": encounter.status, "changed": changed})

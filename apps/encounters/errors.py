@@ -58,6 +58,14 @@ class EncounterNotFinishable(Conflict):
     remediation = "Book a new encounter; a cancelled visit stays cancelled."
 
 
+class EncounterNotStarted(EncounterNotFinishable):
+    """A visit is finished after it starts: finishing it earlier would bill care not yet given."""
+
+    code = "encounter_not_started"
+    title = "Visit has not started yet"
+    remediation = "Finish the visit once its requested start has passed."
+
+
 class EncounterNotFinishableByActor(NotFound, EncounterNotFinishable):
     """No such encounter, or the actor is not a clinician on the patient's care team: answered as
     a missing encounter (no existence leak), still a reason the visit cannot be finished."""

@@ -38,6 +38,7 @@ from .errors import (
     BookingInvalid,
     EncounterNotFinishable,
     EncounterNotFinishableByActor,
+    EncounterNotStarted,
     IdempotencyKeyConflict,
     IdempotencyKeyRequired,
     PatientNotFound,
@@ -310,6 +311,11 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
             return encounter, False
         if encounter.status == EncounterStatus.CANCELLED:
             raise EncounterNotFinishable("A cancelled encounter cannot be finished.")
+        if encounter.requested_start > timezone.now():
+            raise EncounterNotStarted(
+                f"The visit starts at {encounter.requested_start:%Y-%m-%d %H:%M} UTC; "
+                "it cannot be finished before it starts."
+            )
         encounter.status = EncounterStatus.FINISHED
         encounter.save(using=alias, update_fields=["status", "updated_at"])
         audit_event_record(

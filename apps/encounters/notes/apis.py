@@ -7,7 +7,6 @@ GET   /api/encounters/{id}/notes/history   versions with field-level diffs, or ?
 
 from __future__ import annotations
 
-import time
 from datetime import UTC
 
 import structlog
@@ -20,15 +19,13 @@ from rest_framework.views import APIView
 
 from apps.core.api_fields import ApiInputSerializer
 from apps.core.api_schema import raises
-from apps.telemetry import context
-from apps.telemetry.spans import correlation_attributes, participant_span
 
 from ..models import NoteStatus
 from . import errors
 from .errors import note_etag
 from .selectors import note_as_dict
 from .services import encounter_note_history_read, encounter_note_read, encounter_note_update
-from .telemetry import ENCOUNTER_NOTE_UPDATE_DURATION, SPAN_API_CONTROLLER, SPAN_TELEMETRY
+from .telemetry import note_request_telemetry
 from .validation import NoteChange
 
 logger = structlog.get_logger(__name__)
@@ -49,45 +46,10 @@ class _NoteController(APIView):
     operation = "read"
 
     def dispatch(self, request, *args, **kwargs):
-        started = time.perf_counter()
-        with participant_span(
-            SPAN_API_CONTROLLER, operation=self.operation, encounter_id=kwargs.get("encounter_id")
-        ) as controller_span:
+        with note_request_telemetry(operation=self.operation, encounter_id=kwargs.get("encounter_id")) as note_request:
             response = super().dispatch(request, *args, **kwargs)
-            # Authentication and shard resolution happen inside dispatch: label the span afterwards.
-            controller_span.set_attributes(correlation_attributes())
-            controller_span.set_attribute("http.status_code", response.status_code)
-            with participant_span(SPAN_TELEMETRY, operation=self.operation, status=response.status_code):
-                self.telemetry_emit(request, response, time.perf_counter() - started)
+            note_request.status_code = response.status_code
         return response
-
-    def telemetry_emit(self, request, response, seconds: float) -> None:
-        correlation = context.current()
-        logger.info(
-            "encounter_note_request",
-            operation=self.operation,
-            status=response.status_code,
-            encounter_id=str(self.kwargs.get("encounter_id", "")),
-            duration_ms=round(seconds * 1000, 2),
-        )
-        if self.operation == "update":
-            ENCOUNTER_NOTE_UPDATE_DURATION.labels(
-                outcome=_outcome(response.status_code),
-                shard_id=correlation["shard_id"] or "unknown",
-                actor_role=correlation["actor_role"] or "anonymous",
-            ).observe(seconds, exemplar={"trace_id": correlation["trace_id"]} if correlation["trace_id"] else None)
-
-
-def _outcome(status_code: int) -> str:
-    return {
-        200: "success",
-        404: "not_found",
-        403: "forbidden",
-        412: "version_conflict",
-        428: "precondition_required",
-        422: "missing_context",
-        503: "unavailable",
-    }.get(status_code, "client_error" if status_code < 500 else "error")
 
 
 class NoteSerializer(serializers.Serializer):
