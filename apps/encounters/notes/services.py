@@ -20,7 +20,6 @@ from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
 from apps.core.resolver import shard_for_id
-from apps.patients.models import Patient
 from apps.slo.services import alert_event_record
 from apps.telemetry import context
 from apps.telemetry.spans import participant_span
@@ -34,7 +33,6 @@ from .errors import (
     NoteVersionConflict,
     TemporalHistoryUnavailable,
 )
-from .glossary import glossary_rules
 from .selectors import (
     NOTE_FIELDS,
     NoteAccess,
@@ -42,6 +40,7 @@ from .selectors import (
     encounter_note_as_of,
     encounter_note_history,
     note_access_for,
+    note_change_preview,
 )
 from .telemetry import (
     ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL,
@@ -53,7 +52,7 @@ from .telemetry import (
     SPAN_VALIDATOR,
     TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL,
 )
-from .validation import NoteChange, NoteState, ValidatedNote, note_command_validate
+from .validation import NoteChange, ValidatedNote
 
 logger = structlog.get_logger(__name__)
 
@@ -192,16 +191,9 @@ def encounter_note_update(*, encounter_id: int, user, expected_version: int | No
 def _note_change_validate(encounter: Encounter, *, expected_version: int | None, change: NoteChange) -> ValidatedNote:
     if expected_version != encounter.note_version:
         raise NoteVersionConflict(current_version=encounter.note_version)
-    current = NoteState(
-        text=encounter.note_text,
-        status=encounter.note_status,
-        released=encounter.note_released,
-        version=encounter.note_version,
-    )
-    own_mrn = Patient.objects.using(encounter._state.db).values_list("mrn", flat=True).get(pk=encounter.patient_id)
     # The seed's diagram: the controller asks the Command Validator before invoking the orchestrator.
     with participant_span(SPAN_VALIDATOR, encounter_id=encounter.id):
-        return note_command_validate(current=current, change=change, own_mrn=own_mrn, rules=glossary_rules())
+        return note_change_preview(encounter=encounter, change=change)
 
 
 def _note_write(encounter: Encounter, *, alias: str, actor: Actor, note: ValidatedNote) -> None:
