@@ -13,6 +13,7 @@ from apps.core.actors import Actor
 from apps.core.api_errors import Problem, problem_response
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, IsBillingAdmin
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .code_sets import diagnosis_code_problem, procedure_code_problem
@@ -90,7 +91,7 @@ class ClaimSubmitApi(APIView):
         responses={202: OutputSerializer},
     )
     def post(self, request):
-        with participant_span("Billing Service API"):
+        with participant_span(Participant.BILLING_SERVICE_API):
             key = request.headers.get("Idempotency-Key", "").strip()
             if not key or len(key) > 128:
                 raise Problem(

@@ -14,6 +14,7 @@ from apps.core.api_errors import Problem
 from apps.core.ids import InvalidShardedId, bucket_of
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, persona_role
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .models import EncounterType
@@ -118,7 +119,7 @@ class EncounterBookApi(APIView):
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True)],
     )
     def post(self, request):
-        with participant_span("Patient API Controller"):
+        with participant_span(Participant.PATIENT_API_CONTROLLER):
             idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
             if not idempotency_key or len(idempotency_key) > 128:
                 raise Problem(

@@ -20,6 +20,7 @@ from opentelemetry import propagate
 
 from apps.projections.models import ClaimFact
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .chaos_guard import chaos_cover
@@ -77,7 +78,7 @@ class ProbeSession:
     def step(self, name: str, action: Callable[[], object]):
         self.current_step = name
         started = time.perf_counter()
-        with tracer("pimlab.probes").start_as_current_span(f"Synthetic Probe: {name}"):
+        with tracer("pimlab.probes").start_as_current_span(f"{Participant.SYNTHETIC_PROBE}: {name}"):
             value = action()
         self.steps[name] = round(time.perf_counter() - started, 4)
         return value
@@ -207,7 +208,7 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
 
     session = ProbeSession(base_url=base_url, identity=identity, timeout=timeout)
     outcome, failed_step, error = ProbeOutcome.SUCCESS, "", ""
-    with tracer("pimlab.probes").start_as_current_span("Synthetic Probe") as span:
+    with tracer("pimlab.probes").start_as_current_span(Participant.SYNTHETIC_PROBE) as span:
         span.set_attribute("scenario", scenario)
         span.set_attribute("shard_id", shard)
         span.set_attribute("persona", PROBE_PERSONA)
