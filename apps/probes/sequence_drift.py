@@ -41,7 +41,8 @@ NOT_TRACED = {
     Participant.SRE_OPERATOR: "the person running the drill (recorded as launched_by/closed_by on the run)",
     Participant.METRICS_LOGS_TRACES: "the telemetry backends the spans are exported to",
     Participant.OBSERVABILITY_STACK: "the telemetry backends; its annotations are TimelineAnnotation rows",
-    Participant.GITOPS_CONTROLLER: "the manifest folder and `manage.py chaos_reconcile` (revisions, dry run, approval); "
+    Participant.GITOPS_CONTROLLER: "the manifest folder and `manage.py chaos_reconcile` (revisions, dry run, "
+    "approval); "
     "a batch step, covered by tests/chaos/test_governance.py",
 }
 # (scenario, participant label) -> why the code emits no such span yet. Reported as a known gap (not

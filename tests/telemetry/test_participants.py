@@ -43,9 +43,8 @@ def test_no_span_is_named_by_a_string_literal():
 
 
 def test_a_span_named_by_a_free_string_is_refused():
-    with pytest.raises(ValueError):
-        with participant_span("SQL"):
-            pass
+    with pytest.raises(ValueError), participant_span("SQL"):
+        pass
 
 
 def test_participant_span_records_the_catalog_label():
