@@ -257,6 +257,11 @@ PIMLAB_SLO_SCRAPE_URLS = [u for u in os.environ.get("PIMLAB_SLO_SCRAPE_URLS", ""
 PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECONDS", "30"))
 PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")
 PIMLAB_ALERT_WEBHOOK_RECEIVER = os.environ.get("PIMLAB_ALERT_WEBHOOK_RECEIVER", "pimlab-webhook")
+# Alertmanager -> the lab: POST /api/alerts/alertmanager with this file's content as bearer token
+# (Alertmanager reads the same file: `credentials_file`). `make observe` creates it when missing.
+PIMLAB_ALERT_RECEIVER_TOKEN_FILE = os.environ.get(
+    "PIMLAB_ALERT_RECEIVER_TOKEN_FILE", str(VAR_DIR / "observe" / "alert-receiver-token")
+)
 PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL", "http://localhost:8000")
 
 # --- Synthetic probes (apps.probes) -------------------------------------------------------------
