@@ -21,3 +21,9 @@ class TelemetryConfig(AppConfig):
         )
         task_context.connect()
         configure_profiling_from_env(service_name=settings.PIMLAB_SERVICE_NAME)
+
+        from django.apps import apps
+
+        from .metric_defaults import zero_series_initialise
+
+        zero_series_initialise(config.name for config in apps.get_app_configs() if config.name.startswith("apps."))
