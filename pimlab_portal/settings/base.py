@@ -254,6 +254,14 @@ PIMLAB_SLO_SPECS_DIR = Path(os.environ.get("PIMLAB_SLO_SPECS_DIR", BASE_DIR / "s
 # With a Prometheus URL the engine reads SLIs through its HTTP API; otherwise the built-in sampler
 # snapshots this process's metrics, or the /metrics URLs listed here (one per web process).
 PIMLAB_PROMETHEUS_URL = os.environ.get("PIMLAB_PROMETHEUS_URL", "")
+# The lab's own Prometheus and Alertmanager (`make observe`, apps/slo/stack.py) and the ports they scrape.
+PIMLAB_OBSERVE_DIR = os.environ.get("PIMLAB_OBSERVE_DIR", str(VAR_DIR / "observe"))
+PIMLAB_PROMETHEUS_PORT = int(os.environ.get("PIMLAB_PROMETHEUS_PORT", "9090"))
+PIMLAB_ALERTMANAGER_PORT = int(os.environ.get("PIMLAB_ALERTMANAGER_PORT", "9093"))
+PIMLAB_WEB_PORT = int(os.environ.get("PIMLAB_WEB_PORT", "8000"))
+# A Celery worker serves its /metrics here when set (0 = off; `make run OBSERVE=1` sets 9808).
+PIMLAB_WORKER_METRICS_PORT = int(os.environ.get("PIMLAB_WORKER_METRICS_PORT", "0"))
+PIMLAB_PROJECTION_METRICS_PORT = int(os.environ.get("PIMLAB_PROJECTION_METRICS_PORT", "9809"))
 PIMLAB_SLO_SCRAPE_URLS = [u for u in os.environ.get("PIMLAB_SLO_SCRAPE_URLS", "").split(",") if u]
 PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECONDS", "30"))
 PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")
