@@ -11,7 +11,7 @@ EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/
 PATIENTS ?= 200
 LAB_SEED ?= 42
 
-.PHONY: run test install migrate seed services lint format check bench clean validate-sequences
+.PHONY: run test install migrate seed services lint format check bench clean validate-sequences observe
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
@@ -32,10 +32,21 @@ seed: migrate
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
+# OBSERVE=1 adds the projection worker and the lab's Prometheus + Alertmanager (`make observe`):
+# the worker then serves its own metrics on 9808 (own folder), the projection worker on 9809, and
+# the SLO engine reads Prometheus (PIMLAB_PROMETHEUS_URL).
+OBSERVE ?= 0
+RUN_PROCESSES := web worker beat$(if $(filter 1,$(OBSERVE)), projections observe)
+OBSERVE_ENV := $(if $(filter 1,$(OBSERVE)),PIMLAB_WORKER_METRICS_PORT=$(or $(PIMLAB_WORKER_METRICS_PORT),9808) PIMLAB_PROJECTION_METRICS_PORT=$(or $(PIMLAB_PROJECTION_METRICS_PORT),9809) PIMLAB_WORKER_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc-worker" PIMLAB_PROMETHEUS_URL=http://127.0.0.1:$(or $(PIMLAB_PROMETHEUS_PORT),9090))
 run: seed
 	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
 	$(EMBEDDED) $(PY) manage.py lab_banner
-	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(VENV)/bin/honcho start --no-colour web worker beat
+	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(OBSERVE_ENV) $(VENV)/bin/honcho start --no-colour $(RUN_PROCESSES)
+
+# The lab's Prometheus (:9090) and Alertmanager (:9093) in the foreground, for a lab started with
+# `make run` (configs: dashboards/prometheus/; rendered copy, data and logs: var/observe/).
+observe: install
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py observe
 
 services:
 	bash scripts/ensure_services.sh

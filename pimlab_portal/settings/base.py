@@ -279,7 +279,8 @@ PIMLAB_ALERTMANAGER_PORT = int(os.environ.get("PIMLAB_ALERTMANAGER_PORT", "9093"
 PIMLAB_WEB_PORT = int(os.environ.get("PIMLAB_WEB_PORT", "8000"))
 # A Celery worker serves its /metrics here when set (0 = off; `make run OBSERVE=1` sets 9808).
 PIMLAB_WORKER_METRICS_PORT = int(os.environ.get("PIMLAB_WORKER_METRICS_PORT", "0"))
-PIMLAB_PROJECTION_METRICS_PORT = int(os.environ.get("PIMLAB_PROJECTION_METRICS_PORT", "9809"))
+# The projection worker's metrics port Prometheus scrapes (0 = not scraped; `make run OBSERVE=1` sets 9809).
+PIMLAB_PROJECTION_METRICS_PORT = int(os.environ.get("PIMLAB_PROJECTION_METRICS_PORT", "0"))
 PIMLAB_SLO_SCRAPE_URLS = [u for u in os.environ.get("PIMLAB_SLO_SCRAPE_URLS", "").split(",") if u]
 PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECONDS", "30"))
 PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")

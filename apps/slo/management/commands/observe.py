@@ -29,7 +29,9 @@ class Command(BaseCommand):
         targets = StackTargets(
             web=[web],
             worker=[f"127.0.0.1:{settings.PIMLAB_WORKER_METRICS_PORT}"] if settings.PIMLAB_WORKER_METRICS_PORT else [],
-            projection_worker=[f"127.0.0.1:{settings.PIMLAB_PROJECTION_METRICS_PORT}"],
+            projection_worker=[f"127.0.0.1:{settings.PIMLAB_PROJECTION_METRICS_PORT}"]
+            if settings.PIMLAB_PROJECTION_METRICS_PORT
+            else [],
             receiver_url=f"http://{web}/api/alerts/alertmanager",
         )
         token_file = alert_receiver_token_ensure()
