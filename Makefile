@@ -73,6 +73,9 @@ bench: install services
 # --- Runtime sequence catalog ---------------------------------------------------------------------
 # Diagrams, paths, span names, metrics and dashboards of docs/requirements/runtime-sequence-catalog.md
 # against the code; non-zero on drift. CATALOG=… checks another copy (SEED_CATALOG=… the seed it must equal).
+# LIVE=1 also replays each scenario against the running lab (PIMLAB_PROBE_BASE_URL; the services
+# profile, whose processes export spans to the shared trace store), derives participants and message
+# order from the recorded traces into docs/requirements/derived/*.mmd and fails on drift.
 validate-sequences: install
-	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED_CATALOG),--seed $(SEED_CATALOG))
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED_CATALOG),--seed $(SEED_CATALOG)) $(if $(filter 1,$(LIVE)),--from-traces)
 # --- end runtime sequence catalog ---

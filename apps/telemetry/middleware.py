@@ -28,6 +28,7 @@ class RequestTelemetryMiddleware:
             # The seed's "API Gateway": authentication, throttling, content negotiation and routing
             # to the API controller, for every API call.
             with participant_span(Participant.API_GATEWAY, refresh_labels=True) as gateway:
+                gateway.set_attribute("http.method", request.method)
                 response = self.get_response(request)
                 gateway.set_attribute("http.route", _route(request))
                 gateway.set_attribute("http.status_code", response.status_code)
