@@ -11,7 +11,7 @@ EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/
 PATIENTS ?= 200
 LAB_SEED ?= 42
 
-.PHONY: run test install migrate seed services lint format check bench clean validate-sequences observe
+.PHONY: run test install migrate seed services lint format check bench clean validate-sequences observe load profile-web
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
@@ -79,3 +79,25 @@ bench: install services
 validate-sequences: install
 	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED_CATALOG),--seed $(SEED_CATALOG)) $(if $(filter 1,$(LIVE)),--from-traces)
 # --- end runtime sequence catalog ---
+
+# --- Persona load (Locust) and profiles (py-spy) ----------------------------------------------------
+# Headless, bounded in time, against the running lab (HOST); report (req/s, failures, p50/p95/p99
+# per operation) beside the run in var/load/<time>/. USERS, SPAWN_RATE, DURATION as Locust takes them.
+HOST ?= http://127.0.0.1:8000
+USERS ?= 20
+SPAWN_RATE ?= 5
+DURATION ?= 60s
+LOAD_RUN := $(VAR_DIR)/load/$(shell date -u +%Y%m%dT%H%M%SZ)
+load: install
+	mkdir -p "$(LOAD_RUN)"
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py load_personas --out "$(LOAD_RUN)/personas.json"
+	LOAD_PERSONAS="$(LOAD_RUN)/personas.json" $(VENV)/bin/locust -f load/locustfile.py --headless --host $(HOST) \
+		-u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) --csv "$(LOAD_RUN)/locust" --html "$(LOAD_RUN)/locust.html" \
+		--only-summary --exit-code-on-error 0
+	$(PY) load/report.py "$(LOAD_RUN)"
+
+# A flame graph (SVG) of one web worker for SECONDS, while `make load` (or any traffic) runs:
+# PID=<gunicorn worker pid> (default: the first worker of the lab's gunicorn). Written to var/profiles/.
+SECONDS_TO_PROFILE ?= 20
+profile-web: install
+	$(PY) scripts/profile_web_worker.py --seconds $(SECONDS_TO_PROFILE) $(if $(PID),--pid $(PID)) --out "$(VAR_DIR)/profiles"
