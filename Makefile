@@ -96,8 +96,9 @@ load: install
 		--only-summary --exit-code-on-error 0
 	$(PY) load/report.py "$(LOAD_RUN)"
 
-# A flame graph (SVG) of one web worker for SECONDS, while `make load` (or any traffic) runs:
-# PID=<gunicorn worker pid> (default: the first worker of the lab's gunicorn). Written to var/profiles/.
+# A flame graph (SVG) of one web worker for SECONDS_TO_PROFILE, while `make load` (or any traffic)
+# runs: PID=<gunicorn worker pid> (default: the first worker found). Written to var/profiles/; pass
+# PROFILE_OUT=<a load run folder> to have that run's report link it.
 SECONDS_TO_PROFILE ?= 20
 profile-web: install
-	$(PY) scripts/profile_web_worker.py --seconds $(SECONDS_TO_PROFILE) $(if $(PID),--pid $(PID)) --out "$(VAR_DIR)/profiles"
+	$(PY) scripts/profile_web_worker.py --seconds $(SECONDS_TO_PROFILE) $(if $(PID),--pid $(PID)) --out "$(or $(PROFILE_OUT),$(VAR_DIR)/profiles)"

@@ -32,7 +32,9 @@ def load_report(run_dir: Path) -> dict:
                 "p99_ms": _number(row["99%"]),
             }
         )
-    return {"run": run_dir.name, "operations": operations}
+    # Flame graphs recorded during the run (scripts/profile_web_worker.py --out RUN_DIR).
+    profiles = sorted(str(path.name) for path in run_dir.glob("*.svg"))
+    return {"run": run_dir.name, "operations": operations, "flame_graphs": profiles}
 
 
 def report_markdown(report: dict) -> str:
@@ -48,6 +50,12 @@ def report_markdown(report: dict) -> str:
             f"| {name} | {op['requests']} | {op['failures']} | {op['requests_per_second']} | "
             f"{op['p50_ms']} | {op['p95_ms']} | {op['p99_ms']} |"
         )
+    if report.get("flame_graphs"):
+        lines += [
+            "",
+            "Flame graphs of a web worker during the run:",
+            *[f"- [{n}]({n})" for n in report["flame_graphs"]],
+        ]
     return "\n".join(lines) + "\n"
 
 
