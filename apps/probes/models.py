@@ -52,6 +52,11 @@ class ProbeResult(models.Model):
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
     base_url = models.CharField(max_length=200)
     resource_ids = models.JSONField(default=dict, blank=True, help_text="Encounter and claim ids the probe created.")
+    telemetry_missing = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Spans, log fields and metric increments the run should have left and did not.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -27,6 +27,7 @@ from .chaos_guard import chaos_cover
 from .models import ProbeOutcome, ProbeResult, ProbeScenario
 from .personas import ProbeIdentity, probe_identities
 from .services import probe_result_record
+from .telemetry_checks import metrics_read, telemetry_missing
 
 logger = structlog.get_logger(__name__)
 
@@ -208,6 +209,11 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
 
     session = ProbeSession(base_url=base_url, identity=identity, timeout=timeout)
     outcome, failed_step, error = ProbeOutcome.SUCCESS, "", ""
+    missing: list[str] = []
+    try:
+        metrics_before = metrics_read(base_url, timeout=timeout)
+    except (requests.RequestException, ValueError):
+        metrics_before = []
     with tracer("pimlab.probes").start_as_current_span(Participant.SYNTHETIC_PROBE) as span:
         span.set_attribute("scenario", scenario)
         span.set_attribute("shard_id", shard)
@@ -215,6 +221,14 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
         trace_id = context.current_trace_id() or ""
         try:
             SCENARIOS[scenario](session)
+            missing = telemetry_missing(
+                scenario=scenario,
+                trace_id=trace_id,
+                metrics_before=metrics_before,
+                metrics_after=lambda: metrics_read(base_url, timeout=timeout),
+            )
+            if missing:
+                raise ProbeStepFailed("telemetry", "missing: " + "; ".join(missing))
         except ProbeStepFailed as failure:
             outcome, failed_step, error = ProbeOutcome.FAILURE, failure.step, failure.detail
         except requests.RequestException as exc:
@@ -243,6 +257,7 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
         error=error,
         trace_id=trace_id,
         resource_ids=session.resources,
+        telemetry_missing=missing,
     )
 
 
