@@ -39,6 +39,7 @@ def build_tracer_provider(
         provider.add_span_processor(
             BatchSpanProcessor(trace_store, schedule_delay_millis=500, max_export_batch_size=512)
         )
+    # OpenTelemetry's own variables: the SDK and exporter read the other OTEL_* ones themselves.
     endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
