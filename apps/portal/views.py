@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -72,7 +73,9 @@ def trace_page(request, trace_id: str):
     trace_id = trace_id.lower()
     if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
         raise Http404("Not a trace id: a trace id is 32 hexadecimal characters.")
-    spans = merged_trace(trace_id, shared=shared_trace_store(), local=span_store.trace(trace_id))
+    spans = merged_trace(
+        trace_id, shared=shared_trace_store(), local=span_store.trace(trace_id), role=settings.PIMLAB_PROCESS_ROLE
+    )
     if not spans:
         raise Http404("This trace is not (or no longer) in the trace store.")
     return render(request, "portal/trace.html", {"trace_id": trace_id, **trace_waterfall(spans)})

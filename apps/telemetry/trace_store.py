@@ -70,7 +70,7 @@ class RedisSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         pid = os.getpid()
-        role = self._role or os.environ.get("PIMLAB_PROCESS_ROLE", "")
+        role = self._role
         pipe = self._client.pipeline(transaction=False)
         touched = set()
         for span in spans:
@@ -138,14 +138,16 @@ def _unique_by_span_id(spans: Iterable[dict]) -> list[dict]:
     return sorted(seen.values(), key=lambda s: (s["start_ns"], s["end_ns"]))
 
 
-def readable_span_to_dict(span: ReadableSpan) -> dict:
+def readable_span_to_dict(span: ReadableSpan, *, role: str = "") -> dict:
     """A span of this process' in-memory store in the shared store's shape."""
-    return span_to_dict(span, pid=os.getpid(), role=os.environ.get("PIMLAB_PROCESS_ROLE", ""))
+    return span_to_dict(span, pid=os.getpid(), role=role)
 
 
-def merged_trace(trace_id: str, *, shared: SharedTraceStore | None, local: list[ReadableSpan]) -> list[dict]:
+def merged_trace(
+    trace_id: str, *, shared: SharedTraceStore | None, local: list[ReadableSpan], role: str = ""
+) -> list[dict]:
     """The shared store's spans of a trace plus this process' own not yet exported ones."""
-    spans = [readable_span_to_dict(span) for span in local]
+    spans = [readable_span_to_dict(span, role=role) for span in local]
     if shared is not None:
         try:
             spans = shared.trace(trace_id) + spans

@@ -92,6 +92,7 @@ def trace_store_exporter_from_settings() -> RedisSpanExporter | None:
         prefix=settings.PIMLAB_TRACE_STORE_PREFIX,
         max_spans=settings.PIMLAB_TRACE_STORE_MAX_SPANS,
         retention_seconds=settings.PIMLAB_TRACE_STORE_RETENTION_SECONDS,
+        role=settings.PIMLAB_PROCESS_ROLE,
     )
 
 

@@ -175,6 +175,9 @@ PIMLAB_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "pimlab-portal")
 # Shared trace store (Redis): every process exports its spans there in batches; the trace page reads
 # it. Bounded by stream length and by per-trace expiry. Empty (the embedded profile) = per process only.
 PIMLAB_TRACE_STORE_URL = os.environ.get("PIMLAB_TRACE_STORE_URL", PIMLAB_REDIS_URL)
+# Which lab process this is (web, worker, beat, projection-worker): set by the Procfile and gunicorn;
+# shown beside each span on the trace page.
+PIMLAB_PROCESS_ROLE = os.environ.get("PIMLAB_PROCESS_ROLE", "")
 PIMLAB_TRACE_STORE_PREFIX = os.environ.get("PIMLAB_TRACE_STORE_PREFIX", "pimlab:traces")
 PIMLAB_TRACE_STORE_MAX_SPANS = int(os.environ.get("PIMLAB_TRACE_STORE_MAX_SPANS", "50000"))
 PIMLAB_TRACE_STORE_RETENTION_SECONDS = int(os.environ.get("PIMLAB_TRACE_STORE_RETENTION_SECONDS", "86400"))
