@@ -57,8 +57,9 @@ def test_a_dead_letter_storm_fires_in_prometheus_and_lands_in_the_lab_with_its_r
         PIMLAB_ALERT_WEBHOOK_URL="",
         PIMLAB_OUTBOX_MAX_ATTEMPTS="1",  # a rejected event is a dead letter at its first failure
     )
-    patient = PatientFactory(bucket=3)
-    _, token = persona_user("patient", patient=patient)
+    # One patient per booking: a dead letter holds back the later events of its patient (per-patient order).
+    _, token = persona_user("clinician")
+    patients = [PatientFactory(bucket=3) for _ in range(STORM)]
     bus = redis.Redis.from_url(settings.PIMLAB_EVENTBUS_URL)
     poisoned = stream_for("EncounterCreated")
     bus.delete(poisoned)
@@ -114,7 +115,7 @@ def test_a_dead_letter_storm_fires_in_prometheus_and_lands_in_the_lab_with_its_r
                 processes=processes,
             )  # fmt: skip
             assert {t["labels"]["job"] for t in targets} <= {"pimlab-web", "pimlab-worker"}
-            for _ in range(STORM):
+            for patient in patients:
                 answer = requests.post(
                     f"{web.url}/api/encounters",
                     json=booking_body(patient.id),

@@ -107,6 +107,11 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, pr
 
 def gunicorn(name: str, *, log_dir: Path, env: dict, workers: int = 1) -> LabProcess:
     port = free_port()
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        # As in the lab (gunicorn.conf.py): /metrics sums every worker's samples, whichever answers.
+        metrics_dir = log_dir / f"{name}-metrics"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     command = [
         sys.executable, "-m", "gunicorn", "pimlab_portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--timeout", "60", "--env", "PIMLAB_PROCESS_ROLE=web",
