@@ -22,16 +22,25 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Set-up output (migrations, seeding) goes to var/log/setup.log; the console gets one line per step.
+LOG_DIR := $(VAR_DIR)/log
+QUIET = >>"$(LOG_DIR)/setup.log" 2>&1 || { tail -n 30 "$(LOG_DIR)/setup.log"; exit 1; }
+
 migrate: install
-	$(EMBEDDED) $(PY) manage.py migrate_all
+	@mkdir -p "$(LOG_DIR)"
+	@echo "Migrating the databases (log: $(LOG_DIR)/setup.log)"
+	@$(EMBEDDED) $(PY) manage.py migrate_all $(QUIET)
 
 seed: migrate
-	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(LAB_SEED)
-	$(EMBEDDED) $(PY) manage.py probe_setup
-	$(EMBEDDED) $(PY) manage.py seed_workload --visits 60
+	@echo "Seeding personas, patients and a month of visits"
+	@$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(LAB_SEED) $(QUIET)
+	@$(EMBEDDED) $(PY) manage.py probe_setup $(QUIET)
+	@$(EMBEDDED) $(PY) manage.py seed_workload --visits 60 $(QUIET)
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
+# The banner appears once the web process answers; then only warnings and errors reach the console,
+# the full JSON logs go to rotated files under var/log/.
 # OBSERVE=1 adds the projection worker and the lab's Prometheus + Alertmanager (`make observe`):
 # the worker then serves its own metrics on 9808 (own folder), the projection worker on 9809, and
 # the SLO engine reads Prometheus (PIMLAB_PROMETHEUS_URL).
@@ -39,9 +48,10 @@ OBSERVE ?= 0
 RUN_PROCESSES := web worker beat$(if $(filter 1,$(OBSERVE)), projections observe)
 OBSERVE_ENV := $(if $(filter 1,$(OBSERVE)),PIMLAB_WORKER_METRICS_PORT=$(or $(PIMLAB_WORKER_METRICS_PORT),9808) PIMLAB_PROJECTION_METRICS_PORT=$(or $(PIMLAB_PROJECTION_METRICS_PORT),9809) PIMLAB_WORKER_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc-worker" PIMLAB_PROMETHEUS_URL=http://127.0.0.1:$(or $(PIMLAB_PROMETHEUS_PORT),9090))
 run: seed
-	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
-	$(EMBEDDED) $(PY) manage.py lab_banner
-	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(OBSERVE_ENV) $(VENV)/bin/honcho start --no-colour $(RUN_PROCESSES)
+	@$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Starting $(RUN_PROCESSES)"
+	@$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" PIMLAB_LOG_DIR="$(LOG_DIR)" $(OBSERVE_ENV) \
+		PIMLAB_CONSOLE_LOG_LEVEL=WARNING GUNICORN_LOG_LEVEL=warning RUN_PROCESSES="$(RUN_PROCESSES)" bash scripts/run_lab.sh
 
 # The lab's Prometheus (:9090) and Alertmanager (:9093) in the foreground, for a lab started with
 # `make run` (configs: dashboards/prometheus/; rendered copy, data and logs: var/observe/).

@@ -1,4 +1,5 @@
-"""Reads for the sequence pages: the catalog's diagrams beside the ones derived from real traces."""
+"""Reads of probe results, and for the sequence pages the catalog's diagrams beside the ones derived
+from real traces."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .live_sequences import DERIVED_DIR, derived_file_name
+from .models import ProbeResult
 from .sequence_catalog import catalog_parse
 
 CATALOG_PATH = "docs/requirements/runtime-sequence-catalog.md"
@@ -44,3 +46,8 @@ def sequence_pairs(*, root: Path | None = None) -> list[SequencePair]:
             )
         )
     return pairs
+
+
+def probe_results_recent(*, limit: int = 200) -> list[ProbeResult]:
+    """The newest probe results, newest first (one query)."""
+    return list(ProbeResult.objects.using("default").order_by("-started_at")[:limit])
