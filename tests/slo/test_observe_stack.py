@@ -58,8 +58,9 @@ def test_a_dead_letter_storm_fires_in_prometheus_and_lands_in_the_lab_with_its_r
         PIMLAB_OUTBOX_MAX_ATTEMPTS="1",  # a rejected event is a dead letter at its first failure
     )
     # One patient per booking: a dead letter holds back the later events of its patient (per-patient order).
-    _, token = persona_user("clinician")
+    # (Each patient books their own visit: the patient persona's booking series exist from the start.)
     patients = [PatientFactory(bucket=3) for _ in range(STORM)]
+    tokens = {patient.id: persona_user("patient", patient=patient)[1] for patient in patients}
     bus = redis.Redis.from_url(settings.PIMLAB_EVENTBUS_URL)
     poisoned = stream_for("EncounterCreated")
     bus.delete(poisoned)
@@ -119,7 +120,7 @@ def test_a_dead_letter_storm_fires_in_prometheus_and_lands_in_the_lab_with_its_r
                 answer = requests.post(
                     f"{web.url}/api/encounters",
                     json=booking_body(patient.id),
-                    headers={"Authorization": f"Token {token}", "Idempotency-Key": str(uuid.uuid4())},
+                    headers={"Authorization": f"Token {tokens[patient.id]}", "Idempotency-Key": str(uuid.uuid4())},
                     timeout=30,
                 )
                 assert answer.status_code == 202, answer.text
