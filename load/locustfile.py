@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
@@ -35,8 +36,8 @@ def _headers(token: str, *, idempotent: bool = False, **extra) -> dict:
     return headers
 
 
-def _booking(patient_id) -> dict:
-    start = datetime.now(UTC) + timedelta(days=random.randint(1, 30))
+def _booking(patient_id, *, start: datetime | None = None) -> dict:
+    start = start or datetime.now(UTC) + timedelta(days=random.randint(1, 30))
     return {
         "patient_id": str(patient_id),
         "encounter_type": random.choice(["telehealth", "in_person"]),
@@ -72,9 +73,11 @@ class ClinicianDocumenting(HttpUser):
     @task
     def document_and_finish(self):
         token, patient_id = self.persona["clinician_token"], self.persona["patient_id"]
+        # A visit can be finished once it has started: book it a moment ahead, as a walk-in.
+        start = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0) + timedelta(seconds=1)
         booked = self.client.post(
             "/api/encounters",
-            json=_booking(patient_id),
+            json=_booking(patient_id, start=start),
             headers=_headers(token, idempotent=True),
             name="book encounter (clinician)",
         )
@@ -91,6 +94,7 @@ class ClinicianDocumenting(HttpUser):
             headers=_headers(token, **{"If-Match": read.headers.get("ETag", "")}),
             name="update note",
         )
+        time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() + 0.2))  # gevent-friendly under Locust
         finished = self.client.post(f"/api/encounters/{encounter_id}/finish", headers=_headers(token), name="finish")
         if finished.status_code == 200:
             FINISHED_VISITS.append((str(patient_id), str(encounter_id)))

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def _cmdline(pid: int) -> str:
     try:
@@ -33,11 +35,21 @@ def _parent(pid: int) -> int:
         return 0
 
 
-def gunicorn_workers() -> list[int]:
-    """Pids of gunicorn workers: gunicorn processes whose parent is a gunicorn process."""
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(f"/proc/{pid}/cwd").resolve()
+    except OSError:
+        return None
+
+
+def gunicorn_workers(root: Path = ROOT) -> list[int]:
+    """Pids of this checkout's gunicorn workers: gunicorn processes started in ``root`` whose parent
+    is one too (other labs on the machine are left alone)."""
     pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    gunicorn = {pid for pid in pids if "gunicorn" in _cmdline(pid)}
-    return sorted(pid for pid in gunicorn if _parent(pid) in gunicorn)
+    gunicorn = {pid for pid in pids if "gunicorn" in _cmdline(pid) and _cwd(pid) == root}
+    parents = {_parent(pid) for pid in gunicorn}
+    # Workers are the leaves (a shell wrapper may sit above the master, itself a gunicorn command line).
+    return sorted(pid for pid in gunicorn if _parent(pid) in gunicorn and pid not in parents)
 
 
 def record(*, pid: int, seconds: int, out_dir: Path, rate: int = 100) -> Path:
@@ -63,7 +75,7 @@ def main() -> int:
     if pid is None:
         workers = gunicorn_workers()
         if not workers:
-            parser.error("no gunicorn worker is running: start the lab (`make run`) or pass --pid")
+            parser.error(f"no gunicorn worker of {ROOT} is running: start the lab (`make run`) or pass --pid")
         pid = workers[0]
     svg = record(pid=pid, seconds=args.seconds, out_dir=Path(args.out), rate=args.rate)
     print(f"flame graph of web worker {pid} over {args.seconds} s: {svg}")
