@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -37,8 +38,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("component", choices=sorted(settings.PIMLAB_CHAOS_COMPONENT_COMMANDS))
+        parser.add_argument(
+            "--args", dest="extra", default="", help="More arguments for the component (e.g. --metrics-port=9809)."
+        )
 
-    def handle(self, *args, component: str, **options):
+    def handle(self, *args, component: str, extra: str = "", **options):
+        self.extra = shlex.split(extra)
         stopping: list[int] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _frame: stopping.append(signum))
@@ -64,7 +69,7 @@ class Command(BaseCommand):
 
     def _start(self, component: str) -> subprocess.Popen:
         child = subprocess.Popen(
-            components.component_command(component), cwd=settings.BASE_DIR, preexec_fn=_die_with_parent
+            [*components.component_command(component), *self.extra], cwd=settings.BASE_DIR, preexec_fn=_die_with_parent
         )
         components.pidfile(component).write_text(str(child.pid))
         self.stdout.write(f"{component} running as pid {child.pid}")
