@@ -6,13 +6,12 @@ from django.utils import timezone
 
 from apps.core.ids import bucket_of
 from apps.core.sharding import for_id
+from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
-from apps.outbox.services import outbox_retention
+from apps.outbox.retention import outbox_retention
 from apps.patients.models import CareTeamMember
 
 from .models import Encounter
-
-ENCOUNTER_CREATED = "EncounterCreated"
 
 
 def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -> str | None:
@@ -50,7 +49,7 @@ def encounter_booking_event(*, encounter: Encounter) -> tuple[str, str] | None:
         OutboxEvent.objects.using(encounter._state.db)
         .filter(
             aggregate_id=encounter.patient_id,
-            event_type=ENCOUNTER_CREATED,
+            event_type=EventType.ENCOUNTER_CREATED,
             payload__encounter_id=str(encounter.id),
         )
         .values_list("id", "status")

@@ -24,15 +24,15 @@ from django.utils import timezone
 from rest_framework import status
 
 from apps.audits.models import AuditOutcome
-from apps.audits.services import audit_event_record
+from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_bucket, shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
+from apps.outbox.changes import change_record
+from apps.outbox.events import EventType
 from apps.outbox.models import OutboxStatus
-from apps.outbox.services import outbox_event_record
-from apps.outbox.tasks import outbox_relay_nudge_on_commit
 from apps.patients.models import Patient
 from apps.slo.services import alert_event_record
 from apps.telemetry import context
@@ -53,7 +53,6 @@ from .notes.telemetry import (
 from .notes.validation import ValidatedNote
 from .profiling import profile_tags
 from .selectors import (
-    ENCOUNTER_CREATED,
     clinician_relation,
     encounter_booking_event,
     encounter_find_by_idempotency_key,
@@ -263,34 +262,27 @@ def _booking_write(
                 # The unique (booked_by_user_id, idempotency_key) constraint makes a concurrent
                 # duplicate fail here (IntegrityError), never a check-then-insert race.
                 encounter.save(using=alias, force_insert=True)
-                audit_event_record(
-                    using=alias,
-                    patient_id=patient_id,
-                    action="encounter.booked",
-                    resource_type="Encounter",
-                    resource_id=encounter.id,
-                    actor=actor,
-                    detail={"encounter_type": encounter_type},
-                )
-        with participant_span("Outbox Writer"):
-            event = outbox_event_record(
-                using=alias,
-                aggregate_type="Patient",
-                aggregate_id=patient_id,
-                event_type=ENCOUNTER_CREATED,
-                payload={
-                    "encounter_id": str(encounter.id),
-                    "patient_id": str(patient_id),
-                    "encounter_type": encounter_type,
-                    "requested_start": requested_start.isoformat(),
-                    "status": encounter.status,
-                    "booked_by_user_id": str(actor.user_id),
-                    "booked_by_role": actor.role,
-                },
-            )
-        outbox_relay_nudge_on_commit(using=alias)
+        change = change_record(
+            using=alias,
+            actor=actor,
+            patient_id=patient_id,
+            action=AuditAction.ENCOUNTER_BOOKED,
+            resource_type=ResourceType.ENCOUNTER,
+            resource_id=encounter.id,
+            detail={"encounter_type": encounter_type},
+            event_type=EventType.ENCOUNTER_CREATED,
+            payload={
+                "encounter_id": str(encounter.id),
+                "patient_id": str(patient_id),
+                "encounter_type": encounter_type,
+                "requested_start": requested_start.isoformat(),
+                "status": encounter.status,
+                "booked_by_user_id": str(actor.user_id),
+                "booked_by_role": actor.role,
+            },
+        )
     return EncounterBooking(
-        encounter=encounter, created=True, tracking_id=str(event.id), event_status=OutboxStatus.PENDING
+        encounter=encounter, created=True, tracking_id=str(change.outbox_event.id), event_status=OutboxStatus.PENDING
     )
 
 
@@ -315,7 +307,12 @@ def _booking_replay(
 
 
 # --- Clinical notes (scenario "Clinician Documents Encounter") ---------------------------------
-NOTE_RESOURCE_TYPE = "encounter_note"
+# What a note access check was for (the API's operation) → the audit action it is recorded as.
+NOTE_ACCESS_ACTIONS = {
+    "read": AuditAction.ENCOUNTER_NOTE_READ,
+    "update": AuditAction.ENCOUNTER_NOTE_UPDATED,
+    "history": AuditAction.ENCOUNTER_NOTE_HISTORY_READ,
+}
 TEMPORAL_HISTORY_RUNBOOK = "docs/runbooks/07_temporal-history-repair.md"
 
 
@@ -348,13 +345,13 @@ def encounter_note_access_record(
     """Audit a note read or a refused read/change, in its own transaction on the encounter's shard."""
     alias = encounter._state.db
     with transaction.atomic(using=alias):
-        audit_event_record(
+        change_record(
             using=alias,
-            patient_id=encounter.patient_id,
-            action=f"encounter.note.{operation}",
-            resource_type=NOTE_RESOURCE_TYPE,
-            resource_id=encounter.id,
             actor=actor,
+            patient_id=encounter.patient_id,
+            action=NOTE_ACCESS_ACTIONS[operation],
+            resource_type=ResourceType.ENCOUNTER_NOTE,
+            resource_id=encounter.id,
             outcome=outcome,
             detail={"reason": reason} if reason else {},
         )
@@ -383,13 +380,13 @@ def encounter_note_update(*, encounter_id: int, actor: Actor, expected_version: 
                     _encounter_save_without_history(encounter, using=alias)
                     with participant_span(SPAN_TEMPORAL_HISTORY, encounter_id=encounter_id):
                         _temporal_history_write(encounter, using=alias, actor=actor, note=note, when=now)
-                audit_event_record(
+                change_record(
                     using=alias,
-                    patient_id=encounter.patient_id,
-                    action="encounter.note.amend" if note.is_amendment else f"encounter.note.{_verb(note)}",
-                    resource_type=NOTE_RESOURCE_TYPE,
-                    resource_id=encounter.id,
                     actor=actor,
+                    patient_id=encounter.patient_id,
+                    action=_note_action(note),
+                    resource_type=ResourceType.ENCOUNTER_NOTE,
+                    resource_id=encounter.id,
                     detail=_audit_detail(encounter, note),
                 )
         except TemporalHistoryWriteFailed as exc:
@@ -418,6 +415,14 @@ def encounter_note_update(*, encounter_id: int, actor: Actor, expected_version: 
 
 def _verb(note: ValidatedNote) -> str:
     return "sign" if note.status == NoteStatus.SIGNED else "update"
+
+
+def _note_action(note: ValidatedNote) -> AuditAction:
+    if note.is_amendment:
+        return AuditAction.ENCOUNTER_NOTE_AMENDED
+    if note.status == NoteStatus.SIGNED:
+        return AuditAction.ENCOUNTER_NOTE_SIGNED
+    return AuditAction.ENCOUNTER_NOTE_UPDATED
 
 
 def _note_fields_apply(encounter: Encounter, *, note: ValidatedNote, actor: Actor, when) -> None:
@@ -508,8 +513,6 @@ def _temporal_history_incident(*, encounter_id: int, shard_alias: str, cause: Ba
 
 # --- visit completion --------------------------------------------------------------------------
 
-ENCOUNTER_FINISHED = "EncounterFinished"
-
 
 class EncounterNotFinishable(EncounterBookingError):
     """The visit cannot be finished (it was cancelled)."""
@@ -540,21 +543,15 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
             raise EncounterNotFinishable("A cancelled encounter cannot be finished.")
         encounter.status = EncounterStatus.FINISHED
         encounter.save(using=alias, update_fields=["status", "updated_at"])
-        audit_event_record(
+        change_record(
             using=alias,
-            patient_id=encounter.patient_id,
-            action="encounter.finish",
-            resource_type="Encounter",
-            resource_id=encounter.id,
             actor=actor,
-        )
-        outbox_event_record(
-            using=alias,
-            aggregate_type="Patient",
-            aggregate_id=encounter.patient_id,
-            event_type=ENCOUNTER_FINISHED,
+            patient_id=encounter.patient_id,
+            action=AuditAction.ENCOUNTER_FINISHED,
+            resource_type=ResourceType.ENCOUNTER,
+            resource_id=encounter.id,
+            event_type=EventType.ENCOUNTER_FINISHED,
             payload={"encounter_id": str(encounter.id), "patient_id": str(encounter.patient_id), "status": "finished"},
         )
-        outbox_relay_nudge_on_commit(using=alias)
     logger.info("encounter_finished", shard_id=alias, encounter_id=str(encounter.id), actor_role=actor.role)
     return encounter, True

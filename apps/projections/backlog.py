@@ -17,15 +17,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.outbox.eventbus import EventBus, stream_for
+from apps.outbox.events import EventType
 from apps.slo.services import alert_event_record
 
-from .events import CLAIM_PAID, CLAIM_SUBMITTED, CONSUMER_GROUP, PROJECTION_NAME, STREAMS
+from .events import CONSUMER_GROUP, PROJECTION_NAME, STREAMS
 from .metrics import CLAIM_PROJECTION_STALENESS, PROJECTION_BACKLOG_ALERT, PROJECTION_BACKLOG_EVENTS
 from .models import ProjectionCheckpoint
 
 logger = structlog.get_logger(__name__)
 
-CLAIM_STREAMS = (stream_for(CLAIM_SUBMITTED), stream_for(CLAIM_PAID))
+CLAIM_STREAMS = (stream_for(EventType.CLAIM_SUBMITTED), stream_for(EventType.CLAIM_PAID))
 BACKLOG_ALERT_NAME = "ProjectionBacklogGrowing"
 
 

@@ -21,6 +21,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
 
 from apps.outbox.eventbus import BusMessage, EventBus
+from apps.outbox.events import EventType
 from apps.telemetry.tracing import tracer
 
 from .events import CONSUMER_GROUP, DEAD_LETTER_STREAM, PROJECTION_NAME, STREAMS, MalformedEvent, parse_envelope
@@ -201,7 +202,7 @@ class ProjectionConsumer:
         span = span_tracer.start_span(
             "Projection Worker", context=parent, links=[batch_link], attributes=attributes, start_time=started_ns
         )
-        if event.event_type != "EncounterCreated":
+        if event.event_type != EventType.ENCOUNTER_CREATED:
             child = span_tracer.start_span(
                 "Financial Dashboard",
                 context=trace.set_span_in_context(span),

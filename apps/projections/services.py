@@ -18,11 +18,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.outbox.eventbus import EventBus
+from apps.outbox.events import EventType
 
 from .events import (
-    CLAIM_PAID,
-    CLAIM_SUBMITTED,
-    ENCOUNTER_CREATED,
     EVENT_TYPES,
     PROJECTION_NAME,
     MalformedEvent,
@@ -114,10 +112,10 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in fresh]
     )
 
-    encounter_events = [e for e in fresh if e.event_type == ENCOUNTER_CREATED]
-    claim_events = [e for e in fresh if e.event_type in (CLAIM_SUBMITTED, CLAIM_PAID)]
+    encounter_events = [e for e in fresh if e.event_type == EventType.ENCOUNTER_CREATED]
+    claim_events = [e for e in fresh if e.event_type in (EventType.CLAIM_SUBMITTED, EventType.CLAIM_PAID)]
     encounter_ids = {e.payload["encounter_id"] for e in encounter_events} | {
-        e.payload["encounter_id"] for e in claim_events if e.event_type == CLAIM_SUBMITTED
+        e.payload["encounter_id"] for e in claim_events if e.event_type == EventType.CLAIM_SUBMITTED
     }
     claim_ids = {e.payload["claim_id"] for e in claim_events}
 
@@ -157,7 +155,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         fact = facts.get(claim_id)
         if fact is None:
             fact = facts[claim_id] = created[claim_id] = ClaimFact(claim_id=claim_id)
-        if event.event_type == CLAIM_SUBMITTED:
+        if event.event_type == EventType.CLAIM_SUBMITTED:
             fact.encounter_id = event.payload["encounter_id"]
             fact.payer_code = event.payload["payer_code"]
             fact.currency = event.payload["currency"]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.audits.models import AuditEvent
 from apps.claims.models import ArchivedClaim, Claim, ClaimLineItem, RetentionPolicy
-from apps.claims.retention import claims_retention_sweep
+from apps.claims.services.retention import claims_retention_sweep
 from apps.claims.tasks import claims_retention_sweep_task
 from tests.claims.conftest import claim_body, post_claim
 from tests.factories import EncounterFactory

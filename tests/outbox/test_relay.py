@@ -209,7 +209,7 @@ def test_dead_letter_commands_list_retry_and_drain(patient, fast_backoff, clean_
 
 
 def test_purge_drops_only_published_rows_past_the_retention(patient, fast_backoff, clean_bus):
-    from apps.outbox.services import outbox_published_purge
+    from apps.outbox.retention import outbox_published_purge
 
     old_published, recent_published, waiting = (record("shard_0", patient.id, n=n) for n in range(3))
     clean_bus.set(stream_for("PoisonProbe"), "x")
