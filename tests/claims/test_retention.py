@@ -57,9 +57,9 @@ def test_sweep_archives_then_purges_by_policy_with_audit(billing_admin):
         .values_list("action", "outcome", "actor_role")
     )
     assert actions == [
-        ("claim.submit", "success", "billing_admin"),
-        ("claim.archive", "success", "system"),
-        ("claim.purge", "success", "system"),
+        ("claim.submitted", "success", "billing_admin"),
+        ("claim.archived", "success", "system"),
+        ("claim.purged", "success", "system"),
     ]
 
 

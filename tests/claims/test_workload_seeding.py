@@ -27,7 +27,7 @@ def counts() -> dict[str, int]:
         "encounters": total(lambda a: Encounter.objects.using(a)),
         "finished": total(lambda a: Encounter.objects.using(a).filter(status=EncounterStatus.FINISHED)),
         "claims": total(lambda a: Claim.objects.using(a)),
-        "finish_audits": total(lambda a: AuditEvent.objects.using(a).filter(action="encounter.finish")),
+        "finish_audits": total(lambda a: AuditEvent.objects.using(a).filter(action="encounter.finished")),
         "finished_events": total(lambda a: OutboxEvent.objects.using(a).filter(event_type="EncounterFinished")),
         "claim_events": total(lambda a: OutboxEvent.objects.using(a).filter(event_type="ClaimSubmitted")),
     }
@@ -98,4 +98,4 @@ def test_finish_api_for_the_care_team_clinician_only():
     done = finish(on_team_token)
     assert done.status_code == 200 and done.json() == {"id": str(encounter.id), "status": "finished", "changed": True}
     assert finish(on_team_token).json()["changed"] is False
-    assert AuditEvent.objects.using(patient._state.db).filter(action="encounter.finish").count() == 1
+    assert AuditEvent.objects.using(patient._state.db).filter(action="encounter.finished").count() == 1
