@@ -51,7 +51,7 @@ def patient_create(
     bucket = random_bucket() if bucket is None else bucket
     patient.assign_id(bucket)
     alias = shard_for_bucket(bucket)
-    with transaction.atomic(using=alias, savepoint=False):
+    with transaction.atomic(using=alias):
         patient.save(using=alias, force_insert=True)
     return patient
 
@@ -73,7 +73,7 @@ def care_team_member_add(*, actor: Actor, patient_id: int, clinician_user_id: in
     """Put a clinician on the patient's care team. Adding a member twice changes nothing (and
     records nothing). Joins the caller's transaction on the patient's shard when there is one."""
     alias = shard_for_id(patient_id)
-    with transaction.atomic(using=alias, savepoint=False):
+    with transaction.atomic(using=alias):
         # The patient row lock orders concurrent changes of one care team.
         if not Patient.objects.using(alias).select_for_update().filter(pk=patient_id).exists():
             raise PatientNotFound(detail=f"No patient {patient_id}.")
