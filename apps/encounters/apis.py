@@ -24,6 +24,7 @@ from .services import (
     EncounterNotFinishable,
     EncounterNotVisible,
     IdempotencyKeyConflict,
+    IdempotencyKeyRequired,
     PatientNotFound,
     booking_request_fingerprint,
     encounter_book,
@@ -120,15 +121,6 @@ class EncounterBookApi(APIView):
     def post(self, request):
         with participant_span("Patient API Controller"):
             idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-            if not idempotency_key or len(idempotency_key) > 128:
-                raise Problem(
-                    status_code=status.HTTP_400_BAD_REQUEST,
-                    title="Idempotency-Key header required",
-                    detail="Booking needs an Idempotency-Key header of 1–128 characters.",
-                    remediation="Send a fresh Idempotency-Key (for example a UUID) per booking; "
-                    "reuse it only to retry the very same request.",
-                    code="idempotency_key_required",
-                )
             serializer = self.InputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
@@ -150,6 +142,15 @@ class EncounterBookApi(APIView):
                     idempotency_key=idempotency_key,
                     request_fingerprint=fingerprint,
                 )
+            except IdempotencyKeyRequired as exc:
+                raise Problem(
+                    status_code=status.HTTP_400_BAD_REQUEST,
+                    title="Idempotency-Key header required",
+                    detail=str(exc),
+                    remediation="Send a fresh Idempotency-Key (for example a UUID) per booking; "
+                    "reuse it only to retry the very same request.",
+                    code="idempotency_key_required",
+                ) from exc
             except BookingInvalid as exc:
                 raise Problem(
                     status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,

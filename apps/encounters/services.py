@@ -82,6 +82,10 @@ class IdempotencyKeyConflict(EncounterBookingError):
     pass
 
 
+class IdempotencyKeyRequired(EncounterBookingError):
+    """A booking must carry an Idempotency-Key of 1–128 characters (the rule lives here only)."""
+
+
 @dataclass(frozen=True)
 class EncounterBooking:
     """What ``encounter_book`` returns. Unpacks as ``(encounter, created)``.
@@ -126,8 +130,8 @@ def encounter_book(
     """Book an encounter for ``patient_id`` on behalf of ``actor`` (authorization is the caller's job).
 
     Returns an ``EncounterBooking`` (``encounter, created = encounter_book(...)`` also works).
-    Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyConflict`` (key
-    reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
+    Raises ``IdempotencyKeyRequired``, ``BookingInvalid`` (bad fields), ``PatientNotFound``,
+    ``IdempotencyKeyConflict`` (key reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
     once the retry budget is spent — in every case nothing is written."""
     _booking_validate(
         actor=actor,
@@ -189,6 +193,9 @@ def encounter_book(
 
 
 def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, requested_start: datetime, idempotency_key):
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > Encounter._meta.get_field("idempotency_key").max_length:
+        raise IdempotencyKeyRequired("Booking needs an Idempotency-Key header of 1–128 characters.")
     errors: dict[str, list[str]] = {}
     if encounter_type not in EncounterType.values:
         errors["encounter_type"] = [f"Choose one of: {', '.join(EncounterType.values)}."]
@@ -200,8 +207,6 @@ def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, request
         errors["requested_start"] = ["Give a time zone, e.g. 2030-01-31T09:30:00Z."]
     elif requested_start <= timezone.now():
         errors["requested_start"] = ["The requested slot must be in the future."]
-    if not idempotency_key or len(idempotency_key) > Encounter._meta.get_field("idempotency_key").max_length:
-        errors["idempotency_key"] = ["Send an Idempotency-Key of 1–128 characters."]
     if actor.user_id is None:
         errors["actor"] = ["Bookings are made by a user with a persona."]
     if errors:
