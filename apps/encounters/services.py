@@ -131,8 +131,8 @@ def encounter_book(
 
     Returns an ``EncounterBooking`` (``encounter, created = encounter_book(...)`` also works).
     Raises ``IdempotencyKeyRequired``, ``BookingInvalid`` (bad fields), ``PatientNotFound``,
-    ``IdempotencyKeyConflict`` (key reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
-    once the retry budget is spent — in every case nothing is written."""
+    ``IdempotencyKeyConflict`` (key reused for a different request), ``ShardMapMissing``, or the
+    last transient ``DatabaseError`` once the retry budget is spent — in every case nothing is written."""
     _booking_validate(
         actor=actor,
         encounter_type=encounter_type,
