@@ -76,7 +76,7 @@ def _assert_alertmanager_shape(payload: dict) -> dict:
 
 
 def test_page_and_resolution_are_posted_in_alertmanager_format(
-    spec_dir, healthz_traffic, receiver, settings, django_capture_on_commit_callbacks
+    spec_dir, healthz_traffic, receiver, settings, django_capture_on_commit_callbacks, alert_delivery_in_process
 ):
     settings.PIMLAB_ALERT_WEBHOOK_URL = receiver.url
     spec_dir.write("probe-availability", ratio_spec("probe-availability", objective=0.999, min_events=0))
@@ -122,7 +122,9 @@ def test_page_and_resolution_are_posted_in_alertmanager_format(
     assert alert["fingerprint"] == _assert_alertmanager_shape(payload)["fingerprint"]
 
 
-def test_an_unreachable_receiver_is_retried_later(settings, django_capture_on_commit_callbacks):
+def test_an_unreachable_receiver_is_retried_later(
+    settings, django_capture_on_commit_callbacks, alert_delivery_in_process
+):
     down = _Receiver()
     url = down.url
     down.close()  # nothing listens on that port now
