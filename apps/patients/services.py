@@ -74,30 +74,11 @@ def care_team_member_add(*, actor: Actor, patient_id: int, clinician_user_id: in
     records nothing). Joins the caller's transaction on the patient's shard when there is one."""
     alias = shard_for_id(patient_id)
     with transaction.atomic(using=alias):
-        # The patient row lock orders concurrent changes of one care team.
-        if not Patient.objects.using(alias).select_for_update().filter(pk=patient_id).exists():
-            raise PatientNotFound(detail=f"No patient {patient_id}.")
-        member = (
-            CareTeamMember.objects.using(alias)
-            .filter(patient_id=patient_id, clinician_user_id=clinician_user_id)
-            .first()
-        )
+        member = _membership_locked(alias=alias, patient_id=patient_id, clinician_user_id=clinician_user_id)
         if member is not None:
             return CareTeamChange(member=member, changed=False)
         member = CareTeamMember(patient_id=patient_id, clinician_user_id=clinician_user_id)
-        member._history_user = _HistoryUser(actor.user_id)
-        member._change_reason = (reason or "care team member added")[:100]
-        member.save(using=alias)
-        change_record(
-            using=alias,
-            actor=actor,
-            patient_id=patient_id,
-            action=AuditAction.CARE_TEAM_MEMBER_ADDED,
-            resource_type=ResourceType.CARE_TEAM_MEMBER,
-            resource_id=member.pk,
-            detail={"clinician_user_id": str(clinician_user_id), **({"reason": reason} if reason else {})},
-        )
-    logger.info("care_team_member_added", patient_id=str(patient_id), clinician_user_id=str(clinician_user_id))
+        _membership_change(member, actor=actor, reason=reason, action=AuditAction.CARE_TEAM_MEMBER_ADDED)
     return CareTeamChange(member=member, changed=True)
 
 
@@ -107,29 +88,43 @@ def care_team_member_remove(
     """Take a clinician off the patient's care team; they lose access to the patient's notes at commit."""
     alias = shard_for_id(patient_id)
     with transaction.atomic(using=alias):
-        Patient.objects.using(alias).select_for_update().filter(pk=patient_id).exists()
-        member = (
-            CareTeamMember.objects.using(alias)
-            .filter(patient_id=patient_id, clinician_user_id=clinician_user_id)
-            .first()
-        )
+        member = _membership_locked(alias=alias, patient_id=patient_id, clinician_user_id=clinician_user_id)
         if member is None:
             raise CareTeamMemberNotFound(
                 detail=f"Clinician {clinician_user_id} is not on patient {patient_id}'s care team."
             )
+        _membership_change(member, actor=actor, reason=reason, action=AuditAction.CARE_TEAM_MEMBER_REMOVED)
+    return CareTeamChange(member=member, changed=True)
+
+
+def _membership_locked(*, alias: str, patient_id: int, clinician_user_id: int) -> CareTeamMember | None:
+    # The patient row lock orders concurrent changes of one care team.
+    if not Patient.objects.using(alias).select_for_update().filter(pk=patient_id).exists():
+        raise PatientNotFound(detail=f"No patient {patient_id}.")
+    return (
+        CareTeamMember.objects.using(alias).filter(patient_id=patient_id, clinician_user_id=clinician_user_id).first()
+    )
+
+
+def _membership_change(member: CareTeamMember, *, actor: Actor, reason: str, action: AuditAction) -> None:
+    """Save or delete the membership (simple-history writes its row) and record the audit event."""
+    alias = shard_for_id(member.patient_id)
+    added = action == AuditAction.CARE_TEAM_MEMBER_ADDED
+    member._history_user = _HistoryUser(actor.user_id)
+    member._change_reason = (reason or f"care team member {'added' if added else 'removed'}")[:100]
+    if added:
+        member.save(using=alias)
+    else:
         member_id = member.pk
-        member._history_user = _HistoryUser(actor.user_id)
-        member._change_reason = (reason or "care team member removed")[:100]
         member.delete(using=alias)
         member.pk = member_id  # delete() clears it; callers and the audit trail still name the row
-        change_record(
-            using=alias,
-            actor=actor,
-            patient_id=patient_id,
-            action=AuditAction.CARE_TEAM_MEMBER_REMOVED,
-            resource_type=ResourceType.CARE_TEAM_MEMBER,
-            resource_id=member_id,
-            detail={"clinician_user_id": str(clinician_user_id), **({"reason": reason} if reason else {})},
-        )
-    logger.info("care_team_member_removed", patient_id=str(patient_id), clinician_user_id=str(clinician_user_id))
-    return CareTeamChange(member=member, changed=True)
+    change_record(
+        using=alias,
+        actor=actor,
+        patient_id=member.patient_id,
+        action=action,
+        resource_type=ResourceType.CARE_TEAM_MEMBER,
+        resource_id=member.pk,
+        detail={"clinician_user_id": str(member.clinician_user_id), **({"reason": reason} if reason else {})},
+    )
+    logger.info(action.value.replace(".", "_"), patient_id=str(member.patient_id), member_id=str(member.pk))

@@ -26,6 +26,19 @@ def finished(owner_id: int, /, **changes) -> dict:
     return {key: value for key, value in payload.items() if value is not None}
 
 
+def finish_recorded(patient, payload: dict):
+    return change_record(
+        using=patient._state.db,
+        actor=ACTOR,
+        patient_id=patient.id,
+        action=AuditAction.ENCOUNTER_FINISHED,
+        resource_type=ResourceType.ENCOUNTER,
+        resource_id=1234,
+        event_type=EventType.ENCOUNTER_FINISHED,
+        payload=payload,
+    )
+
+
 def rows(alias: str) -> tuple[int, int]:
     return AuditEvent.objects.using(alias).count(), OutboxEvent.objects.using(alias).count()
 
@@ -47,16 +60,7 @@ def test_a_payload_breaking_its_schema_is_refused_and_nothing_is_written(patient
     alias = patient._state.db
     before = rows(alias)
     with pytest.raises(EventSchemaViolation, match=message), transaction.atomic(using=alias):
-        change_record(
-            using=alias,
-            actor=ACTOR,
-            patient_id=patient.id,
-            action=AuditAction.ENCOUNTER_FINISHED,
-            resource_type=ResourceType.ENCOUNTER,
-            resource_id=1234,
-            event_type=EventType.ENCOUNTER_FINISHED,
-            payload=finished(patient.id, **breakage),
-        )
+        finish_recorded(patient, finished(patient.id, **breakage))
     assert rows(alias) == before
 
 
@@ -73,16 +77,7 @@ def test_an_unknown_event_type_is_refused(patient):
 def test_a_valid_change_records_its_audit_event_and_its_event_together(patient):
     alias = patient._state.db
     with transaction.atomic(using=alias):
-        change = change_record(
-            using=alias,
-            actor=ACTOR,
-            patient_id=patient.id,
-            action=AuditAction.ENCOUNTER_FINISHED,
-            resource_type=ResourceType.ENCOUNTER,
-            resource_id=1234,
-            event_type=EventType.ENCOUNTER_FINISHED,
-            payload=finished(patient.id),
-        )
+        change = finish_recorded(patient, finished(patient.id))
     audit = AuditEvent.objects.using(alias).get(pk=change.audit_event.pk)
     event = OutboxEvent.objects.using(alias).get(pk=change.outbox_event.pk)
     assert (audit.action, audit.resource_type, audit.actor_user_id) == ("encounter.finished", "encounter", 7)

@@ -52,6 +52,16 @@ def receiver():
     server.close()
 
 
+def rto_breach_alert_record() -> AlertEvent:
+    return alert_event_record(
+        name="ChaosRtoBreached",
+        severity="critical",
+        status="firing",
+        labels={"experiment": "failover", "shard_id": "shard_0"},
+        annotations={"summary": "RTO 31 s over the 25 s target"},
+    )
+
+
 def _assert_alertmanager_shape(payload: dict) -> dict:
     assert payload["version"] == "4"
     assert set(payload) >= {
@@ -130,13 +140,7 @@ def test_an_unreachable_receiver_is_retried_later(
     down.close()  # nothing listens on that port now
     settings.PIMLAB_ALERT_WEBHOOK_URL = url
     with django_capture_on_commit_callbacks(execute=True):
-        event = alert_event_record(
-            name="ChaosRtoBreached",
-            severity="critical",
-            status="firing",
-            labels={"experiment": "failover", "shard_id": "shard_0"},
-            annotations={"summary": "RTO 31 s over the 25 s target"},
-        )
+        event = rto_breach_alert_record()
     event.refresh_from_db()
     assert event.delivered_at is None
     assert event.delivery_error

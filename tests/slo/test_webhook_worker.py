@@ -10,10 +10,9 @@ import requests
 from django.db import transaction
 
 from apps.slo.models import AlertEvent
-from apps.slo.services import alert_event_record
 from tests.outbox.test_relay_worker import relay_worker  # noqa: F401 (fixture)
 
-from .test_webhook import _assert_alertmanager_shape, _Receiver
+from .test_webhook import _assert_alertmanager_shape, _Receiver, rto_breach_alert_record
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -35,13 +34,7 @@ def test_an_alert_is_delivered_by_the_worker_after_commit_and_never_in_the_reque
 
     monkeypatch.setattr(requests, "post", posted_in_this_process)
     with transaction.atomic():
-        event = alert_event_record(
-            name="ChaosRtoBreached",
-            severity="critical",
-            status="firing",
-            labels={"experiment": "failover", "shard_id": "shard_0"},
-            annotations={"summary": "RTO 31 s over the 25 s target"},
-        )
+        event = rto_breach_alert_record()
         assert receiver_and_worker.bodies == []  # nothing leaves before the commit
 
     deadline = time.monotonic() + 60
