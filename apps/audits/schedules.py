@@ -11,4 +11,10 @@ BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5")),
         "options": {"expires": 30},
     },
+    "audit-verify-all-chains": {
+        "task": "audits.verify_all",
+        # The default matches PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS.
+        "schedule": float(os.environ.get("PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS", "900")),
+        "options": {"expires": 600},
+    },
 }

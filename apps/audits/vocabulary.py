@@ -2,8 +2,10 @@
 resource types in lower snake case. A refused attempt keeps the action it attempted and says so
 in its ``outcome`` (``claim.submitted`` + ``guardrail_violation``).
 
-Audit-store rows shipped before this vocabulary keep the names they were chained with (rewriting
-them would break the hash chain); ``audit_action_canonical`` reads an old name as its new one.
+Events recorded before this vocabulary keep the names they were written with, on the shards as in
+the audit store: shard events are immutable (a trigger refuses any change of their content) and
+store links are hash-chained, so rewriting either would destroy the evidence they are. New events
+use the names below; ``audit_action_canonical`` reads an old name as its new one.
 """
 
 from __future__ import annotations

@@ -136,6 +136,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport needs its folders before the first publish or poll.
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+# A blackholed Redis broker fails a publish within seconds instead of blocking the request.
+REDIS_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -146,11 +148,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem://")
-    else {}
+    else REDIS_BROKER_TRANSPORT_OPTIONS
 )
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker died goes back to the queue instead of being acknowledged as done.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -160,6 +166,8 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Event bus: Redis Streams when set, otherwise a table in the catalog (embedded profile).
 PIMLAB_EVENTBUS_URL = os.environ.get("PIMLAB_EVENTBUS_URL", "")
 PIMLAB_REDIS_URL = os.environ.get("PIMLAB_REDIS_URL", "")
+# Each event stream keeps about this many entries (XADD MAXLEN ~): 100x the projection backlog alert.
+PIMLAB_EVENTBUS_STREAM_MAXLEN = int(os.environ.get("PIMLAB_EVENTBUS_STREAM_MAXLEN", "100000"))
 
 # Telemetry
 # Per process, when no OTLP endpoint is set. Every kept span stays on the heap that full garbage
@@ -200,8 +208,18 @@ PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS = float(
 )
 # NFR-20: buffered (unshipped) audit events older than this page the SRE on call.
 PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS = float(os.environ.get("PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS", "300"))
-# Key of the audit-store hash chain; keep it out of the audit database's reach.
-PIMLAB_AUDIT_CHAIN_KEY = os.environ.get("PIMLAB_AUDIT_CHAIN_KEY", "pimlab-audit-chain:" + SECRET_KEY)
+# Key ring of the audit-store hash chain ("id:secret" pairs; the first signs, all verify), independent
+# of SECRET_KEY and out of the audit database's reach. Empty: local/test generate one under var/.
+PIMLAB_AUDIT_CHAIN_KEYS = os.environ.get("PIMLAB_AUDIT_CHAIN_KEYS", "")
+PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = False
+# The audit store's insert-only role (created by the audits migrations on PostgreSQL); the
+# application's PIMLAB_AUDIT_URL should log in as it, while migrations run as the database owner.
+PIMLAB_AUDIT_WRITER_ROLE = os.environ.get("PIMLAB_AUDIT_WRITER_ROLE", "pimlab_audit_writer")
+# Backends other than PostgreSQL and SQLite cannot be given the append-only guarantees here; their
+# migration is refused unless this is set (README, "Audit store").
+PIMLAB_AUDIT_ALLOW_UNENFORCED = os.environ.get("PIMLAB_AUDIT_ALLOW_UNENFORCED", "0") == "1"
+# How often beat verifies every chain (a broken link raises a critical alert event).
+PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS", "900"))
 PIMLAB_AUDIT_SHIP_BATCH_SIZE = int(os.environ.get("PIMLAB_AUDIT_SHIP_BATCH_SIZE", "500"))
 PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5"))
 # --- end audit trail ---------------------------------------------------------------------------

@@ -9,6 +9,8 @@ SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The audit chain is never signed with a generated key in production (apps/audits/chain.py).
+PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = True
 
 # --- Request hot path: shard connection health checks ------------------------------------------
 # CONN_HEALTH_CHECKS sends a `SELECT 1` before the first query of every request that reuses a
