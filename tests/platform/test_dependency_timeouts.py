@@ -80,6 +80,7 @@ def test_a_frozen_broker_does_not_hold_up_the_relay_nudge(tmp_path):
         app.conf.broker_url = redis_process.url
         app.pool.force_close_all()
         app._pool = None
+        app.amqp._producer_pool = None  # else producers come from the closed pool ("Acquire on closed pool")
         redis_process.freeze()
         try:
             nudged, seconds = timed(lambda: outbox_relay_nudge(shard_alias=f"shard_nudge_{uuid.uuid4().hex[:6]}"))
@@ -88,6 +89,7 @@ def test_a_frozen_broker_does_not_hold_up_the_relay_nudge(tmp_path):
             app.conf.broker_url = saved
             app.pool.force_close_all()
             app._pool = None
+            app.amqp._producer_pool = None  # later tests publish through a fresh pool on the test broker
     assert nudged is False
     assert seconds < REDIS_BOUND_SECONDS
 
