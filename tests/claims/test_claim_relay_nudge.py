@@ -38,5 +38,7 @@ def test_a_submitted_claim_is_published_by_the_on_commit_nudge_well_before_the_b
         event_type=EventType.CLAIM_SUBMITTED, payload__claim_id=response.json()["claim_id"]
     )
     assert wait_until_published(alias, [event.id], deadline_s=BEAT_INTERVAL_SECONDS / 2) == {OutboxStatus.PUBLISHED}
-    assert time.monotonic() - committed < BEAT_INTERVAL_SECONDS / 2
+    elapsed = time.monotonic() - committed
+    print(f"ClaimSubmitted published {elapsed:.3f} s after the claim request started")
+    assert elapsed < BEAT_INTERVAL_SECONDS / 2
     assert relay_worker.poll() is None
