@@ -44,8 +44,8 @@ class GuardrailViolation(Exception):
 def rate_limit_settings() -> tuple[int, int]:
     """(claims allowed, per window seconds) for one billing admin."""
     return (
-        int(getattr(settings, "PIMLAB_CLAIMS_RATE_LIMIT", 120)),
-        int(getattr(settings, "PIMLAB_CLAIMS_RATE_WINDOW_SECONDS", 60)),
+        int(settings.PIMLAB_CLAIMS_RATE_LIMIT),
+        int(settings.PIMLAB_CLAIMS_RATE_WINDOW_SECONDS),
     )
 
 

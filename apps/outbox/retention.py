@@ -15,7 +15,7 @@ logger = structlog.get_logger(__name__)
 
 
 def outbox_retention() -> timedelta:
-    return timedelta(days=float(getattr(settings, "PIMLAB_OUTBOX_RETENTION_DAYS", 7)))
+    return timedelta(days=float(settings.PIMLAB_OUTBOX_RETENTION_DAYS))
 
 
 def outbox_published_purge(*, using: str, older_than: timedelta | None = None, chunk_size: int = 5000) -> int:

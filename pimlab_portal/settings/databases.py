@@ -103,7 +103,6 @@ def split_shard_urls(value: str) -> list[str]:
 
 
 def build_databases(var_dir: Path, environ: os._Environ | dict = os.environ) -> dict:
-    var_dir.mkdir(parents=True, exist_ok=True)
     catalog_url = environ.get("PIMLAB_CATALOG_URL") or f"sqlite:///{var_dir / 'catalog.sqlite3'}"
     audit_url = environ.get("PIMLAB_AUDIT_URL") or f"sqlite:///{var_dir / 'audit.sqlite3'}"
     shard_urls = split_shard_urls(environ.get("PIMLAB_SHARD_URLS", ""))

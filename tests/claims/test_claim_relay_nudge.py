@@ -11,10 +11,11 @@ import pytest
 from apps.outbox import tasks
 from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
-from tests.claims.conftest import claim_body, client_for, post_claim
+from tests.claims.conftest import claim_body, post_claim
 from tests.encounters.conftest import book, booking_body
 from tests.factories import EncounterFactory, PatientFactory, persona_user
 from tests.outbox.test_relay_worker import relay_worker, wait_until_published  # noqa: F401 (fixture)
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -32,7 +33,7 @@ def test_a_submitted_claim_is_published_by_the_on_commit_nudge_well_before_the_b
 
     _admin, admin_token = persona_user("billing_admin")
     committed = time.monotonic()
-    response = post_claim(client_for(admin_token), claim_body(encounter))
+    response = post_claim(api_client(admin_token), claim_body(encounter))
     assert response.status_code == 202, response.content
     event = OutboxEvent.objects.using(alias).get(
         event_type=EventType.CLAIM_SUBMITTED, payload__claim_id=response.json()["claim_id"]

@@ -12,7 +12,8 @@ from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
-from tests.encounters.conftest import api_client, book, booking_body
+from tests.encounters.conftest import book, booking_body
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

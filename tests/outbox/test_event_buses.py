@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import redis
 from django.conf import settings as django_settings
 from django.utils import timezone
 
@@ -19,18 +18,17 @@ from apps.projections.consumer import ProjectionConsumer
 from apps.projections.events import CONSUMER_GROUP, parse_envelope
 from apps.projections.models import EncounterFact
 from apps.projections.services import read_models_apply
-from tests.event_envelopes import encounter_created
 from tests.outbox.recording import outbox_record
+from tests.support.bus import redis_emptied
+from tests.support.envelopes import encounter_created
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture
 def redis_bus():
-    client = redis.Redis.from_url(django_settings.PIMLAB_EVENTBUS_URL)
-    client.flushdb()
-    yield RedisStreamsEventBus(django_settings.PIMLAB_EVENTBUS_URL)
-    client.flushdb()
+    with redis_emptied():
+        yield RedisStreamsEventBus(django_settings.PIMLAB_EVENTBUS_URL)
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 from django.utils import timezone
 
-from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, reset_event_bus, stream_for
+from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, stream_for
 from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
@@ -19,6 +16,8 @@ from apps.projections.events import CONSUMER_GROUP
 from apps.projections.models import EncounterFact, ProcessedEvent
 from tests.encounters.conftest import book, booking_body, patient_in_bucket
 from tests.outbox.recording import POISON_EVENT, RELAY_EVENT, outbox_record
+from tests.support.bus import redis_emptied
+from tests.support.network import unused_port
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -26,12 +25,8 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 @pytest.fixture(autouse=True)
 def clean_bus():
     """Each test starts from an empty Redis database (this checkout's own db number)."""
-    reset_event_bus()
-    client = redis.Redis.from_url(django_settings.PIMLAB_EVENTBUS_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    reset_event_bus()
+    with redis_emptied() as client:
+        yield client
 
 
 @pytest.fixture
@@ -39,12 +34,6 @@ def fast_backoff(settings):
     settings.PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = 0.0
     settings.PIMLAB_OUTBOX_MAX_ATTEMPTS = 3
     return settings
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stream_event_ids(event_type: str) -> list[str]:
@@ -89,7 +78,7 @@ def test_bus_down_keeps_rows_pending_then_delivers_each_once_to_the_projection_c
     neighbour = patient_in_bucket(6)
     booked = EventType.ENCOUNTER_CREATED
     events = [outbox_record("shard_0", aggregate, booked) for aggregate in [patient.id, neighbour.id] * 3]
-    down = RedisStreamsEventBus(f"redis://127.0.0.1:{closed_port()}/0")
+    down = RedisStreamsEventBus(f"redis://127.0.0.1:{unused_port()}/0")
 
     for _ in range(5):  # more outage passes than PIMLAB_OUTBOX_MAX_ATTEMPTS
         assert outbox_relay_drain(shard_alias="shard_0", bus=down) == 0

@@ -22,6 +22,8 @@ from apps.outbox.tasks import outbox_relay_nudge
 from tests.claims.conftest import claim_body, post_claim
 from tests.encounters.conftest import booking_body
 from tests.factories import EncounterFactory, PatientFactory, persona_user
+from tests.support.api import api_client
+from tests.support.claims import ensure_reference_data
 from tests.support.servers import blackhole_port, redis_server
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
@@ -45,11 +47,9 @@ def assert_dependency_503(response, dependency: str) -> None:
 
 @pytest.fixture
 def claims_client(settings):
-    from tests.claims.conftest import client_for, ensure_reference_data
-
     ensure_reference_data()
     _user, token = persona_user("billing_admin")
-    return client_for(token)
+    return api_client(token)
 
 
 @pytest.mark.parametrize("fault", ["frozen", "down"])
@@ -72,24 +72,29 @@ def test_claim_submission_answers_503_naming_redis_when_the_rate_limiter_cannot_
     assert not Claim.objects.using(encounter._state.db).filter(encounter_id=encounter.id).exists()
 
 
+def broker_pools_reset(app) -> None:
+    """Close the app's broker connections; the next publish opens new ones on the current broker_url.
+    The producer pool is built on the connection pool, so it goes too (a kept one would say "Acquire
+    on closed pool" to every later publish in this process)."""
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 def test_a_frozen_broker_does_not_hold_up_the_relay_nudge(tmp_path):
     from pimlab_portal.celery import app
 
     with redis_server(tmp_path) as redis_process:
         saved = app.conf.broker_url
         app.conf.broker_url = redis_process.url
-        app.pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None  # else producers come from the closed pool ("Acquire on closed pool")
+        broker_pools_reset(app)
         redis_process.freeze()
         try:
             nudged, seconds = timed(lambda: outbox_relay_nudge(shard_alias=f"shard_nudge_{uuid.uuid4().hex[:6]}"))
         finally:
             redis_process.thaw()
             app.conf.broker_url = saved
-            app.pool.force_close_all()
-            app._pool = None
-            app.amqp._producer_pool = None  # later tests publish through a fresh pool on the test broker
+            broker_pools_reset(app)
     assert nudged is False
     assert seconds < REDIS_BOUND_SECONDS
 
@@ -107,11 +112,9 @@ def test_booking_on_a_blackholed_shard_answers_503_naming_the_database_in_bounde
 
 @pytest.fixture
 def shard_1_blackholed_client():
-    from tests.claims.conftest import client_for
-
     patient = PatientFactory(bucket=1000)  # shard_1
     _user, token = persona_user("patient", patient=patient)
-    client = client_for(token)
+    client = api_client(token)
     connection = connections["shard_1"]
     connection.close()
     saved = {key: connection.settings_dict[key] for key in ("HOST", "PORT")}

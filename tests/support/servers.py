@@ -13,11 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.network import unused_port
 
 
 @dataclass
@@ -35,7 +31,7 @@ class RedisProcess:
 
 @contextmanager
 def redis_server(directory: Path, *extra: str) -> Iterator[RedisProcess]:
-    port = free_port()
+    port = unused_port()
     pidfile = directory / f"redis-{port}.pid"
     subprocess.run(
         [
