@@ -10,7 +10,9 @@ import requests
 from django.db import transaction
 
 from apps.slo.models import AlertEvent
+from pimlab_portal.celery import app as celery_app
 from tests.outbox.test_relay_worker import relay_worker  # noqa: F401 (fixture)
+from tests.support.bus import broker_pools_reset
 
 from .test_webhook import _assert_alertmanager_shape, _Receiver, rto_breach_alert_record
 
@@ -23,6 +25,7 @@ def receiver_and_worker(monkeypatch, settings, request):
     # The worker process reads the receiver's address from its environment, like production.
     monkeypatch.setenv("PIMLAB_ALERT_WEBHOOK_URL", receiver.url)
     settings.PIMLAB_ALERT_WEBHOOK_URL = receiver.url
+    broker_pools_reset(celery_app)  # publish on fresh broker connections, whatever ran before
     request.getfixturevalue("relay_worker")
     yield receiver
     receiver.close()
