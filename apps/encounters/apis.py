@@ -17,7 +17,7 @@ from apps.core.permissions import HasPersonaRole, persona_role
 from apps.telemetry.spans import participant_span
 
 from .models import EncounterType
-from .selectors import encounter_booking_event, encounter_get
+from .selectors import encounter_booking_event, encounter_visible_to
 from .services import (
     BookingInvalid,
     EncounterBooking,
@@ -209,11 +209,8 @@ class EncounterDetailApi(APIView):
 
     @extend_schema(responses={200: EncounterBookingOutputSerializer})
     def get(self, request, encounter_id: str):
-        encounter = encounter_get(encounter_id=encounter_id)
-        if encounter is None or (
-            persona_role(request.user) == PersonaRole.PATIENT
-            and request.user.persona.patient_id != encounter.patient_id
-        ):
+        encounter = encounter_visible_to(user=request.user, encounter_id=encounter_id)
+        if encounter is None:
             raise Problem(
                 status_code=status.HTTP_404_NOT_FOUND,
                 title="Not found",
@@ -252,9 +249,9 @@ class EncounterFinishApi(APIView):
         except EncounterNotFinishable as exc:
             raise Problem(
                 status_code=status.HTTP_409_CONFLICT,
-                title="Encounter cannot be finished",
+                title=exc.title,
                 detail=str(exc),
-                remediation="Book a new encounter; a cancelled visit stays cancelled.",
-                code="not_finishable",
+                remediation=exc.remediation,
+                code=exc.code,
             ) from exc
         return Response({"id": str(encounter.id), "status": encounter.status, "changed": changed})
