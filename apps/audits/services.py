@@ -7,6 +7,7 @@ from django.conf import settings
 
 from apps.core.actors import Actor
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .metrics import (
@@ -18,7 +19,7 @@ from .models import AuditEvent, AuditOutcome
 
 logger = structlog.get_logger(__name__)
 
-AUDIT_LOGGER_SPAN = "Audit Logger"
+AUDIT_LOGGER_SPAN = Participant.AUDIT_LOGGER
 
 
 def audit_event_record(

@@ -13,6 +13,7 @@ from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.retention import outbox_retention
 from apps.patients.models import CareTeamMember
 
+from .errors import EncounterNotVisible
 from .models import Encounter, EncounterStatus
 
 
@@ -31,10 +32,42 @@ def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -
     return "care team member" if on_care_team else None
 
 
+def user_is_patient(*, user, patient_id: int) -> bool:
+    """The row-level rule for patients: is ``user`` the patient persona of this patient record?"""
+    persona = getattr(user, "persona", None)
+    return persona is not None and persona.role == PersonaRole.PATIENT and persona.patient_id == patient_id
+
+
+def persona_may_act_for_patient(*, user, patient_id: int) -> bool:
+    """Patients act (book, read their encounters) only for themselves; staff personas, whose role
+    the view's permission class already checked, act on a patient's behalf."""
+    persona = getattr(user, "persona", None)
+    if persona is None or persona.role != PersonaRole.PATIENT:
+        return persona is not None
+    return user_is_patient(user=user, patient_id=patient_id)
+
+
 def encounter_get(*, encounter_id: int | str) -> Encounter | None:
     """The encounter, or None. Raises ``InvalidShardedId`` for a malformed id (the API answers 404)."""
     bucket_of(encounter_id)
     return for_id(Encounter, encounter_id).filter(pk=int(encounter_id)).first()
+
+
+def encounter_visible_to(*, user, encounter_id: int | str) -> Encounter | None:
+    """The encounter if ``user`` may read its booking (``persona_may_act_for_patient``), else None:
+    to anyone else it does not exist."""
+    encounter = encounter_get(encounter_id=encounter_id)
+    if encounter is None or not persona_may_act_for_patient(user=user, patient_id=encounter.patient_id):
+        return None
+    return encounter
+
+
+def encounter_visible_get(*, encounter_id: int | str, user) -> Encounter:
+    """``encounter_visible_to``, raising ``EncounterNotVisible`` where that answers None."""
+    encounter = encounter_visible_to(user=user, encounter_id=encounter_id)
+    if encounter is None:
+        raise EncounterNotVisible(f"No encounter {encounter_id} is visible to you.")
+    return encounter
 
 
 def encounter_find_by_idempotency_key(*, using: str, booked_by_user_id: int | None, idempotency_key: str):
@@ -63,18 +96,6 @@ def encounter_booking_event(*, encounter: Encounter) -> tuple[str, str] | None:
         # Only published rows are purged after the retention: an old booking's event went out.
         return "", OutboxStatus.PUBLISHED
     return None
-
-
-def encounter_visible_to(*, user, encounter_id: int | str) -> Encounter | None:
-    """The encounter if ``user`` may read its booking: a patient only their own (no existence leak
-    to others); other personas allowed by the caller's role check see any. None otherwise."""
-    encounter = encounter_get(encounter_id=encounter_id)
-    if encounter is None:
-        return None
-    persona = getattr(user, "persona", None)
-    if persona is not None and persona.role == PersonaRole.PATIENT and persona.patient_id != encounter.patient_id:
-        return None
-    return encounter
 
 
 def patient_encounters(*, patient_id: int) -> list[Encounter]:

@@ -16,13 +16,12 @@ from apps.audits.models import AuditEvent, AuditOutcome
 from apps.audits.services import audit_event_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .events import EventType, event_payload_validate
 from .models import OutboxEvent
 from .services import outbox_event_record
-
-OUTBOX_WRITER_SPAN = "Outbox Writer"
 
 
 class ChangeOutsideTransaction(RuntimeError):
@@ -72,7 +71,7 @@ def change_record(
     )
     outbox_event = None
     if event_type is not None:
-        with participant_span(OUTBOX_WRITER_SPAN, event_type=str(event_type)):
+        with participant_span(Participant.OUTBOX_WRITER, event_type=str(event_type)):
             outbox_event = outbox_event_record(
                 using=using, event_type=event_type, aggregate_id=patient_id, payload=payload or {}
             )

@@ -19,14 +19,16 @@ from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import PersonaRole
 from apps.encounters.models import EncounterType
+from apps.encounters.notes.services import encounter_note_access_record
 from apps.encounters.selectors import (
     encounter_booking_event,
     encounter_booking_events,
     encounter_visible_to,
     patient_encounters,
 )
-from apps.encounters.services import booking_request_fingerprint, encounter_book, encounter_note_access_record
+from apps.encounters.services import booking_request_fingerprint, encounter_book
 from apps.outbox.models import OutboxStatus
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .access import persona_required, through_gateway
@@ -107,7 +109,7 @@ def book_visit_page(request):
     if form.is_valid():
         data = form.cleaned_data
         patient_id = _own_patient_id(request)
-        with participant_span("Patient API Controller"):
+        with participant_span(Participant.PATIENT_API_CONTROLLER):
             try:
                 booking = encounter_book(
                     actor=Actor.from_user(request.user),

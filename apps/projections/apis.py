@@ -7,10 +7,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api_fields import ApiInputSerializer
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.outbox.eventbus import get_event_bus
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .selectors import financial_kpis, projection_freshness
@@ -24,14 +26,14 @@ class FinancialDashboardApi(APIView):
     permission_classes = [CanReadFinancials]
 
     @extend_schema_serializer(component_name="FinancialDashboardQuery")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         days = serializers.IntegerField(min_value=1, max_value=366, default=30)
 
     @extend_schema(parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        with tracer("pimlab.projections").start_as_current_span("Financial Dashboard") as span:
+        with tracer("pimlab.projections").start_as_current_span(Participant.FINANCIAL_DASHBOARD) as span:
             for key, value in context.current().items():
                 if value is not None:
                     span.set_attribute(key, str(value))

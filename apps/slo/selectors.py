@@ -10,15 +10,12 @@ from django.utils import timezone
 
 from .burn_rates import BURN_WINDOWS
 from .engine import EventSource, burn_rate, slo_evaluation_compute, slo_evaluation_from_counts
+from .errors import SloNotFound
 from .models import AlertEvent, ServiceLevelObjective, TimelineAnnotation
 from .sampler import SampledEventSource
 from .sources import default_event_source, definition_of
 
 MAX_SERIES_POINTS = 1500
-
-
-class SloNotFound(LookupError):
-    """No enabled SLO of that name."""
 
 
 def slo_status_list(*, at: datetime | None = None, source: EventSource | None = None) -> list[dict]:

@@ -10,13 +10,14 @@ from django.utils import timezone
 
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
-from apps.core.api_errors import Problem
 from apps.core.resolver import shard_for_id
 from apps.outbox.changes import change_record
 from apps.outbox.events import EventType
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
+from ..errors import ActiveClaimNotFound
 from ..models import Claim, ClaimStatus
 from .submit import amount_band
 
@@ -27,15 +28,10 @@ def claim_payment_record(*, actor: Actor, claim_id: int, paid_amount: Decimal) -
     """Record the payer's remittance: the claim moves from open to paid and ``ClaimPaid`` is emitted."""
     alias = shard_for_id(claim_id)
     context.bind(shard_id=alias)
-    with participant_span("Billing Orchestrator", claim_id=claim_id), transaction.atomic(using=alias):
+    with participant_span(Participant.BILLING_ORCHESTRATOR, claim_id=claim_id), transaction.atomic(using=alias):
         claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
         if claim is None:
-            raise Problem(
-                status_code=404,
-                title="Not found",
-                detail=f"No active claim has id {claim_id}.",
-                remediation="Check the claim id; archived claims cannot be paid.",
-            )
+            raise ActiveClaimNotFound(f"No active claim has id {claim_id}.")
         if claim.status == ClaimStatus.PAID:
             return claim
         claim.status = ClaimStatus.PAID

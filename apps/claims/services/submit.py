@@ -18,7 +18,6 @@ from django.utils import timezone
 from apps.audits.models import AuditOutcome
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
-from apps.core.api_errors import Problem
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
@@ -27,10 +26,20 @@ from apps.outbox.changes import change_record
 from apps.outbox.events import EventType
 from apps.patients.models import Patient
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .. import guardrails
-from ..guardrails import GuardrailViolation
+from ..errors import (
+    SUBMISSION_REJECTIONS,
+    EncounterMismatch,
+    EncounterNotFinished,
+    GuardrailViolation,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    UnknownPatient,
+    UnknownPayer,
+)
 from ..metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_SUBMIT_LATENCY
 from ..models import Claim, ClaimLineItem, Payer
 
@@ -94,12 +103,16 @@ def claim_submit(
     idempotency_key: str,
 ) -> ClaimSubmission:
     """Validate and enrich a claim, apply the guardrails, then persist claim + audit + outbox atomically."""
+    if not idempotency_key or len(idempotency_key) > 128:
+        raise IdempotencyKeyMissing()
     started = time.perf_counter()
     alias = shard_for_id(patient_id)
     context.bind(shard_id=alias)
     outcome = "error"
     try:
-        with participant_span("Billing Orchestrator", encounter_id=encounter_id, line_item_count=len(line_items)):
+        with participant_span(
+            Participant.BILLING_ORCHESTRATOR, encounter_id=encounter_id, line_item_count=len(line_items)
+        ):
             fingerprint = claim_request_fingerprint(
                 patient_id=patient_id,
                 encounter_id=encounter_id,
@@ -150,7 +163,7 @@ def claim_submit(
                     retention_class=submission.claim.retention_class,
                 )
             return submission
-    except Problem:
+    except SUBMISSION_REJECTIONS:
         outcome = "rejected"
         raise
     finally:
@@ -162,13 +175,7 @@ def claim_submit(
 def _payer(code: str) -> Payer:
     payer = Payer.objects.using("default").select_related("retention_class").filter(code=code, active=True).first()
     if payer is None:
-        raise Problem(
-            status_code=400,
-            title="Unknown payer",
-            detail=f"No active payer has code {code!r}.",
-            remediation="Use a payer code from GET /api/claims/payers.",
-            code="unknown_payer",
-        )
+        raise UnknownPayer(f"No active payer has code {code!r}.")
     return payer
 
 
@@ -177,13 +184,8 @@ def _idempotent_replay(*, using: str, actor: Actor, key: str, fingerprint: str) 
     if claim is None:
         return None
     if claim.request_fingerprint != fingerprint:
-        raise Problem(
-            status_code=422,
-            title="Idempotency-Key reused with a different request",
-            detail="This Idempotency-Key was already used for a different claim body.",
-            remediation="Send a new Idempotency-Key for a new claim; repeat a key only to retry the same request.",
-            code="idempotency_key_reused",
-            claim_id=str(claim.id),
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different claim body.", extra={"claim_id": str(claim.id)}
         )
     return claim
 
@@ -204,7 +206,10 @@ def _persist(
 ) -> ClaimSubmission:
     try:
         with transaction.atomic(using=alias):
-            with participant_span("Billing Repository Adapter"), participant_span("SQL Shard Primary", db_alias=alias):
+            with (
+                participant_span(Participant.BILLING_REPOSITORY_ADAPTER),
+                participant_span(Participant.SQL_SHARD_PRIMARY, db_alias=alias),
+            ):
                 patient, encounter = _locked_encounter(alias=alias, patient_id=patient_id, encounter_id=encounter_id)
                 # Re-checked under the encounter lock: a concurrent retry of this request is a replay,
                 # not a duplicate claim.
@@ -255,33 +260,17 @@ def _persist(
 def _locked_encounter(*, alias: str, patient_id: int, encounter_id: int) -> tuple[Patient, Encounter]:
     patient = Patient.objects.using(alias).filter(pk=patient_id).first()
     if patient is None:
-        raise Problem(
-            status_code=422,
-            title="Unknown patient",
-            detail=f"No patient has id {patient_id}.",
-            remediation="Use the patient id shown on the encounter you are billing.",
-            code="unknown_patient",
-        )
+        raise UnknownPatient(f"No patient has id {patient_id}.")
     encounter = None
     if bucket_of(encounter_id) == bucket_of(patient_id):
         encounter = (
             Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id, patient_id=patient_id).first()
         )
     if encounter is None:
-        raise Problem(
-            status_code=422,
-            title="Encounter not found for this patient",
-            detail=f"Patient {patient_id} has no encounter {encounter_id}.",
-            remediation="Bill an encounter of this patient: check encounter_id and patient_id belong together.",
-            code="encounter_mismatch",
-        )
+        raise EncounterMismatch(f"Patient {patient_id} has no encounter {encounter_id}.")
     if encounter.status != EncounterStatus.FINISHED:
-        raise Problem(
-            status_code=422,
-            title="Encounter not finished",
-            detail=f"Encounter {encounter_id} is {encounter.status}; only finished encounters can be billed.",
-            remediation="Wait until the clinician marks the encounter finished, then submit the claim.",
-            code="encounter_not_finished",
+        raise EncounterNotFinished(
+            f"Encounter {encounter_id} is {encounter.status}; only finished encounters can be billed."
         )
     return patient, encounter
 
