@@ -220,11 +220,11 @@ INSERT INTO encounters_encounter (id, patient_id, encounter_type, reason, reques
   'pgb-' || :eid, repeat('f', 64), '', 'empty', 0, false, '', now(), now());
 INSERT INTO audits_auditevent (id, patient_id, occurred_at, action, outcome, resource_type, resource_id, actor_user_id,
   actor_role, request_id, trace_id, detail)
-  VALUES (:aid, :patient, now(), 'encounter.booked', 'success', 'Encounter', :eid, 1, 'patient',
+  VALUES (:aid, :patient, now(), 'encounter.booked', 'success', 'encounter', :eid, 1, 'patient',
   '9b1b7f8e-2a7c-4c3e-9a55-3f1f0a0b6c11', '4bf92f3577b34da6a3ce929d0e0e4736', '{"encounter_type": "telehealth"}');
 INSERT INTO outbox_outboxevent (id, aggregate_type, aggregate_id, event_type, payload, headers, status, attempts,
   last_error, created_at)
-  VALUES (:oid, 'Patient', :patient, 'EncounterCreated',
+  VALUES (:oid, 'patient', :patient, 'EncounterCreated',
   '{"encounter_id": "1", "patient_id": "1", "encounter_type": "telehealth", "requested_start": "2031-01-01T09:00:00+00:00", "status": "booked", "booked_by_user_id": "1", "booked_by_role": "patient"}',
   '{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "request_id": "9b1b7f8e", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "user_id": "1", "persona": "patient", "actor_role": "patient", "shard_id": "shard_0"}',
   'pending', 0, '', now());
@@ -248,6 +248,7 @@ def relay_throughput(patient_ids: list[int]) -> dict:
     from django.db import connections
 
     from apps.core.ids import bucket_of, new_id
+    from apps.outbox.events import AggregateType, EventType
     from apps.outbox.models import OutboxEvent
     from apps.outbox.relay import outbox_relay_drain
 
@@ -275,7 +276,10 @@ def relay_throughput(patient_ids: list[int]) -> dict:
             "booked_by_role": "patient",
         }
         event = OutboxEvent(
-            aggregate_type="Patient", aggregate_id=aggregate, event_type="EncounterCreated", payload=payload
+            aggregate_type=AggregateType.PATIENT,
+            aggregate_id=aggregate,
+            event_type=EventType.ENCOUNTER_CREATED,
+            payload=payload,
         )
         event.headers = headers
         event.id = new_id(bucket_of(aggregate))

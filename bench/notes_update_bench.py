@@ -104,7 +104,7 @@ def run(updates: int) -> None:
             cursor.execute(
                 "INSERT INTO audits_auditevent (id, patient_id, occurred_at, action, outcome, resource_type,"
                 " resource_id, actor_user_id, actor_role, request_id, trace_id, detail) VALUES (%s, %s, now(),"
-                " 'encounter.note.update', 'success', 'encounter_note', %s, 1, 'clinician', '', '', '{}')",
+                " 'encounter.note.updated', 'success', 'encounter_note', %s, 1, 'clinician', '', '', '{}')",
                 (10**15 + version, world.patient.id, str(world.encounter.id)),
             )
             cursor.execute("COMMIT")

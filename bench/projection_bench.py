@@ -76,6 +76,8 @@ def reset_state(bus) -> None:
 
 
 def claim_pair(index: int, *, committed, rng: random.Random) -> list[dict]:
+    from apps.outbox.events import EventType
+
     start = committed - timedelta(hours=rng.randrange(1, 72))
     encounter_id, claim_id = 1_000_000 + index, 5_000_000 + index
     common = {"aggregate_type": "patient", "aggregate_id": str(100 + index % 997), "headers": {}}
@@ -83,7 +85,7 @@ def claim_pair(index: int, *, committed, rng: random.Random) -> list[dict]:
         {
             **common,
             "event_id": f"e{index}",
-            "event_type": "EncounterCreated",
+            "event_type": EventType.ENCOUNTER_CREATED.value,
             "occurred_at": committed.isoformat(),
             "payload": {
                 "encounter_id": str(encounter_id),
@@ -96,7 +98,7 @@ def claim_pair(index: int, *, committed, rng: random.Random) -> list[dict]:
         {
             **common,
             "event_id": f"c{index}",
-            "event_type": "ClaimSubmitted",
+            "event_type": EventType.CLAIM_SUBMITTED.value,
             "occurred_at": committed.isoformat(),
             "payload": {
                 "claim_id": str(claim_id),
@@ -117,6 +119,8 @@ def claim_pair(index: int, *, committed, rng: random.Random) -> list[dict]:
 def prefill(bus, *, claims: int, paid_share: float = 0.3) -> int:
     from django.utils import timezone
 
+    from apps.outbox.events import EventType
+
     rng = random.Random(1)
     committed = timezone.now() - timedelta(days=1)
     batch, published = [], 0
@@ -126,7 +130,7 @@ def prefill(bus, *, claims: int, paid_share: float = 0.3) -> int:
             batch.append(
                 {
                     "event_id": f"p{index}",
-                    "event_type": "ClaimPaid",
+                    "event_type": EventType.CLAIM_PAID.value,
                     "aggregate_type": "patient",
                     "aggregate_id": "1",
                     "occurred_at": committed.isoformat(),

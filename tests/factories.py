@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import factory
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from django.contrib.auth.hashers import make_password
 
-from apps.core.models import Persona, PersonaRole
+from apps.core.actors import Actor
+from apps.core.models import PersonaRole
+from apps.core.services import persona_user_ensure
 from apps.patients.models import CareTeamMember, Patient
+from apps.patients.services import care_team_member_add, patient_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -37,27 +43,37 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, bucket=None, **kwargs):
-        patient = model_class(*args, **kwargs)
-        patient.assign_id(bucket)
-        patient.save()
-        return patient
+        return patient_create(bucket=bucket, **kwargs)
+
+
+_persona_numbers = itertools.count(1)
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    return make_password("pass-word-123")
 
 
 def persona_user(role: str, *, patient: Patient | None = None, username: str | None = None):
     """A user with a persona of ``role`` and an API token; returns (user, token_key)."""
-    user = UserFactory(**({"username": username} if username else {}))
-    Persona.objects.create(
-        user=user, role=role, patient_id=patient.id if patient else None, display_name=f"{role} {user.username}"
+    username = username or f"{role}-user{next(_persona_numbers)}"
+    ensured = persona_user_ensure(
+        username=username,
+        role=role,
+        display_name=f"{role} {username}",
+        patient_id=patient.id if patient else None,
+        password_hash=_test_password_hash(),
+        email=f"{username}@example.test",
     )
-    token, _ = Token.objects.get_or_create(user=user)
+    user = ensured.user
     user.refresh_from_db()
-    return user, token.key
+    return user, ensured.token
 
 
 def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:
-    member = CareTeamMember(patient=patient, clinician_user_id=clinician_user.pk)
-    member.save(using=patient._state.db)
-    return member
+    return care_team_member_add(
+        actor=Actor.system("test-factories"), patient_id=patient.id, clinician_user_id=clinician_user.pk
+    ).member
 
 
 ROLES = PersonaRole

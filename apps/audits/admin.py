@@ -7,6 +7,16 @@ from django.contrib import admin
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 
 from .models import AuditChainHead, AuditEvent, AuditRecord
+from .vocabulary import audit_action_canonical
+
+
+class CanonicalActionMixin:
+    """Rows written before the vocabulary was settled keep their text; show its current name too."""
+
+    @admin.display(description="action", ordering="action")
+    def action_name(self, obj):
+        current = audit_action_canonical(obj.action)
+        return current if current == obj.action else f"{current} (stored as {obj.action})"
 
 
 class ReadOnlyAdminMixin:
@@ -26,8 +36,17 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, ShardedModelAdmin):
-    list_display = ("id", "occurred_at", "action", "outcome", "resource_type", "resource_id", "actor_role", "shipped")
+class AuditEventAdmin(CanonicalActionMixin, ReadOnlyAdminMixin, ShardedModelAdmin):
+    list_display = (
+        "id",
+        "occurred_at",
+        "action_name",
+        "outcome",
+        "resource_type",
+        "resource_id",
+        "actor_role",
+        "shipped",
+    )
     list_filter = (ShardListFilter, "outcome", "action", "actor_role")
     search_fields = ("=resource_id", "=request_id", "=trace_id", "=patient_id")
     date_hierarchy = None
@@ -39,8 +58,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, ShardedModelAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("shard_alias", "sequence", "occurred_at", "action", "outcome", "resource_id", "actor_role")
+class AuditRecordAdmin(CanonicalActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("shard_alias", "sequence", "occurred_at", "action_name", "outcome", "resource_id", "actor_role")
     list_filter = ("shard_alias", "outcome", "action")
     search_fields = ("=resource_id", "=request_id", "=trace_id", "=patient_id", "=source_event_id")
     ordering = ("shard_alias", "-sequence")

@@ -96,39 +96,34 @@ def http_workload_prepare(*, alias: str, writers: int) -> list[tuple[str, str]]:
     API token per writer; returns ``[(token, patient_id), …]``. Idempotent per writer index."""
     import random
 
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    from apps.core.models import Persona, PersonaRole, ShardMapEntry
+    from apps.core.models import Persona, PersonaRole
+    from apps.core.resolver import shard_buckets
+    from apps.core.services import persona_user_ensure
     from apps.patients.models import Patient
+    from apps.patients.services import patient_create
 
-    entries = list(ShardMapEntry.objects.using("default").filter(shard_alias=alias))
-    if not entries:
+    buckets = shard_buckets().get(alias)
+    if not buckets:
         raise RuntimeError(f"The shard map assigns no bucket to {alias}: nothing the app would route there.")
     pairs = []
     for writer in range(writers):
         username = f"{DRILL_PERSONA_PREFIX}-{writer:02d}"
-        user, _ = get_user_model().objects.db_manager("default").get_or_create(username=username)
-        persona = Persona.objects.using("default").filter(user=user).first()
+        persona = Persona.objects.using("default").filter(user__username=username).first()
         patient = None
         if persona and persona.patient_id:
             patient = Patient.objects.using(alias).filter(pk=persona.patient_id).first()
         if patient is None:
-            entry = random.choice(entries)
-            patient = Patient(
+            patient = patient_create(
                 mrn=f"DRILL{uuid.uuid4().hex[:14].upper()}",
                 given_name="Drill",
                 family_name=f"Writer{writer:02d}",
                 birth_date="1980-01-01",
+                bucket=random.choice(buckets),
             )
-            patient.assign_id(random.randint(entry.bucket_start, entry.bucket_end))
-            patient.save(using=alias, force_insert=True)
-            Persona.objects.using("default").update_or_create(
-                user=user,
-                defaults={"role": PersonaRole.PATIENT, "patient_id": patient.id, "display_name": username},
-            )
-        token, _ = Token.objects.using("default").get_or_create(user=user)
-        pairs.append((token.key, str(patient.id)))
+        ensured = persona_user_ensure(
+            username=username, role=PersonaRole.PATIENT, display_name=username, patient_id=patient.id
+        )
+        pairs.append((ensured.token, str(patient.id)))
     return pairs
 
 

@@ -30,7 +30,8 @@ from .fhir import claim_as_fhir
 from .links import claim_link, trace_link
 from .renderers import FhirJsonRenderer
 from .selectors import archived_claim_get, claim_get, claim_line_items, payer_list
-from .services import LineItemInput, claim_payment_record, claim_submit
+from .services.payment import claim_payment_record
+from .services.submit import LineItemInput, claim_submit
 
 CanReadClaims = HasPersonaRole.of(PersonaRole.BILLING_ADMIN, PersonaRole.OPERATOR)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import structlog
 from celery import shared_task
 
-from .retention import claims_retention_sweep
+from .services.retention import claims_retention_sweep
 
 logger = structlog.get_logger(__name__)
 

@@ -22,7 +22,7 @@ from apps.encounters.services import booking_request_fingerprint, encounter_book
 from apps.patients.models import CareTeamMember, Patient
 
 from .models import Payer
-from .services import LineItemInput, claim_submit
+from .services.submit import LineItemInput, claim_submit
 
 VISIT_REASONS = (
     "Blood pressure follow-up",

@@ -118,3 +118,17 @@ def shard_for_id(sharded_id: int | str) -> str:
 
 def shard_for_bucket(bucket: int) -> str:
     return resolver.shard_for_bucket(bucket)
+
+
+def shard_buckets() -> dict[str, list[int]]:
+    """The logical buckets each shard serves under the current shard map, in bucket order.
+
+    A shard the map gives no bucket (drained on purpose) is absent: nothing new should land there."""
+    mapping: dict[str, list[int]] = {}
+    for bucket in range(BUCKET_COUNT):
+        try:
+            alias = resolver.shard_for_bucket(bucket)
+        except ShardMapMissing:
+            continue
+        mapping.setdefault(alias, []).append(bucket)
+    return mapping

@@ -8,14 +8,13 @@ from django.utils import timezone
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
 from apps.core.sharding import across_shards, for_id
+from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
-from apps.outbox.services import outbox_retention
+from apps.outbox.retention import outbox_retention
 from apps.patients.models import CareTeamMember
 
 from .errors import EncounterNotVisible
 from .models import Encounter, EncounterStatus
-
-ENCOUNTER_CREATED = "EncounterCreated"
 
 
 def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -> str | None:
@@ -85,7 +84,7 @@ def encounter_booking_event(*, encounter: Encounter) -> tuple[str, str] | None:
         OutboxEvent.objects.using(encounter._state.db)
         .filter(
             aggregate_id=encounter.patient_id,
-            event_type=ENCOUNTER_CREATED,
+            event_type=EventType.ENCOUNTER_CREATED,
             payload__encounter_id=str(encounter.id),
         )
         .values_list("id", "status")
@@ -115,7 +114,7 @@ def encounter_booking_events(*, encounters: list[Encounter]) -> dict[int, tuple[
             OutboxEvent.objects.using(alias)
             .filter(
                 aggregate_id__in={row.patient_id for row in rows},
-                event_type=ENCOUNTER_CREATED,
+                event_type=EventType.ENCOUNTER_CREATED,
                 payload__encounter_id__in=[str(row.id) for row in rows],
             )
             .values_list("id", "status", "payload__encounter_id")

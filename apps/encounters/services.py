@@ -22,14 +22,14 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from apps.audits.services import audit_event_record
+from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_bucket, shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
+from apps.outbox.changes import change_record
+from apps.outbox.events import EventType
 from apps.outbox.models import OutboxStatus
-from apps.outbox.services import outbox_event_record
-from apps.outbox.tasks import outbox_relay_nudge_on_commit
 from apps.patients.models import Patient
 from apps.telemetry import context
 from apps.telemetry.participants import Participant
@@ -48,7 +48,6 @@ from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType
 from .profiling import profile_tags
 from .selectors import (
-    ENCOUNTER_CREATED,
     clinician_relation,
     encounter_booking_event,
     encounter_find_by_idempotency_key,
@@ -242,34 +241,27 @@ def _booking_write(
                 # The unique (booked_by_user_id, idempotency_key) constraint makes a concurrent
                 # duplicate fail here (IntegrityError), never a check-then-insert race.
                 encounter.save(using=alias, force_insert=True)
-                audit_event_record(
-                    using=alias,
-                    patient_id=patient_id,
-                    action="encounter.booked",
-                    resource_type="Encounter",
-                    resource_id=encounter.id,
-                    actor=actor,
-                    detail={"encounter_type": encounter_type},
-                )
-        with participant_span(Participant.OUTBOX_WRITER):
-            event = outbox_event_record(
-                using=alias,
-                aggregate_type="Patient",
-                aggregate_id=patient_id,
-                event_type=ENCOUNTER_CREATED,
-                payload={
-                    "encounter_id": str(encounter.id),
-                    "patient_id": str(patient_id),
-                    "encounter_type": encounter_type,
-                    "requested_start": requested_start.isoformat(),
-                    "status": encounter.status,
-                    "booked_by_user_id": str(actor.user_id),
-                    "booked_by_role": actor.role,
-                },
-            )
-        outbox_relay_nudge_on_commit(using=alias)
+        change = change_record(
+            using=alias,
+            actor=actor,
+            patient_id=patient_id,
+            action=AuditAction.ENCOUNTER_BOOKED,
+            resource_type=ResourceType.ENCOUNTER,
+            resource_id=encounter.id,
+            detail={"encounter_type": encounter_type},
+            event_type=EventType.ENCOUNTER_CREATED,
+            payload={
+                "encounter_id": str(encounter.id),
+                "patient_id": str(patient_id),
+                "encounter_type": encounter_type,
+                "requested_start": requested_start.isoformat(),
+                "status": encounter.status,
+                "booked_by_user_id": str(actor.user_id),
+                "booked_by_role": actor.role,
+            },
+        )
     return EncounterBooking(
-        encounter=encounter, created=True, tracking_id=str(event.id), event_status=OutboxStatus.PENDING
+        encounter=encounter, created=True, tracking_id=str(change.outbox_event.id), event_status=OutboxStatus.PENDING
     )
 
 
@@ -292,8 +284,6 @@ def _booking_replay(
 
 
 # --- visit completion --------------------------------------------------------------------------
-
-ENCOUNTER_FINISHED = "EncounterFinished"
 
 
 def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, bool]:
@@ -322,21 +312,15 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
             )
         encounter.status = EncounterStatus.FINISHED
         encounter.save(using=alias, update_fields=["status", "updated_at"])
-        audit_event_record(
+        change_record(
             using=alias,
-            patient_id=encounter.patient_id,
-            action="encounter.finish",
-            resource_type="Encounter",
-            resource_id=encounter.id,
             actor=actor,
-        )
-        outbox_event_record(
-            using=alias,
-            aggregate_type="Patient",
-            aggregate_id=encounter.patient_id,
-            event_type=ENCOUNTER_FINISHED,
+            patient_id=encounter.patient_id,
+            action=AuditAction.ENCOUNTER_FINISHED,
+            resource_type=ResourceType.ENCOUNTER,
+            resource_id=encounter.id,
+            event_type=EventType.ENCOUNTER_FINISHED,
             payload={"encounter_id": str(encounter.id), "patient_id": str(encounter.patient_id), "status": "finished"},
         )
-        outbox_relay_nudge_on_commit(using=alias)
     logger.info("encounter_finished", shard_id=alias, encounter_id=str(encounter.id), actor_role=actor.role)
     return encounter, True

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from apps.core.actors import Actor
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 
-from .models import EventConsumerGroup, EventPendingEntry, EventStreamEntry, OutboxEvent, ProcessedEvent
+from .models import EventConsumerGroup, EventPendingEntry, EventStreamEntry, OutboxEvent
 from .services import outbox_dead_letters_retry
 
 
@@ -91,11 +91,3 @@ class EventPendingEntryAdmin(admin.ModelAdmin):
     list_filter = ("group__stream", "group__group")
     search_fields = ("consumer",)
     list_select_related = ("group",)
-
-
-@admin.register(ProcessedEvent)
-class ProcessedEventAdmin(admin.ModelAdmin):
-    list_display = ("consumer", "event_id", "event_type", "processed_at")
-    list_filter = ("consumer", "event_type")
-    search_fields = ("=event_id", "consumer")
-    date_hierarchy = "processed_at"

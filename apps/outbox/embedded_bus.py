@@ -18,7 +18,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .eventbus import BusMessage, EventBusUnavailable, stream_for
+from .bus_contract import BusMessage, EventBusUnavailable, stream_for
 from .models import EventConsumerGroup, EventPendingEntry, EventStreamEntry
 
 CATALOG = "default"

@@ -51,7 +51,7 @@ class OutboxEvent(ShardedModel):
         return f"{self.event_type} {self.id} ({self.status})"
 
 
-# --- Server-less event bus (embedded profile) and consumer bookkeeping, in the catalog --------
+# --- Server-less event bus (embedded profile), in the catalog ------------------------------------
 
 
 class EventStreamEntry(models.Model):
@@ -106,21 +106,3 @@ class EventPendingEntry(models.Model):
 
     def __str__(self) -> str:
         return f"entry {self.entry_id} → {self.consumer} ({self.delivery_count}×)"
-
-
-class ProcessedEvent(models.Model):
-    """An event a consumer has applied: at-least-once delivery never applies an event twice.
-
-    Recorded in the same catalog transaction as the consumer's own write (see ``consumers``)."""
-
-    consumer = models.CharField(max_length=100)
-    event_id = models.CharField(max_length=40)
-    event_type = models.CharField(max_length=80, blank=True)
-    processed_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-processed_at"]
-        constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_event_once")]
-
-    def __str__(self) -> str:
-        return f"{self.consumer}: {self.event_id}"

@@ -18,7 +18,7 @@ two concurrent transactions of the same patient go out in id order once both hav
 (one committed later with a smaller id is published after the other).
 
 Delivery is at least once: a crash between publish and commit republishes the batch, so
-consumers remember processed event ids (see ``consumers``).
+consumers remember processed event ids (the projections' ``ProcessedEvent``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from .metrics import outbox_backlog_record
 from .relay import outbox_relay_drain
+from .retention import outbox_published_purge
 
 logger = structlog.get_logger(__name__)
 
@@ -42,8 +43,6 @@ def outbox_relay_fan_out_task(self) -> None:
 @shared_task(name="outbox.published_purge", ignore_result=True, expires=3600)
 def outbox_published_purge_task() -> int:
     """Daily: drop published rows past the retention on every shard (pending and dead rows stay)."""
-    from .services import outbox_published_purge
-
     return sum(outbox_published_purge(using=alias) for alias in settings.SHARD_ALIASES)
 
 

@@ -45,6 +45,9 @@ class CareTeamMember(ShardedModel):
     clinician_user_id = models.BigIntegerField(db_index=True)
     assigned_at = models.DateTimeField(auto_now_add=True)
 
+    # Who could read the patient's notes, and since when: every change is kept.
+    history = sharded_history()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["patient", "clinician_user_id"], name="care_team_member_once"),

@@ -20,7 +20,7 @@ from django.db import transaction
 from faker import Faker
 from rest_framework.authtoken.models import Token
 
-from apps.core.ids import BUCKET_COUNT
+from apps.core.actors import Actor
 from apps.core.models import Persona, PersonaRole
 from apps.core.personas import (
     DEMO_PASSWORDS,
@@ -31,10 +31,12 @@ from apps.core.personas import (
     clinician_username,
     patient_username,
 )
-from apps.core.resolver import ShardMapMissing, resolver
+from apps.core.resolver import ShardMapMissing, resolver, shard_buckets
+from apps.core.services import persona_user_ensure
 from apps.core.shard_map import shard_map_spread_evenly
 
-from .models import CareTeamMember, Patient, Sex
+from .models import Patient, Sex
+from .services import care_team_member_add, patient_create
 
 PATIENTS_PER_CLINICIAN = 20
 BILLING_ADMIN_COUNT = 2
@@ -95,16 +97,11 @@ def _buckets_by_shard() -> dict[str, list[int]]:
     except ShardMapMissing:
         shard_map_spread_evenly()
         resolver.forget()
-    mapping: dict[str, list[int]] = defaultdict(list)
-    for bucket in range(BUCKET_COUNT):
-        try:
-            mapping[resolver.shard_for_bucket(bucket)].append(bucket)
-        except ShardMapMissing:
-            continue
+    mapping = shard_buckets()
     if not mapping:
         raise ShardMapMissing("The shard map maps no bucket to any shard; fix it in the admin (Core → Shard map).")
     # A shard without buckets (drained on purpose) gets no new patients.
-    return dict(mapping)
+    return mapping
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ def _patients_ensure(*, indexes, seed, fake, shards, buckets_by_shard, summary) 
             located[index] = _SeededPatient(index, patient_id, alias, f"{given} {family}")
     summary.patients_existing += len(located)
 
-    new_by_shard: dict[str, list[Patient]] = defaultdict(list)
+    new_by_shard: dict[str, list[dict]] = defaultdict(list)
     for index in indexes:
         if index in located:
             continue
@@ -145,27 +142,26 @@ def _patients_ensure(*, indexes, seed, fake, shards, buckets_by_shard, summary) 
             else fake.first_name()
         )
         family = fake.last_name()
-        patient = Patient(
-            mrn=mrn_for(index),
-            given_name=given,
-            family_name=family,
-            birth_date=fake.date_of_birth(minimum_age=0, maximum_age=98),
-            sex=sex,
-            phone=fake.numerify("555-###-####"),
-            email=f"{given}.{family}.{index + 1}@example.test".lower().replace(" ", ""),
+        new_by_shard[alias].append(
+            {
+                "mrn": mrn_for(index),
+                "given_name": given,
+                "family_name": family,
+                "birth_date": fake.date_of_birth(minimum_age=0, maximum_age=98),
+                "sex": sex,
+                "phone": fake.numerify("555-###-####"),
+                "email": f"{given}.{family}.{index + 1}@example.test".lower().replace(" ", ""),
+                "bucket": bucket,
+            }
         )
-        patient.assign_id(bucket)
-        new_by_shard[alias].append(patient)
 
     for alias, new_patients in new_by_shard.items():
-        with transaction.atomic(using=alias):
-            for patient in new_patients:
-                # save() (not bulk_create) so django-simple-history records the creation.
-                patient.save(using=alias)
-        for patient in new_patients:
+        with transaction.atomic(using=alias):  # one transaction per shard and batch
+            created = [patient_create(**fields) for fields in new_patients]
+        for patient in created:
             index = mrns[patient.mrn]
             located[index] = _SeededPatient(index, patient.id, alias, f"{patient.given_name} {patient.family_name}")
-        summary.patients_created[alias] += len(new_patients)
+        summary.patients_created[alias] += len(created)
     return [located[i] for i in indexes]
 
 
@@ -180,24 +176,12 @@ def _care_teams_ensure(*, located, clinician_ids, seed, summary) -> None:
             second = clinician_ids[(patient.index + 1 + int(chooser * 1000)) % len(clinician_ids)]
             if second != primary:
                 wanted_by_shard[patient.shard].add((patient.id, second))
+    actor = Actor.system("seed_lab")
     for alias, wanted in wanted_by_shard.items():
-        patient_ids = {patient_id for patient_id, _ in wanted}
-        existing = set(
-            CareTeamMember.objects.using(alias)
-            .filter(patient_id__in=patient_ids)
-            .values_list("patient_id", "clinician_user_id")
-        )
-        missing = sorted(wanted - existing)
-        if not missing:
-            continue
-        members = []
-        for patient_id, clinician_id in missing:
-            member = CareTeamMember(patient_id=patient_id, clinician_user_id=clinician_id)
-            member.assign_id()
-            members.append(member)
-        with transaction.atomic(using=alias):
-            CareTeamMember.objects.using(alias).bulk_create(members)
-        summary.care_team_created += len(members)
+        with transaction.atomic(using=alias):  # one transaction per shard and batch
+            for patient_id, clinician_id in sorted(wanted):
+                added = care_team_member_add(actor=actor, patient_id=patient_id, clinician_user_id=clinician_id)
+                summary.care_team_created += added.changed
 
 
 def _deterministic_fraction(seed: int, index: int) -> float:
@@ -217,27 +201,20 @@ def _staff_users(*, patients: int, password_hashes: dict, summary: SeedSummary) 
     wanted.append((OPERATOR_USERNAME, PersonaRole.OPERATOR, "Lab operator", True))
 
     ids: dict[str, list[int]] = defaultdict(list)
-    User = get_user_model()
-    with transaction.atomic(using="default"):
-        for username, role, display_name, is_admin in wanted:
-            user, created = User.objects.using("default").get_or_create(
-                username=username,
-                defaults={
-                    "password": password_hashes[role],
-                    "email": f"{username}@pimlab.example.test",
-                    "is_staff": is_admin,
-                    "is_superuser": False,
-                },
-            )
-            if is_admin:
-                user.user_permissions.set(_staff_permissions(role))
-            summary.users_created += created
-            Persona.objects.using("default").get_or_create(
-                user=user, defaults={"role": role, "display_name": display_name}
-            )
-            _, token_created = Token.objects.using("default").get_or_create(user=user)
-            summary.tokens_created += token_created
-            ids[role].append(user.pk)
+    for username, role, display_name, is_admin in wanted:
+        ensured = persona_user_ensure(
+            username=username,
+            role=role,
+            display_name=display_name,
+            password_hash=password_hashes[role],
+            is_admin=is_admin,
+        )
+        summary.users_created += ensured.user_created
+        summary.tokens_created += ensured.token_created
+        if is_admin:
+            # Staff with the model permissions its role needs, never a superuser (runbook 32).
+            ensured.user.user_permissions.set(_staff_permissions(role))
+        ids[role].append(ensured.user.pk)
     return ids
 
 

@@ -22,7 +22,7 @@ from apps.claims.code_sets import (
 )
 from apps.claims.links import trace_link
 from apps.claims.selectors import claim_get, claim_line_items, claims_recent, encounters_ready_to_bill, payer_list
-from apps.claims.services import LineItemInput, claim_submit
+from apps.claims.services.submit import LineItemInput, claim_submit
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import PersonaRole

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.chaos import ha_lab
+from apps.chaos.dry_run import dry_run
 from apps.chaos.manifests import experiments_dir
 from apps.chaos.registry import ActivityContext
 from apps.chaos.runner import steady_state
-from apps.chaos.validator import dry_run
 from apps.telemetry import context
 from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import span_store, tracer

@@ -10,14 +10,14 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from apps.core.ids import BUCKET_COUNT
-from apps.core.models import Persona, PersonaRole
-from apps.core.resolver import ShardMapMissing, resolver
-from apps.patients.models import CareTeamMember, Patient
+from apps.core.actors import Actor
+from apps.core.models import PersonaRole
+from apps.core.resolver import shard_buckets
+from apps.core.services import persona_user_ensure
+from apps.patients.models import Patient
+from apps.patients.services import care_team_member_add, patient_create
 
 from .models import ProbeTarget
 
@@ -45,57 +45,29 @@ class ProbeIdentity:
     billing_token: str
 
 
-def _persona_user_ensure(*, username: str, role: str, display_name: str, patient_id: int | None = None):
-    user, _ = get_user_model().objects.db_manager("default").get_or_create(username=username)
-    if user.has_usable_password():
-        user.set_unusable_password()
-        user.save(using="default")
-    persona, created = Persona.objects.using("default").get_or_create(
-        user=user, defaults={"role": role, "patient_id": patient_id, "display_name": display_name}
-    )
-    if not created and (persona.role, persona.patient_id) != (role, patient_id):
-        persona.role, persona.patient_id, persona.display_name = role, patient_id, display_name
-        persona.save(using="default")
-    token, _ = Token.objects.using("default").get_or_create(user=user)
-    return user, token.key
-
-
-def _first_bucket_of(shard_alias: str) -> int | None:
-    for bucket in range(BUCKET_COUNT):
-        try:
-            if resolver.shard_for_bucket(bucket) == shard_alias:
-                return bucket
-        except ShardMapMissing:
-            continue
-    return None
-
-
 def _probe_patient_ensure(shard_alias: str) -> Patient | None:
     existing = Patient.objects.using(shard_alias).filter(mrn=probe_mrn(shard_alias)).first()
     if existing is not None:
         return existing
-    bucket = _first_bucket_of(shard_alias)
-    if bucket is None:  # a drained shard gets no synthetic patient (and no probes)
+    buckets = shard_buckets().get(shard_alias)
+    if not buckets:  # a drained shard gets no synthetic patient (and no probes)
         return None
-    patient = Patient(
+    return patient_create(
         mrn=probe_mrn(shard_alias),
         given_name="Synthetic",
         family_name=f"Probe {shard_alias}",
         birth_date=datetime.date(2000, 1, 1),
         email=f"{probe_patient_username(shard_alias)}@probes.invalid",
+        bucket=buckets[0],
     )
-    patient.assign_id(bucket)
-    with transaction.atomic(using=shard_alias):
-        patient.save(using=shard_alias)
-    return patient
 
 
 def probe_personas_ensure() -> list[ProbeTarget]:
     """Create (or find) the synthetic personas and one synthetic patient on every shard."""
-    clinician, _ = _persona_user_ensure(
+    clinician = persona_user_ensure(
         username=PROBE_CLINICIAN_USERNAME, role=PersonaRole.CLINICIAN, display_name="Synthetic probe clinician"
-    )
-    _persona_user_ensure(
+    ).user
+    persona_user_ensure(
         username=PROBE_BILLING_USERNAME, role=PersonaRole.BILLING_ADMIN, display_name="Synthetic probe billing admin"
     )
     targets = []
@@ -103,15 +75,13 @@ def probe_personas_ensure() -> list[ProbeTarget]:
         patient = _probe_patient_ensure(alias)
         if patient is None:
             continue
-        patient_user, _ = _persona_user_ensure(
+        patient_user = persona_user_ensure(
             username=probe_patient_username(alias),
             role=PersonaRole.PATIENT,
             display_name=f"Synthetic probe patient ({alias})",
             patient_id=patient.id,
-        )
-        with transaction.atomic(using=alias):
-            if not CareTeamMember.objects.using(alias).filter(patient=patient, clinician_user_id=clinician.pk).exists():
-                CareTeamMember(patient=patient, clinician_user_id=clinician.pk).save(using=alias)
+        ).user
+        care_team_member_add(actor=Actor.system("probe_setup"), patient_id=patient.id, clinician_user_id=clinician.pk)
         target, _ = ProbeTarget.objects.using("default").update_or_create(
             shard_alias=alias, defaults={"patient_id": patient.id, "patient_user_id": patient_user.pk}
         )

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from opentelemetry import propagate
 
+from apps.outbox.events import EventType
 from apps.projections.models import ClaimFact
 from apps.telemetry import context
 from apps.telemetry.participants import Participant
@@ -125,7 +126,7 @@ def _book_and_wait_published(session: ProbeSession, *, requested_start: datetime
         response = session.request("GET", f"/api/encounters/{encounter_id}", token=identity.patient_token, expect=200)
         return bool(response.json().get("event_published"))
 
-    session.step("event_published", lambda: session.poll("EncounterCreated on the event bus", published))
+    session.step("event_published", lambda: session.poll(f"{EventType.ENCOUNTER_CREATED} on the event bus", published))
     return encounter_id
 
 

@@ -1,8 +1,8 @@
 """Projection backlog and the ``claim_projection_staleness`` SLI, read from the event bus.
 
 Backlog = entries delivered but not acknowledged (pending) + entries not yet delivered (the group's
-lag). Staleness = age of the oldest such claim event by its commit time; 0 when caught up. Past the
-threshold the backlog alert metric goes to 1 and an alert event is recorded (seed FR-14.5)."""
+lag). Staleness = age of the oldest such claim event by its commit time; 0 when caught up. This
+module only measures; ``services.projection_backlog_check`` raises or resolves the alert (FR-14.5)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,17 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import structlog
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.outbox.eventbus import EventBus, stream_for
-from apps.slo.services import alert_event_record
+from apps.outbox.events import EventType
 
-from .events import CLAIM_PAID, CLAIM_SUBMITTED, CONSUMER_GROUP, PROJECTION_NAME, STREAMS
-from .metrics import CLAIM_PROJECTION_STALENESS, PROJECTION_BACKLOG_ALERT, PROJECTION_BACKLOG_EVENTS
-from .models import ProjectionCheckpoint
+from .events import CONSUMER_GROUP, PROJECTION_NAME, STREAMS
+from .metrics import CLAIM_PROJECTION_STALENESS, PROJECTION_BACKLOG_EVENTS
 
-logger = structlog.get_logger(__name__)
-
-CLAIM_STREAMS = (stream_for(CLAIM_SUBMITTED), stream_for(CLAIM_PAID))
+CLAIM_STREAMS = (stream_for(EventType.CLAIM_SUBMITTED), stream_for(EventType.CLAIM_PAID))
 BACKLOG_ALERT_NAME = "ProjectionBacklogGrowing"
 
 
@@ -109,40 +104,10 @@ def projection_backlog_read(*, bus: EventBus, now: datetime | None = None) -> Pr
 
 
 def projection_backlog_measure(*, bus: EventBus, now: datetime | None = None) -> ProjectionBacklog:
-    """Measure, export the gauges, and raise or resolve the backlog alert on a threshold crossing."""
+    """Read the backlog and export it as gauges. Writes nothing: the alert that follows from it is
+    ``services.projection_backlog_check``'s job."""
     result = projection_backlog_read(bus=bus, now=now)
     for stream, backlog in result.streams.items():
         PROJECTION_BACKLOG_EVENTS.labels(projection=PROJECTION_NAME, stream=stream).set(backlog.total)
     CLAIM_PROJECTION_STALENESS.set(result.staleness_seconds)
-    firing = result.total > backlog_alert_threshold()
-    PROJECTION_BACKLOG_ALERT.labels(projection=PROJECTION_NAME).set(1 if firing else 0)
-    _alert_transition(firing=firing, backlog=result)
     return result
-
-
-def _alert_transition(*, firing: bool, backlog: ProjectionBacklog) -> None:
-    with transaction.atomic(using="default"):
-        checkpoint, _ = (
-            ProjectionCheckpoint.objects.using("default").select_for_update().get_or_create(name=PROJECTION_NAME)
-        )
-        if checkpoint.backlog_alert_firing == firing:
-            return
-        checkpoint.backlog_alert_firing = firing
-        checkpoint.save(using="default", update_fields=["backlog_alert_firing"])
-        alert_event_record(
-            name=BACKLOG_ALERT_NAME,
-            severity="ticket",
-            status="firing" if firing else "resolved",
-            labels={"projection": PROJECTION_NAME, "service": "projection-worker"},
-            annotations={
-                "summary": f"Projection backlog {backlog.total} events (threshold {backlog_alert_threshold()}).",
-                "staleness_seconds": f"{backlog.staleness_seconds:.1f}",
-                "runbook": "docs/runbooks/18_projection-backlog.md",
-            },
-        )
-    logger.warning(
-        "projection_backlog_alert",
-        status="firing" if firing else "resolved",
-        backlog=backlog.total,
-        staleness_seconds=round(backlog.staleness_seconds, 1),
-    )

@@ -21,6 +21,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
 
 from apps.outbox.eventbus import BusMessage, EventBus
+from apps.outbox.events import EventType
 from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
@@ -206,7 +207,7 @@ class ProjectionConsumer:
             attributes=attributes,
             start_time=started_ns,
         )
-        if event.event_type != "EncounterCreated":
+        if event.event_type != EventType.ENCOUNTER_CREATED:
             child = span_tracer.start_span(
                 Participant.FINANCIAL_DASHBOARD,
                 context=trace.set_span_in_context(span),

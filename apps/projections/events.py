@@ -11,14 +11,13 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.dateparse import parse_datetime
 
-from apps.outbox.eventbus import stream_for
+from apps.outbox.bus_contract import stream_for
+from apps.outbox.events import EventType
 
 PROJECTION_NAME = "financial"
 CONSUMER_GROUP = "projections-financial"
-ENCOUNTER_CREATED = "EncounterCreated"
-CLAIM_SUBMITTED = "ClaimSubmitted"
-CLAIM_PAID = "ClaimPaid"
-EVENT_TYPES = (ENCOUNTER_CREATED, CLAIM_SUBMITTED, CLAIM_PAID)
+# The event types this projection consumes (see ``apps.outbox.events`` for their schemas).
+EVENT_TYPES = (EventType.ENCOUNTER_CREATED, EventType.CLAIM_SUBMITTED, EventType.CLAIM_PAID)
 STREAMS = tuple(stream_for(event_type) for event_type in EVENT_TYPES)
 DEAD_LETTER_STREAM = "pimlab:dlq:projections-financial"
 
@@ -85,14 +84,14 @@ def parse_envelope(envelope: dict) -> ProjectedEvent:
         raise MalformedEvent("payload is not an object")
     occurred_at = _datetime(envelope.get("occurred_at"), "occurred_at")
     clean: dict
-    if event_type == ENCOUNTER_CREATED:
+    if event_type == EventType.ENCOUNTER_CREATED:
         clean = {
             "encounter_id": _id(payload, "encounter_id"),
             "patient_id": _id(payload, "patient_id"),
             "encounter_type": str(payload.get("encounter_type") or "")[:20],
             "requested_start": _datetime(payload.get("requested_start"), "payload.requested_start"),
         }
-    elif event_type == CLAIM_SUBMITTED:
+    elif event_type == EventType.CLAIM_SUBMITTED:
         clean = {
             "claim_id": _id(payload, "claim_id"),
             "encounter_id": _id(payload, "encounter_id"),
@@ -111,5 +110,5 @@ def parse_envelope(envelope: dict) -> ProjectedEvent:
         }
     headers = envelope.get("headers") if isinstance(envelope.get("headers"), dict) else {}
     return ProjectedEvent(
-        event_id=event_id, event_type=event_type, occurred_at=occurred_at, payload=clean, headers=headers
+        event_id=event_id, event_type=EventType(event_type), occurred_at=occurred_at, payload=clean, headers=headers
     )

@@ -149,3 +149,12 @@ def read_models_snapshot() -> dict:
 
 def claims_total_amount() -> Decimal:
     return FinancialDailyAggregate.objects.using("default").aggregate(total=Sum("total_amount"))["total"] or Decimal(0)
+
+
+def read_models_differences(*, live: dict, replayed: dict) -> dict[str, tuple[int, int]]:
+    """Per read model that differs: (live, replayed) row counts (or values, for counters)."""
+
+    def size(value):
+        return len(value) if isinstance(value, list) else value
+
+    return {name: (size(live[name]), size(replayed[name])) for name in live if live[name] != replayed.get(name)}

@@ -14,21 +14,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import structlog
 from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.outbox.eventbus import EventBus
+from apps.outbox.events import EventType
+from apps.slo.services import alert_event_record
 
+from .backlog import BACKLOG_ALERT_NAME, ProjectionBacklog, backlog_alert_threshold, projection_backlog_measure
 from .events import (
-    CLAIM_PAID,
-    CLAIM_SUBMITTED,
-    ENCOUNTER_CREATED,
     EVENT_TYPES,
     PROJECTION_NAME,
     MalformedEvent,
     ProjectedEvent,
     parse_envelope,
 )
+from .metrics import PROJECTION_BACKLOG_ALERT
 from .models import (
     ClaimFact,
     ClaimFactStatus,
@@ -37,6 +39,9 @@ from .models import (
     ProcessedEvent,
     ProjectionCheckpoint,
 )
+from .selectors import read_models_snapshot
+
+logger = structlog.get_logger(__name__)
 
 # pg_advisory_xact_lock key: one writer of the financial read models at a time.
 _PROJECTION_LOCK_KEY = 0x46494E50524F4A  # "FINPROJ"
@@ -114,10 +119,10 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in fresh]
     )
 
-    encounter_events = [e for e in fresh if e.event_type == ENCOUNTER_CREATED]
-    claim_events = [e for e in fresh if e.event_type in (CLAIM_SUBMITTED, CLAIM_PAID)]
+    encounter_events = [e for e in fresh if e.event_type == EventType.ENCOUNTER_CREATED]
+    claim_events = [e for e in fresh if e.event_type in (EventType.CLAIM_SUBMITTED, EventType.CLAIM_PAID)]
     encounter_ids = {e.payload["encounter_id"] for e in encounter_events} | {
-        e.payload["encounter_id"] for e in claim_events if e.event_type == CLAIM_SUBMITTED
+        e.payload["encounter_id"] for e in claim_events if e.event_type == EventType.CLAIM_SUBMITTED
     }
     claim_ids = {e.payload["claim_id"] for e in claim_events}
 
@@ -157,7 +162,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         fact = facts.get(claim_id)
         if fact is None:
             fact = facts[claim_id] = created[claim_id] = ClaimFact(claim_id=claim_id)
-        if event.event_type == CLAIM_SUBMITTED:
+        if event.event_type == EventType.CLAIM_SUBMITTED:
             fact.encounter_id = event.payload["encounter_id"]
             fact.payer_code = event.payload["payer_code"]
             fact.currency = event.payload["currency"]
@@ -308,3 +313,64 @@ def _parse_all(messages, result: RebuildResult) -> Iterable[ProjectedEvent]:
             yield parse_envelope(message.event)
         except MalformedEvent:
             result.malformed += 1
+
+
+class _ReplayRolledBack(Exception):
+    pass
+
+
+def read_models_replay_snapshot(*, bus: EventBus) -> dict:
+    """The read models a full replay of the history would produce, as ``read_models_snapshot``
+    values. The replay runs in a transaction that is always rolled back: nothing changes."""
+    replayed: dict = {}
+    try:
+        with transaction.atomic(using="default"):
+            read_models_rebuild(bus=bus)
+            replayed = read_models_snapshot()
+            raise _ReplayRolledBack
+    except _ReplayRolledBack:
+        pass
+    return replayed
+
+
+# --- backlog alert ---------------------------------------------------------------------------------
+
+
+def projection_backlog_check(*, bus: EventBus, now: datetime | None = None) -> ProjectionBacklog:
+    """Measure the backlog, then raise the backlog alert when it crosses the threshold (or resolve
+    it when it falls back): one alert event per transition, remembered on the checkpoint."""
+    backlog = projection_backlog_measure(bus=bus, now=now)
+    projection_backlog_alert_update(backlog=backlog)
+    return backlog
+
+
+def projection_backlog_alert_update(*, backlog: ProjectionBacklog) -> bool:
+    """Record a firing/resolved alert event if the alert state changes; True when it changed."""
+    firing = backlog.total > backlog_alert_threshold()
+    PROJECTION_BACKLOG_ALERT.labels(projection=PROJECTION_NAME).set(1 if firing else 0)
+    with transaction.atomic(using="default"):
+        checkpoint, _ = (
+            ProjectionCheckpoint.objects.using("default").select_for_update().get_or_create(name=PROJECTION_NAME)
+        )
+        if checkpoint.backlog_alert_firing == firing:
+            return False
+        checkpoint.backlog_alert_firing = firing
+        checkpoint.save(using="default", update_fields=["backlog_alert_firing"])
+        alert_event_record(
+            name=BACKLOG_ALERT_NAME,
+            severity="ticket",
+            status="firing" if firing else "resolved",
+            labels={"projection": PROJECTION_NAME, "service": "projection-worker"},
+            annotations={
+                "summary": f"Projection backlog {backlog.total} events (threshold {backlog_alert_threshold()}).",
+                "staleness_seconds": f"{backlog.staleness_seconds:.1f}",
+                "runbook": "docs/runbooks/18_projection-backlog.md",
+            },
+        )
+    logger.warning(
+        "projection_backlog_alert",
+        status="firing" if firing else "resolved",
+        backlog=backlog.total,
+        staleness_seconds=round(backlog.staleness_seconds, 1),
+    )
+    return True

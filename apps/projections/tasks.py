@@ -4,8 +4,8 @@ from celery import shared_task
 
 from apps.outbox.eventbus import get_event_bus
 
-from .backlog import projection_backlog_measure
 from .consumer import ProjectionConsumer
+from .services import projection_backlog_check
 
 
 @shared_task(name="projections.drain", ignore_result=True)
@@ -16,4 +16,4 @@ def projections_drain_task(max_batches: int = 50) -> int:
 
 @shared_task(name="projections.backlog_check", ignore_result=True)
 def projections_backlog_check_task() -> int:
-    return projection_backlog_measure(bus=get_event_bus()).total
+    return projection_backlog_check(bus=get_event_bus()).total

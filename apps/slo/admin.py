@@ -68,13 +68,14 @@ class AlertEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send again to the alert webhook")
     def send_again(self, request, queryset):
-        from .services import alert_event_deliver
+        from .services import alert_event_delivery_enqueue
 
         ids = list(queryset.order_by("occurred_at").values_list("pk", flat=True))
         queryset.update(delivered_at=None)
-        sent = sum(alert_event_deliver(alert_event_id=pk) for pk in ids)
-        level = messages.SUCCESS if sent == len(ids) else messages.WARNING
-        self.message_user(request, f"{sent} of {len(ids)} alert events delivered.", level=level)
+        # A worker delivers them; the admin request never waits on the receiver.
+        queued = sum(alert_event_delivery_enqueue(alert_event_id=pk) for pk in ids)
+        level = messages.SUCCESS if queued == len(ids) else messages.WARNING
+        self.message_user(request, f"{queued} of {len(ids)} alert events queued for delivery.", level=level)
 
 
 @admin.register(TimelineAnnotation)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import requests
 import structlog
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -52,9 +54,11 @@ def alert_event_record(
     occurred_at: datetime | None = None,
     deliver: bool = True,
 ) -> AlertEvent:
-    """Record an alert state change. It is POSTed to ``PIMLAB_ALERT_WEBHOOK_URL`` once committed
-    (and retried by ``alert_events_deliver_pending`` if the receiver was down); ``deliver=False``
-    for alerts that arrived through Alertmanager, which has notified its own receivers already."""
+    """Record an alert state change. Once committed, a Celery worker POSTs it to
+    ``PIMLAB_ALERT_WEBHOOK_URL`` (``slo.alert_event_deliver``); never the request that raised it.
+    ``alert_events_deliver_pending`` retries what the receiver (or the broker) did not take.
+    ``deliver=False`` for alerts that arrived through Alertmanager, which has notified its own
+    receivers already."""
     event = AlertEvent.objects.create(
         name=name,
         severity=severity,
@@ -65,8 +69,24 @@ def alert_event_record(
         delivered_at=None if deliver else timezone.now(),
     )
     if deliver and settings.PIMLAB_ALERT_WEBHOOK_URL:
-        transaction.on_commit(lambda: alert_event_deliver(alert_event_id=event.pk))
+        transaction.on_commit(partial(alert_event_delivery_enqueue, alert_event_id=event.pk))
     return event
+
+
+ALERT_EVENT_DELIVER_TASK = "slo.alert_event_deliver"
+
+
+def alert_event_delivery_enqueue(*, alert_event_id: int) -> bool:
+    """Hand one alert event to a worker for delivery. Never raises: with the broker down the event
+    stays undelivered and the periodic ``alert_events_deliver_pending`` sends it later."""
+    # By task name, so that services do not import the tasks module that imports them.
+    delivery = current_app.signature(ALERT_EVENT_DELIVER_TASK, kwargs={"alert_event_id": alert_event_id})
+    try:
+        delivery.apply_async(retry=False)
+    except Exception as exc:
+        logger.warning("alert_webhook_enqueue_failed", alert_event_id=alert_event_id, error=str(exc)[:300])
+        return False
+    return True
 
 
 # --- specs -----------------------------------------------------------------------------------

@@ -162,3 +162,18 @@ def test_chains_are_per_shard():
     assert AuditRecord.objects.filter(shard_alias="shard_0").count() == 2
     assert AuditRecord.objects.filter(shard_alias="shard_1").count() == 3
     assert all(audit_chain_verify(shard_alias=alias).intact for alias in ("shard_0", "shard_1"))
+
+
+def test_actions_chained_before_the_vocabulary_read_as_their_current_names(admin_client):
+    from apps.audits.vocabulary import AuditAction, audit_action_canonical
+
+    assert audit_action_canonical("claim.submit") == AuditAction.CLAIM_SUBMITTED == "claim.submitted"
+    assert audit_action_canonical("encounter.note.sign") == "encounter.note.signed"
+    assert all(audit_action_canonical(action) == action for action in AuditAction)  # current names stay
+
+    patient = PatientFactory(bucket=5)  # shard_0
+    record_events(patient, 1, action="claim.submit")  # written, and chained, under the old name
+    assert audit_events_ship(shard_alias="shard_0").shipped == 1
+    page = admin_client.get("/admin/audits/auditrecord/").content.decode()
+    assert "claim.submitted (stored as claim.submit)" in page
+    assert audit_chain_verify(shard_alias="shard_0").intact  # the stored text is untouched

@@ -29,9 +29,10 @@ from apps.core.actors import Actor
 from apps.core.models import PersonaRole
 from apps.encounters.metrics import ENCOUNTER_WRITE_LATENCY
 from apps.encounters.services import booking_request_fingerprint, encounter_book
-from apps.outbox.consumers import IdempotentConsumer
 from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, reset_event_bus, stream_for
+from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
+from apps.projections.consumer import ProjectionConsumer
 from apps.projections.events import CONSUMER_GROUP, STREAMS, parse_envelope
 from apps.projections.models import ClaimFact, EncounterFact, FinancialDailyAggregate, ProcessedEvent
 from apps.projections.selectors import read_models_snapshot
@@ -149,22 +150,16 @@ def test_eventbus_outage_backs_the_outbox_up_and_the_relay_drains_it_without_los
     # Every booking reached the bus (a batch the frozen Redis read before the client gave up may be
     # there twice: delivery is at least once); the idempotent consumer applies each exactly once.
     bus = RedisStreamsEventBus(bus_url)
-    applied: list[str] = []
-    consumer = IdempotentConsumer(
-        name="drill-check",
-        group="drill-check",
-        event_types=["EncounterCreated"],
-        handler=lambda event: applied.append(event["payload"]["encounter_id"]),
-        bus=bus,
-    )
+    consumer = ProjectionConsumer(bus=bus, consumer="drill-check", block_ms=None)
     delivered = duplicates = 0
     while True:
-        outcome = consumer.poll(count=100, reclaim_idle_ms=None)
+        outcome = consumer.run_once(blocking=False)
         if not outcome.delivered:
             break
         delivered, duplicates = delivered + outcome.delivered, duplicates + outcome.duplicates
+    applied = [str(i) for i in EncounterFact.objects.values_list("encounter_id", flat=True)]
     assert sorted(applied) == sorted(booked) and len(set(applied)) == 10
-    assert delivered == bus.client.xlen(stream_for("EncounterCreated")) == 10 + duplicates
+    assert delivered == bus.client.xlen(stream_for(EventType.ENCOUNTER_CREATED)) == 10 + duplicates
 
 
 def test_eventbus_outage_run_thaws_the_broker_in_its_rollback_and_drains(dedicated_broker, settings):

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from apps.claims.retention import claims_retention_sweep
+from apps.claims.services.retention import claims_retention_sweep
 from tests.claims.conftest import claim_body, post_claim
 from tests.factories import EncounterFactory
 

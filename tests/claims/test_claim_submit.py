@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 def rows_on(alias: str) -> tuple[int, int, int]:
     return (
         Claim.objects.using(alias).count(),
-        AuditEvent.objects.using(alias).filter(action="claim.submit", outcome="success").count(),
+        AuditEvent.objects.using(alias).filter(action="claim.submitted", outcome="success").count(),
         OutboxEvent.objects.using(alias).filter(event_type="ClaimSubmitted").count(),
     )
 
@@ -164,16 +164,16 @@ def test_payment_moves_claim_to_paid_and_emits_claim_paid(billing_admin, finishe
         "paid_amount": "140.00",
         "paid_at": claim.paid_at.isoformat(),
     }
-    assert AuditEvent.objects.using(alias).filter(action="claim.payment_record", resource_id=claim_id).exists()
+    assert AuditEvent.objects.using(alias).filter(action="claim.paid", resource_id=claim_id).exists()
 
 
 def test_a_failure_after_the_claim_insert_leaves_nothing(billing_admin, finished_encounter, monkeypatch):
-    import apps.claims.services as services
+    import apps.outbox.changes as changes
 
     def broken_outbox(**kwargs):
         raise RuntimeError("outbox write failed")
 
-    monkeypatch.setattr(services, "outbox_event_record", broken_outbox)
+    monkeypatch.setattr(changes, "outbox_event_record", broken_outbox)
     _user, client = billing_admin
     client.raise_request_exception = False
     response = post_claim(client, claim_body(finished_encounter))
@@ -195,7 +195,7 @@ def test_transient_sql_error_is_retried_then_the_claim_commits_once(billing_admi
 
 
 def test_after_the_retry_budget_a_claim_answers_503_and_writes_nothing(billing_admin, finished_encounter):
-    from apps.claims.services import PERSIST_ATTEMPTS
+    from apps.claims.services.submit import PERSIST_ATTEMPTS
     from tests.encounters.test_booking_failures import fault_count, install_fault
 
     _user, client = billing_admin

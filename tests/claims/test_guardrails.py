@@ -19,7 +19,7 @@ def assert_refused(response, encounter, rule: str) -> AuditEvent:
     body = response.json()
     assert body["rule"] == rule and body["title"] == "Guardrail violation" and body["remediation"]
     alias = encounter._state.db
-    violations = AuditEvent.objects.using(alias).filter(outcome="guardrail_violation", action="claim.submit")
+    violations = AuditEvent.objects.using(alias).filter(outcome="guardrail_violation", action="claim.submitted")
     assert violations.count() == 1
     audit = violations.get()
     assert audit.detail["rule"] == rule and audit.patient_id == encounter.patient_id

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.audits.models import AuditEvent
 from apps.claims.models import ArchivedClaim, Claim, ClaimLineItem, RetentionPolicy
-from apps.claims.retention import claims_retention_sweep
+from apps.claims.services.retention import claims_retention_sweep
 from apps.claims.tasks import claims_retention_sweep_task
 from tests.claims.conftest import claim_body, post_claim
 from tests.factories import EncounterFactory
@@ -57,9 +57,9 @@ def test_sweep_archives_then_purges_by_policy_with_audit(billing_admin):
         .values_list("action", "outcome", "actor_role")
     )
     assert actions == [
-        ("claim.submit", "success", "billing_admin"),
-        ("claim.archive", "success", "system"),
-        ("claim.purge", "success", "system"),
+        ("claim.submitted", "success", "billing_admin"),
+        ("claim.archived", "success", "system"),
+        ("claim.purged", "success", "system"),
     ]
 
 

@@ -34,7 +34,7 @@ def counts() -> dict[str, int]:
         "encounters": total(lambda a: Encounter.objects.using(a)),
         "finished": total(lambda a: Encounter.objects.using(a).filter(status=EncounterStatus.FINISHED)),
         "claims": total(lambda a: Claim.objects.using(a)),
-        "finish_audits": total(lambda a: AuditEvent.objects.using(a).filter(action="encounter.finish")),
+        "finish_audits": total(lambda a: AuditEvent.objects.using(a).filter(action="encounter.finished")),
         "finished_events": total(lambda a: OutboxEvent.objects.using(a).filter(event_type="EncounterFinished")),
         "claim_events": total(lambda a: OutboxEvent.objects.using(a).filter(event_type="ClaimSubmitted")),
     }
@@ -103,7 +103,7 @@ def test_finish_api_for_the_care_team_clinician_only():
     done = finish(on_team_token)
     assert done.status_code == 200 and done.json() == {"id": str(encounter.id), "status": "finished", "changed": True}
     assert finish(on_team_token).json()["changed"] is False
-    assert AuditEvent.objects.using(patient._state.db).filter(action="encounter.finish").count() == 1
+    assert AuditEvent.objects.using(patient._state.db).filter(action="encounter.finished").count() == 1
 
 
 def test_a_visit_is_not_finished_before_it_starts_in_the_api_either():
@@ -133,7 +133,9 @@ def test_seeded_history_lies_in_the_past_so_every_lag_is_positive():
     for claim in claims:
         encounter = claim.encounter
         assert encounter.created_at < encounter.requested_start < claim.submitted_at < now
-        finish = AuditEvent.objects.using(encounter._state.db).get(action="encounter.finish", resource_id=encounter.id)
+        finish = AuditEvent.objects.using(encounter._state.db).get(
+            action="encounter.finished", resource_id=encounter.id
+        )
         assert encounter.requested_start < finish.occurred_at < claim.submitted_at
     upcoming = [e for alias in SHARDS for e in Encounter.objects.using(alias).filter(status=EncounterStatus.BOOKED)]
     assert len(upcoming) == 3 and all(e.requested_start > now for e in upcoming)

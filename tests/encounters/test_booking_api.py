@@ -172,7 +172,7 @@ def test_metrics_endpoint_exposes_booking_and_outbox_figures(patient, patient_pe
 
 
 def test_an_old_booking_whose_event_was_purged_reads_as_published(patient, patient_persona):
-    from apps.outbox.services import outbox_published_purge
+    from apps.outbox.retention import outbox_published_purge
 
     _, token = patient_persona
     created = book(token, booking_body(patient.id)).json()

@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 
 from apps.outbox.services import outbox_event_record
+from tests.outbox.recording import RELAY_EVENT, valid_payload
 from tests.outbox.test_relay_worker import ROOT
 from tests.support.databases import child_env
 
@@ -32,7 +33,10 @@ def test_fan_out_measures_backlog_into_multiprocess_gauges(tmp_path, patient, se
     with transaction.atomic(using="shard_0"):
         for _ in range(2):
             outbox_event_record(
-                using="shard_0", aggregate_type="Patient", aggregate_id=patient.id, event_type="GaugeProbe", payload={}
+                using="shard_0",
+                event_type=RELAY_EVENT,
+                aggregate_id=patient.id,
+                payload=valid_payload(RELAY_EVENT, patient_id=patient.id),
             )
     env = child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
     result = subprocess.run(

@@ -3,17 +3,24 @@ redelivery of entries a crashed consumer left behind, and range reads."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.utils import timezone
 
-from apps.outbox.consumers import IdempotentConsumer, event_apply_once
 from apps.outbox.embedded_bus import DatabaseEventBus
 from apps.outbox.eventbus import RedisStreamsEventBus, stream_for
+from apps.outbox.events import EventType
 from apps.outbox.models import EventStreamEntry, OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
-from apps.outbox.services import outbox_event_record
+from apps.projections.consumer import ProjectionConsumer
+from apps.projections.events import CONSUMER_GROUP, parse_envelope
+from apps.projections.models import EncounterFact
+from apps.projections.services import read_models_apply
+from tests.outbox.recording import outbox_record
 from tests.support.bus import redis_emptied
+from tests.support.envelopes import encounter_created
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -73,49 +80,23 @@ def test_claim_stale_redelivers_what_a_crashed_consumer_left(bus):
     assert bus.pending_count(stream, "g") == 0
 
 
-def test_idempotent_consumer_recovers_a_crash_without_double_applying(bus):
-    bus.publish_each([envelope(n) for n in range(4)])
-    applied: list[int] = []
+def test_the_projection_consumer_recovers_a_crash_on_either_bus_without_double_applying(bus):
+    start = timezone.now() + timedelta(days=1)
+    envelopes = [encounter_created(encounter_id=2000 + n, patient_id=42, requested_start=start) for n in range(4)]
+    bus.publish_each(envelopes)
+    crashed = ProjectionConsumer(bus=bus, consumer="a", batch_size=10)
+    messages, _ = crashed.read()
+    assert len(messages) == 4  # delivered, never acknowledged: the consumer died
+    read_models_apply([parse_envelope(m.event) for m in messages[:2]])  # ...after applying half
 
-    def explode_on_two(event):
-        if event["payload"]["n"] == 2:
-            raise RuntimeError("handler bug")
-        applied.append(event["payload"]["n"])
-
-    crashing = IdempotentConsumer(name="a", group="proj", event_types=["BusProbe"], handler=explode_on_two, bus=bus)
-    outcome = crashing.poll(count=10, reclaim_idle_ms=None)
-    assert (outcome.applied, outcome.failed) == (3, 1)
-
-    healthy = IdempotentConsumer(
-        name="b", group="proj", event_types=["BusProbe"], handler=lambda e: applied.append(e["payload"]["n"]), bus=bus
-    )
-    outcome = healthy.poll(count=10, reclaim_idle_ms=0)
-    assert outcome.applied == 1 and sorted(applied) == [0, 1, 2, 3]
-    assert bus.pending_count(stream_for("BusProbe"), "proj") == 0
-
-
-def test_event_apply_once_rolls_back_its_mark_when_the_handler_fails():
-    event = envelope(1)
-
-    def failing(_event):
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        event_apply_once(consumer="c", event=event, handler=failing)
-    calls = []
-    assert event_apply_once(consumer="c", event=event, handler=calls.append) is True
-    assert event_apply_once(consumer="c", event=event, handler=calls.append) is False
-    assert len(calls) == 1
+    survivor = ProjectionConsumer(bus=bus, consumer="b", batch_size=10, claim_idle_ms=0)
+    assert survivor.drain() == 2  # the other two were already applied: recorded once, skipped
+    assert sorted(EncounterFact.objects.values_list("encounter_id", flat=True)) == [2000, 2001, 2002, 2003]
+    assert bus.pending_count(stream_for(EventType.ENCOUNTER_CREATED), CONSUMER_GROUP) == 0
 
 
 def test_relay_drains_into_the_database_bus(patient):
-    with transaction.atomic(using="shard_0"):
-        events = [
-            outbox_event_record(
-                using="shard_0", aggregate_type="Patient", aggregate_id=patient.id, event_type="BusProbe", payload={}
-            )
-            for _ in range(3)
-        ]
+    events = [outbox_record("shard_0", patient.id) for _ in range(3)]
     bus = DatabaseEventBus()
     assert outbox_relay_drain(shard_alias="shard_0", bus=bus) == 3
     assert list(EventStreamEntry.objects.values_list("event_id", flat=True)) == [str(e.id) for e in events]

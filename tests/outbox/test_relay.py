@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
-from apps.outbox.consumers import IdempotentConsumer
 from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, stream_for
-from apps.outbox.models import OutboxEvent, OutboxStatus, ProcessedEvent
+from apps.outbox.events import EventType
+from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
-from apps.outbox.services import outbox_event_record
+from apps.projections.consumer import ProjectionConsumer
+from apps.projections.events import CONSUMER_GROUP
+from apps.projections.models import EncounterFact, ProcessedEvent
 from tests.encounters.conftest import book, booking_body, patient_in_bucket
+from tests.outbox.recording import POISON_EVENT, RELAY_EVENT, outbox_record
 from tests.support.bus import redis_emptied
 from tests.support.network import unused_port
 
@@ -34,13 +36,6 @@ def fast_backoff(settings):
     return settings
 
 
-def record(alias: str, aggregate_id: int, event_type: str = "TestHappened", **payload) -> OutboxEvent:
-    with transaction.atomic(using=alias):
-        return outbox_event_record(
-            using=alias, aggregate_type="Patient", aggregate_id=aggregate_id, event_type=event_type, payload=payload
-        )
-
-
 def stream_event_ids(event_type: str) -> list[str]:
     return [m.event["event_id"] for m in get_event_bus().read_range(stream_for(event_type))]
 
@@ -50,7 +45,7 @@ def test_relay_publishes_bookings_to_the_redis_stream_and_marks_rows(patient, pa
 
     assert outbox_relay_drain(shard_alias="shard_0") == 3
 
-    messages = get_event_bus().read_range(stream_for("EncounterCreated"))
+    messages = get_event_bus().read_range(stream_for(EventType.ENCOUNTER_CREATED))
     assert [m.event["event_id"] for m in messages] == [b["tracking_id"] for b in bodies]
     envelope = messages[0].event
     assert set(envelope) == {
@@ -65,23 +60,24 @@ def test_relay_publishes_bookings_to_the_redis_stream_and_marks_rows(patient, pa
 
 def test_an_aggregate_waiting_for_a_retry_holds_back_its_later_events(patient, other_patient):
     neighbour = patient_in_bucket(5)
-    first, second, third = (record("shard_0", patient.id, n=n) for n in range(3))
-    other = record("shard_0", neighbour.id, n=9)
+    first, second, third = (outbox_record("shard_0", patient.id) for _ in range(3))
+    other = outbox_record("shard_0", neighbour.id)
     OutboxEvent.objects.using("shard_0").filter(pk=first.pk).update(
         attempts=1, next_attempt_at=timezone.now() + timedelta(hours=1)
     )
 
     assert outbox_relay_drain(shard_alias="shard_0") == 1
-    assert stream_event_ids("TestHappened") == [str(other.id)]
+    assert stream_event_ids(RELAY_EVENT) == [str(other.id)]
 
     OutboxEvent.objects.using("shard_0").filter(pk=first.pk).update(next_attempt_at=timezone.now())
     assert outbox_relay_drain(shard_alias="shard_0") == 3
-    assert stream_event_ids("TestHappened") == [str(e.id) for e in (other, first, second, third)]
+    assert stream_event_ids(RELAY_EVENT) == [str(e.id) for e in (other, first, second, third)]
 
 
-def test_bus_down_keeps_rows_pending_then_delivers_each_once_to_an_idempotent_consumer(patient, fast_backoff):
+def test_bus_down_keeps_rows_pending_then_delivers_each_once_to_the_projection_consumer(patient, fast_backoff):
     neighbour = patient_in_bucket(6)
-    events = [record("shard_0", aggregate, n=n) for n, aggregate in enumerate([patient.id, neighbour.id] * 3)]
+    booked = EventType.ENCOUNTER_CREATED
+    events = [outbox_record("shard_0", aggregate, booked) for aggregate in [patient.id, neighbour.id] * 3]
     down = RedisStreamsEventBus(f"redis://127.0.0.1:{unused_port()}/0")
 
     for _ in range(5):  # more outage passes than PIMLAB_OUTBOX_MAX_ATTEMPTS
@@ -91,7 +87,7 @@ def test_bus_down_keeps_rows_pending_then_delivers_each_once_to_an_idempotent_co
     assert rows[0].attempts == 5 and "unreachable" in rows[0].last_error
 
     assert outbox_relay_drain(shard_alias="shard_0") == len(events)
-    delivered = get_event_bus().read_range(stream_for("TestHappened"))
+    delivered = get_event_bus().read_range(stream_for(booked))
     assert sorted(m.event["event_id"] for m in delivered) == sorted(str(e.id) for e in events)
     for aggregate in (patient.id, neighbour.id):  # in order per aggregate (patient)
         recorded = [str(e.id) for e in events if e.aggregate_id == aggregate]
@@ -100,41 +96,36 @@ def test_bus_down_keeps_rows_pending_then_delivers_each_once_to_an_idempotent_co
     # At-least-once: a relay crash between publish and commit publishes the batch again.
     OutboxEvent.objects.using("shard_0").update(status=OutboxStatus.PENDING, published_at=None)
     assert outbox_relay_drain(shard_alias="shard_0") == len(events)
-    assert len(stream_event_ids("TestHappened")) == 2 * len(events)
+    assert len(stream_event_ids(booked)) == 2 * len(events)
 
-    applied: list[str] = []
-    consumer = IdempotentConsumer(
-        name="c1",
-        group="test-projection",
-        event_types=["TestHappened"],
-        handler=lambda e: applied.append(e["event_id"]),
-    )
-    outcome = consumer.poll(count=100)
+    # The projection consumer (the production one) applies each event once, whatever the duplicates.
+    outcome = ProjectionConsumer(bus=get_event_bus(), consumer="c1", block_ms=None).run_once(blocking=False)
     assert (outcome.delivered, outcome.applied, outcome.duplicates) == (12, 6, 6)
-    assert sorted(applied) == sorted(str(e.id) for e in events)
-    assert ProcessedEvent.objects.filter(consumer="test-projection").count() == len(events)
-    assert get_event_bus().pending_count(stream_for("TestHappened"), "test-projection") == 0
+    applied = {event.payload["encounter_id"] for event in events}
+    assert {str(i) for i in EncounterFact.objects.values_list("encounter_id", flat=True)} == applied
+    assert ProcessedEvent.objects.filter(event_id__in=[str(e.id) for e in events]).count() == len(events)
+    assert get_event_bus().pending_count(stream_for(booked), CONSUMER_GROUP) == 0
 
 
 def test_poison_event_becomes_a_dead_letter_and_the_admin_action_retries_it(
     patient, fast_backoff, clean_bus, admin_client
 ):
     neighbour = patient_in_bucket(7)
-    clean_bus.set(stream_for("PoisonProbe"), "not a stream")  # XADD to this key fails: WRONGTYPE
-    poison = record("shard_0", patient.id, event_type="PoisonProbe")
-    good = record("shard_0", neighbour.id)
+    clean_bus.set(stream_for(POISON_EVENT), "not a stream")  # XADD to this key fails: WRONGTYPE
+    poison = outbox_record("shard_0", patient.id, event_type=POISON_EVENT)
+    good = outbox_record("shard_0", neighbour.id)
 
     published = [outbox_relay_drain(shard_alias="shard_0") for _ in range(4)]
     assert published == [1, 0, 0, 0]
     poison.refresh_from_db()
     assert poison.status == OutboxStatus.DEAD and poison.attempts == 3 and "WRONGTYPE" in poison.last_error
-    assert stream_event_ids("TestHappened") == [str(good.id)]
+    assert stream_event_ids(RELAY_EVENT) == [str(good.id)]
 
     from prometheus_client import REGISTRY
 
     assert REGISTRY.get_sample_value("outbox_dead_letters", {"shard_id": "shard_0"}) == 1
 
-    clean_bus.delete(stream_for("PoisonProbe"))  # the operator fixed the cause
+    clean_bus.delete(stream_for(POISON_EVENT))  # the operator fixed the cause
     response = admin_client.post(
         "/admin/outbox/outboxevent/?shard=shard_0",
         {"action": "retry_selected", "_selected_action": [str(poison.id)]},
@@ -144,13 +135,13 @@ def test_poison_event_becomes_a_dead_letter_and_the_admin_action_retries_it(
     assert (poison.status, poison.attempts) == (OutboxStatus.PENDING, 0)
 
     assert outbox_relay_drain(shard_alias="shard_0") == 1
-    assert stream_event_ids("PoisonProbe") == [str(poison.id)]
+    assert stream_event_ids(POISON_EVENT) == [str(poison.id)]
     assert REGISTRY.get_sample_value("outbox_dead_letters", {"shard_id": "shard_0"}) == 0
 
 
 def test_dead_letter_list_in_the_admin_filters_by_status(patient, fast_backoff, clean_bus, admin_client):
-    clean_bus.set(stream_for("PoisonProbe"), "x")
-    poison = record("shard_0", patient.id, event_type="PoisonProbe")
+    clean_bus.set(stream_for(POISON_EVENT), "x")
+    poison = outbox_record("shard_0", patient.id, event_type=POISON_EVENT)
     for _ in range(3):
         outbox_relay_drain(shard_alias="shard_0")
     page = admin_client.get("/admin/outbox/outboxevent/?shard=shard_0&status__exact=dead")
@@ -161,7 +152,7 @@ def test_dead_letter_list_in_the_admin_filters_by_status(patient, fast_backoff, 
 def test_backlog_gauges_report_pending_count_and_oldest_age(patient):
     from prometheus_client import REGISTRY
 
-    record("shard_0", patient.id)
+    outbox_record("shard_0", patient.id)
     OutboxEvent.objects.using("shard_0").update(created_at=timezone.now() - timedelta(minutes=5))
     assert REGISTRY.get_sample_value("outbox_pending_events", {"shard_id": "shard_0"}) == 1
     assert REGISTRY.get_sample_value("outbox_oldest_pending_age_seconds", {"shard_id": "shard_0"}) >= 300
@@ -179,8 +170,8 @@ def test_dead_letter_commands_list_retry_and_drain(patient, fast_backoff, clean_
 
     from django.core.management import call_command
 
-    clean_bus.set(stream_for("PoisonProbe"), "x")
-    poison = record("shard_0", patient.id, event_type="PoisonProbe")
+    clean_bus.set(stream_for(POISON_EVENT), "x")
+    poison = outbox_record("shard_0", patient.id, event_type=POISON_EVENT)
     for _ in range(3):
         outbox_relay_drain(shard_alias="shard_0")
     listing = StringIO()
@@ -188,7 +179,7 @@ def test_dead_letter_commands_list_retry_and_drain(patient, fast_backoff, clean_
     assert "1 dead letter" in listing.getvalue() and str(poison.id) in listing.getvalue()
     assert "WRONGTYPE" in listing.getvalue()
 
-    clean_bus.delete(stream_for("PoisonProbe"))
+    clean_bus.delete(stream_for(POISON_EVENT))
     call_command("outbox_dead_letters", "--shard", "shard_0", "--retry", stdout=StringIO())
     poison.refresh_from_db()
     assert poison.status == OutboxStatus.PENDING
@@ -198,11 +189,11 @@ def test_dead_letter_commands_list_retry_and_drain(patient, fast_backoff, clean_
 
 
 def test_purge_drops_only_published_rows_past_the_retention(patient, fast_backoff, clean_bus):
-    from apps.outbox.services import outbox_published_purge
+    from apps.outbox.retention import outbox_published_purge
 
-    old_published, recent_published, waiting = (record("shard_0", patient.id, n=n) for n in range(3))
-    clean_bus.set(stream_for("PoisonProbe"), "x")
-    dead = record("shard_0", patient_in_bucket(8).id, event_type="PoisonProbe")
+    old_published, recent_published, waiting = (outbox_record("shard_0", patient.id) for _ in range(3))
+    clean_bus.set(stream_for(POISON_EVENT), "x")
+    dead = outbox_record("shard_0", patient_in_bucket(8).id, event_type=POISON_EVENT)
     OutboxEvent.objects.using("shard_0").filter(pk=waiting.pk).update(
         next_attempt_at=timezone.now() + timedelta(days=1)
     )

@@ -18,6 +18,7 @@ from apps.outbox.services import outbox_event_record
 from apps.outbox.tasks import outbox_relay_fan_out_task
 from pimlab_portal.celery import app as celery_app
 from tests.encounters.conftest import book, booking_body
+from tests.outbox.recording import RELAY_EVENT, valid_payload
 from tests.support.databases import child_env
 from tests.support.processes import process_stop
 
@@ -66,12 +67,21 @@ def test_booking_nudges_a_worker_that_publishes_its_event(relay_worker, patient,
 
 
 def test_beat_fan_out_drains_every_shard(relay_worker, patient, other_patient):
+    from apps.outbox import tasks
+
+    # Recording an event nudges its relay on commit; hold the nudges back so only the fan-out drains.
+    tasks._last_nudge.update({alias: time.monotonic() + 3600 for alias in ("shard_0", "shard_1")})
     recorded = {}
     for alias, owner in (("shard_0", patient), ("shard_1", other_patient)):
         with transaction.atomic(using=alias):
             recorded[alias] = outbox_event_record(
-                using=alias, aggregate_type="Patient", aggregate_id=owner.id, event_type="FanOutProbe", payload={}
+                using=alias,
+                event_type=RELAY_EVENT,
+                aggregate_id=owner.id,
+                payload=valid_payload(RELAY_EVENT, patient_id=owner.id),
             ).id
+    tasks._last_nudge.clear()
+    assert OutboxEvent.objects.using("shard_0").get(pk=recorded["shard_0"]).status == OutboxStatus.PENDING
     assert "outbox-relay-every-few-seconds" in outbox_schedules.BEAT_SCHEDULE
     outbox_relay_fan_out_task.delay()
     for alias, event_id in recorded.items():

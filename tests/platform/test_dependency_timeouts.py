@@ -23,6 +23,7 @@ from tests.claims.conftest import claim_body, post_claim
 from tests.encounters.conftest import booking_body
 from tests.factories import EncounterFactory, PatientFactory, persona_user
 from tests.support.api import api_client
+from tests.support.bus import broker_pools_reset
 from tests.support.claims import ensure_reference_data
 from tests.support.servers import blackhole_port, redis_server
 
@@ -70,15 +71,6 @@ def test_claim_submission_answers_503_naming_redis_when_the_rate_limiter_cannot_
     assert_dependency_503(response, "redis")
     assert seconds < REDIS_BOUND_SECONDS
     assert not Claim.objects.using(encounter._state.db).filter(encounter_id=encounter.id).exists()
-
-
-def broker_pools_reset(app) -> None:
-    """Close the app's broker connections; the next publish opens new ones on the current broker_url.
-    The producer pool is built on the connection pool, so it goes too (a kept one would say "Acquire
-    on closed pool" to every later publish in this process)."""
-    app.pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 def test_a_frozen_broker_does_not_hold_up_the_relay_nudge(tmp_path):

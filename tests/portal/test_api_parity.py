@@ -131,7 +131,7 @@ def test_browser_note_update_matches_the_api_note_update(lab):
     api_footprint = footprint(by_api, resource_id=by_api.id)
     page_footprint = footprint(by_page, resource_id=by_page.id)
     assert page_footprint == api_footprint
-    assert ("encounter.note.update", "success", "clinician") in page_footprint["audit"]
+    assert ("encounter.note.updated", "success", "clinician") in page_footprint["audit"]
     assert Encounter.objects.using("shard_0").get(pk=by_page.id).note_text == "Call [REDACTED-PHONE]."
     assert sample("encounter_note_update_duration_count", **metric) == before + 2
     assert persona_requests("clinician") == requests_before + 2
@@ -168,7 +168,7 @@ def test_browser_claim_matches_the_api_claim(lab):
     api_footprint = footprint(by_api, resource_id=api_claim.id)
     page_footprint = footprint(by_page, resource_id=page_claim.id)
     assert page_footprint == api_footprint
-    assert page_footprint["audit"] == [("claim.submit", "success", "billing_admin")]
+    assert page_footprint["audit"] == [("claim.submitted", "success", "billing_admin")]
     assert page_footprint["outbox"] == ["ClaimSubmitted"]
     assert span_names(page_claim.trace_id) == span_names(api_claim.trace_id)
     assert "Billing Orchestrator" in span_names(page_claim.trace_id)

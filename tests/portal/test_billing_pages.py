@@ -65,7 +65,7 @@ def test_billing_admin_submits_a_claim_and_a_second_one_is_refused_naming_the_ru
     html = second.content.decode()
     assert second.status_code == 403
     assert "duplicate claim rule" in html and "There is a problem" in html
-    assert AuditEvent.objects.using("shard_0").filter(action="claim.submit", outcome="guardrail_violation").exists()
+    assert AuditEvent.objects.using("shard_0").filter(action="claim.submitted", outcome="guardrail_violation").exists()
 
 
 def test_a_booked_visit_cannot_be_billed_and_the_page_says_why(lab):

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.backlog import BACKLOG_ALERT_NAME, projection_backlog_measure
 from apps.projections.consumer import ProjectionConsumer
+from apps.projections.services import projection_backlog_check
 from apps.projections.tasks import projections_backlog_check_task
 from apps.slo.models import AlertEvent
 from tests.support.envelopes import claim_submitted
@@ -55,14 +56,27 @@ def test_backlog_past_threshold_fires_the_alert_once_and_resolves(settings):
     bus = get_event_bus()
     bus.publish_batch(claims(8, committed_ago=timedelta(seconds=5)))
     assert projections_backlog_check_task.apply().get() == 8
-    projection_backlog_measure(bus=bus)  # still firing: no second event
+    projection_backlog_check(bus=bus)  # still firing: no second event
     assert REGISTRY.get_sample_value("projection_backlog_alert", {"projection": "financial"}) == 1
     firing = AlertEvent.objects.get(name=BACKLOG_ALERT_NAME, status="firing")
     assert firing.labels["projection"] == "financial" and "18_projection-backlog" in firing.annotations["runbook"]
 
     ProjectionConsumer(bus=bus, consumer="w").drain()
-    projection_backlog_measure(bus=bus)
+    projection_backlog_check(bus=bus)
     assert REGISTRY.get_sample_value("projection_backlog_alert", {"projection": "financial"}) == 0
     assert list(
         AlertEvent.objects.filter(name=BACKLOG_ALERT_NAME).order_by("occurred_at").values_list("status", flat=True)
     ) == ["firing", "resolved"]
+
+
+def test_measuring_the_backlog_writes_nothing_even_past_the_threshold(settings):
+    from apps.projections.models import ProjectionCheckpoint
+
+    settings.PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS = 5
+    bus = get_event_bus()
+    bus.publish_batch(claims(8, committed_ago=timedelta(seconds=5)))
+    assert projection_backlog_measure(bus=bus).total == 8
+    assert not AlertEvent.objects.filter(name=BACKLOG_ALERT_NAME).exists()
+    assert not ProjectionCheckpoint.objects.filter(backlog_alert_firing=True).exists()
+    assert projection_backlog_check(bus=bus).total == 8  # the service is what raises it
+    assert AlertEvent.objects.filter(name=BACKLOG_ALERT_NAME, status="firing").count() == 1

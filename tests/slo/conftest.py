@@ -89,3 +89,17 @@ def healthz_traffic(client):
             assert client.post("/healthz").status_code == 405
 
     return send
+
+
+@pytest.fixture
+def alert_delivery_in_process():
+    """Run the delivery task (``slo.alert_event_deliver``) in this process when it is enqueued, so
+    a test can look at the receiver right after the commit. ``test_webhook_worker`` covers the
+    same path with a real worker process."""
+    import apps.slo.tasks  # noqa: F401 (registers the task, as a worker's autodiscovery does)
+    from pimlab_portal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

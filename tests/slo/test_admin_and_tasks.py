@@ -76,7 +76,7 @@ def test_prune_keeps_what_the_window_can_reach(evaluated):
     assert sli_samples_prune(now=EPOCH + timedelta(days=32)) == 2
 
 
-def test_admin_sends_an_alert_event_again(admin_client, evaluated, settings):
+def test_admin_sends_an_alert_event_again(admin_client, evaluated, settings, alert_delivery_in_process):
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

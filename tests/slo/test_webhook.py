@@ -52,6 +52,16 @@ def receiver():
     server.close()
 
 
+def rto_breach_alert_record() -> AlertEvent:
+    return alert_event_record(
+        name="ChaosRtoBreached",
+        severity="critical",
+        status="firing",
+        labels={"experiment": "failover", "shard_id": "shard_0"},
+        annotations={"summary": "RTO 31 s over the 25 s target"},
+    )
+
+
 def _assert_alertmanager_shape(payload: dict) -> dict:
     assert payload["version"] == "4"
     assert set(payload) >= {
@@ -76,7 +86,7 @@ def _assert_alertmanager_shape(payload: dict) -> dict:
 
 
 def test_page_and_resolution_are_posted_in_alertmanager_format(
-    spec_dir, healthz_traffic, receiver, settings, django_capture_on_commit_callbacks
+    spec_dir, healthz_traffic, receiver, settings, django_capture_on_commit_callbacks, alert_delivery_in_process
 ):
     settings.PIMLAB_ALERT_WEBHOOK_URL = receiver.url
     spec_dir.write("probe-availability", ratio_spec("probe-availability", objective=0.999, min_events=0))
@@ -122,19 +132,15 @@ def test_page_and_resolution_are_posted_in_alertmanager_format(
     assert alert["fingerprint"] == _assert_alertmanager_shape(payload)["fingerprint"]
 
 
-def test_an_unreachable_receiver_is_retried_later(settings, django_capture_on_commit_callbacks):
+def test_an_unreachable_receiver_is_retried_later(
+    settings, django_capture_on_commit_callbacks, alert_delivery_in_process
+):
     down = _Receiver()
     url = down.url
     down.close()  # nothing listens on that port now
     settings.PIMLAB_ALERT_WEBHOOK_URL = url
     with django_capture_on_commit_callbacks(execute=True):
-        event = alert_event_record(
-            name="ChaosRtoBreached",
-            severity="critical",
-            status="firing",
-            labels={"experiment": "failover", "shard_id": "shard_0"},
-            annotations={"summary": "RTO 31 s over the 25 s target"},
-        )
+        event = rto_breach_alert_record()
     event.refresh_from_db()
     assert event.delivered_at is None
     assert event.delivery_error

@@ -28,3 +28,17 @@ def redis_emptied() -> Iterator[redis.Redis]:
     finally:
         client.flushdb()
         reset_event_bus()
+
+
+def broker_pools_reset(app) -> None:
+    """Close the app's broker connections; the next publish opens new ones on the current broker_url.
+    The producer pool is built on the connection pool, so it goes too (a kept one would say "Acquire
+    on closed pool" to every later publish in this process). kombu keeps both pools in process-wide
+    registries keyed by broker URL, so those are emptied too: a closed pool left there would be
+    handed out again once ``broker_url`` is back to the test broker."""
+    from kombu import pools
+
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from apps.outbox.eventbus import get_event_bus
+from apps.outbox.events import AggregateType, EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
 
 _ids = itertools.count(1)
@@ -50,8 +51,8 @@ def encounter_created(
 ) -> dict:
     return {
         "event_id": event_id or f"enc-{next(_ids)}-{uuid.uuid4().hex[:8]}",
-        "event_type": "EncounterCreated",
-        "aggregate_type": "patient",
+        "event_type": EventType.ENCOUNTER_CREATED.value,
+        "aggregate_type": AggregateType.PATIENT.value,
         "aggregate_id": str(patient_id),
         "occurred_at": (occurred_at or timezone.now()).isoformat(),
         "payload": {
@@ -78,8 +79,8 @@ def claim_submitted(
 ) -> dict:
     return {
         "event_id": event_id or f"clm-{next(_ids)}-{uuid.uuid4().hex[:8]}",
-        "event_type": "ClaimSubmitted",
-        "aggregate_type": "patient",
+        "event_type": EventType.CLAIM_SUBMITTED.value,
+        "aggregate_type": AggregateType.PATIENT.value,
         "aggregate_id": str(patient_id),
         "occurred_at": submitted_at.isoformat(),
         "payload": {
@@ -103,8 +104,8 @@ def claim_paid(
 ) -> dict:
     return {
         "event_id": event_id or f"pay-{next(_ids)}-{uuid.uuid4().hex[:8]}",
-        "event_type": "ClaimPaid",
-        "aggregate_type": "patient",
+        "event_type": EventType.CLAIM_PAID.value,
+        "aggregate_type": AggregateType.PATIENT.value,
         "aggregate_id": str(patient_id),
         "occurred_at": paid_at.isoformat(),
         "payload": {

@@ -17,9 +17,10 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.audits.models import AuditOutcome
-from apps.audits.services import audit_event_record
+from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.resolver import shard_for_id
+from apps.outbox.changes import change_record
 from apps.slo.services import alert_event_record
 from apps.telemetry import context
 from apps.telemetry.spans import participant_span
@@ -56,7 +57,12 @@ from .validation import NoteChange, ValidatedNote
 
 logger = structlog.get_logger(__name__)
 
-NOTE_RESOURCE_TYPE = "encounter_note"
+# What a note access check was for (the API's operation) → the audit action it is recorded as.
+NOTE_ACCESS_ACTIONS = {
+    "read": AuditAction.ENCOUNTER_NOTE_READ,
+    "update": AuditAction.ENCOUNTER_NOTE_UPDATED,
+    "history": AuditAction.ENCOUNTER_NOTE_HISTORY_READ,
+}
 TEMPORAL_HISTORY_RUNBOOK = "docs/runbooks/07_temporal-history-repair.md"
 
 
@@ -87,13 +93,13 @@ def encounter_note_access_record(
     """Audit a note read or a refused read/change, in its own transaction on the encounter's shard."""
     alias = encounter._state.db
     with transaction.atomic(using=alias):
-        audit_event_record(
+        change_record(
             using=alias,
-            patient_id=encounter.patient_id,
-            action=f"encounter.note.{operation}",
-            resource_type=NOTE_RESOURCE_TYPE,
-            resource_id=encounter.id,
             actor=actor,
+            patient_id=encounter.patient_id,
+            action=NOTE_ACCESS_ACTIONS[operation],
+            resource_type=ResourceType.ENCOUNTER_NOTE,
+            resource_id=encounter.id,
             outcome=outcome,
             detail={"reason": reason} if reason else {},
         )
@@ -204,13 +210,13 @@ def _note_write(encounter: Encounter, *, alias: str, actor: Actor, note: Validat
             _encounter_save_without_history(encounter, using=alias)
             with participant_span(SPAN_TEMPORAL_HISTORY, encounter_id=encounter.id):
                 _temporal_history_write(encounter, using=alias, actor=actor, note=note, when=now)
-        audit_event_record(
+        change_record(
             using=alias,
-            patient_id=encounter.patient_id,
-            action="encounter.note.amend" if note.is_amendment else f"encounter.note.{_verb(note)}",
-            resource_type=NOTE_RESOURCE_TYPE,
-            resource_id=encounter.id,
             actor=actor,
+            patient_id=encounter.patient_id,
+            action=_note_action(note),
+            resource_type=ResourceType.ENCOUNTER_NOTE,
+            resource_id=encounter.id,
             detail=_audit_detail(encounter, note),
         )
 
@@ -238,6 +244,14 @@ def _note_update_observe(encounter: Encounter, *, note: ValidatedNote) -> None:
 
 def _verb(note: ValidatedNote) -> str:
     return "sign" if note.status == NoteStatus.SIGNED else "update"
+
+
+def _note_action(note: ValidatedNote) -> AuditAction:
+    if note.is_amendment:
+        return AuditAction.ENCOUNTER_NOTE_AMENDED
+    if note.status == NoteStatus.SIGNED:
+        return AuditAction.ENCOUNTER_NOTE_SIGNED
+    return AuditAction.ENCOUNTER_NOTE_UPDATED
 
 
 def _note_fields_apply(encounter: Encounter, *, note: ValidatedNote, actor: Actor, when) -> None:

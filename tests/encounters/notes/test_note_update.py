@@ -176,7 +176,7 @@ def test_amendment_with_reason_is_recorded(world):
     stored = _reload(world.encounter)
     assert stored.note_status == "signed" and stored.note_amendment_reason == "Troponin result arrived"
     event = AuditEvent.objects.using(stored._state.db).filter(resource_id=str(stored.id)).latest("occurred_at")
-    assert event.action == "encounter.note.amend" and event.detail["amendment"] is True
+    assert event.action == "encounter.note.amended" and event.detail["amendment"] is True
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_every_mutation_writes_its_audit_event_in_the_same_transaction(world):
     before = REGISTRY.get_sample_value("audit_event_write_total", labels) or 0
     _sign(client, world, text="Seen. SSN 123-45-6789.")
     alias = world.encounter._state.db
-    events = AuditEvent.objects.using(alias).filter(resource_id=str(world.encounter.id), action="encounter.note.sign")
+    events = AuditEvent.objects.using(alias).filter(resource_id=str(world.encounter.id), action="encounter.note.signed")
     assert events.count() == 1
     event = events.get()
     assert event.actor_role == "clinician" and event.request_id and event.trace_id

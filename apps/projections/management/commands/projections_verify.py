@@ -1,13 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from apps.outbox.eventbus import get_event_bus
-from apps.projections.selectors import read_models_snapshot
-from apps.projections.services import read_models_rebuild
-
-
-class _RollBack(Exception):
-    pass
+from apps.projections.selectors import read_models_differences, read_models_snapshot
+from apps.projections.services import read_models_replay_snapshot
 
 
 class Command(BaseCommand):
@@ -18,22 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         live = read_models_snapshot()
-        replayed = None
-        try:
-            with transaction.atomic(using="default"):
-                read_models_rebuild(bus=get_event_bus())
-                replayed = read_models_snapshot()
-                raise _RollBack
-        except _RollBack:
-            pass
-        differences = {
-            name: (
-                len(live[name]) if isinstance(live[name], list) else live[name],
-                len(replayed[name]) if isinstance(replayed[name], list) else replayed[name],
-            )
-            for name in live
-            if live[name] != replayed[name]
-        }
+        differences = read_models_differences(live=live, replayed=read_models_replay_snapshot(bus=get_event_bus()))
         if differences:
             for name, (live_count, replay_count) in differences.items():
                 self.stderr.write(f"{name}: live {live_count} rows/events, replay {replay_count}")

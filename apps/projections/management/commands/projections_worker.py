@@ -3,8 +3,8 @@ import signal
 from django.core.management.base import BaseCommand
 
 from apps.outbox.eventbus import get_event_bus
-from apps.projections.backlog import projection_backlog_measure
 from apps.projections.consumer import ProjectionConsumer
+from apps.projections.services import projection_backlog_check
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         def on_batch(outcome):
             batches.append(outcome)
             if len(batches) % 20 == 0:
-                projection_backlog_measure(bus=bus)
+                projection_backlog_check(bus=bus)
 
         applied = worker.run(stop=lambda: bool(stopping), max_batches=max_batches, on_batch=on_batch)
         self.stdout.write(f"stopped after applying {applied} events")

@@ -1,5 +1,6 @@
-"""Claim write use cases. Each runs in ONE transaction on the patient's shard, writing the change,
-its AUDIT_EVENT and its outbox event together."""
+"""Submitting a claim (seed "Billing Admin Submits Claim"): validate and enrich, apply the
+guardrails, then write the claim, its AUDIT_EVENT and its ``ClaimSubmitted`` event in ONE
+transaction on the patient's shard."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -16,22 +16,22 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audits.models import AuditOutcome
-from apps.audits.services import audit_event_record
+from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
 from apps.encounters.models import Encounter, EncounterStatus
-from apps.outbox.services import outbox_event_record
+from apps.outbox.changes import change_record
+from apps.outbox.events import EventType
 from apps.patients.models import Patient
 from apps.telemetry import context
 from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
-from . import guardrails
-from .errors import (
+from .. import guardrails
+from ..errors import (
     SUBMISSION_REJECTIONS,
-    ActiveClaimNotFound,
     EncounterMismatch,
     EncounterNotFinished,
     GuardrailViolation,
@@ -40,18 +40,14 @@ from .errors import (
     UnknownPatient,
     UnknownPayer,
 )
-from .metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_RETENTION_ACTIONS_TOTAL, CLAIM_SUBMIT_LATENCY
-from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimStatus, Payer, RetentionPolicy
+from ..metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_SUBMIT_LATENCY
+from ..models import Claim, ClaimLineItem, Payer
 
 logger = structlog.get_logger(__name__)
 
 # Transient SQL errors (lost connection, serialization failure, deadlock): retried, then 503.
 PERSIST_ATTEMPTS = 3
 PERSIST_BUDGET_SECONDS = 3.0
-
-CLAIM_SUBMITTED = "ClaimSubmitted"
-CLAIM_PAID = "ClaimPaid"
-AGGREGATE_TYPE = "patient"
 
 
 @dataclass(frozen=True)
@@ -235,28 +231,22 @@ def _persist(
                     idempotency_key=idempotency_key,
                     fingerprint=fingerprint,
                 )
-                audit_event_record(
-                    using=alias,
-                    patient_id=patient.id,
-                    action="claim.submit",
-                    resource_type="claim",
-                    resource_id=claim.id,
-                    actor=actor,
-                    detail={
-                        "encounter_id": str(encounter.id),
-                        "payer_code": payer.code,
-                        "line_item_count": len(line_items),
-                        "retention_class": claim.retention_class,
-                    },
-                )
-            with participant_span(Participant.OUTBOX_WRITER, event_type=CLAIM_SUBMITTED):
-                outbox_event_record(
-                    using=alias,
-                    aggregate_type=AGGREGATE_TYPE,
-                    aggregate_id=patient.id,
-                    event_type=CLAIM_SUBMITTED,
-                    payload=claim_submitted_payload(claim, line_item_count=len(line_items)),
-                )
+            change_record(
+                using=alias,
+                actor=actor,
+                patient_id=patient.id,
+                action=AuditAction.CLAIM_SUBMITTED,
+                resource_type=ResourceType.CLAIM,
+                resource_id=claim.id,
+                detail={
+                    "encounter_id": str(encounter.id),
+                    "payer_code": payer.code,
+                    "line_item_count": len(line_items),
+                    "retention_class": claim.retention_class,
+                },
+                event_type=EventType.CLAIM_SUBMITTED,
+                payload=claim_submitted_payload(claim, line_item_count=len(line_items)),
+            )
             return ClaimSubmission(claim=claim, created=True)
     except IntegrityError:
         # A concurrent request won the race on the idempotency key or the encounter.
@@ -352,144 +342,12 @@ def _record_violation(
     CLAIM_GUARDRAIL_VIOLATIONS_TOTAL.labels(rule=violation.rule, shard_id=alias, actor_role=actor.role).inc()
     logger.warning("claim_guardrail_violation", rule=violation.rule, encounter_id=str(encounter_id))
     with transaction.atomic(using=alias):
-        audit_event_record(
+        change_record(
             using=alias,
             patient_id=patient_id,
-            action="claim.submit",
-            resource_type="claim",
+            action=AuditAction.CLAIM_SUBMITTED,
+            resource_type=ResourceType.CLAIM,
             actor=actor,
             outcome=AuditOutcome.GUARDRAIL_VIOLATION,
             detail={"rule": violation.rule, "encounter_id": str(encounter_id), **violation.context},
         )
-
-
-# --- Payment ----------------------------------------------------------------------------------------
-
-
-def claim_payment_record(*, actor: Actor, claim_id: int, paid_amount: Decimal) -> Claim:
-    """Record the payer's remittance: the claim moves from open to paid and ``ClaimPaid`` is emitted."""
-    alias = shard_for_id(claim_id)
-    context.bind(shard_id=alias)
-    with participant_span(Participant.BILLING_ORCHESTRATOR, claim_id=claim_id), transaction.atomic(using=alias):
-        claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
-        if claim is None:
-            raise ActiveClaimNotFound(f"No active claim has id {claim_id}.")
-        if claim.status == ClaimStatus.PAID:
-            return claim
-        claim.status = ClaimStatus.PAID
-        claim.paid_amount = paid_amount
-        claim.paid_at = timezone.now()
-        claim.save(using=alias, update_fields=["status", "paid_amount", "paid_at"])
-        audit_event_record(
-            using=alias,
-            patient_id=claim.patient_id,
-            action="claim.payment_record",
-            resource_type="claim",
-            resource_id=claim.id,
-            actor=actor,
-        )
-        outbox_event_record(
-            using=alias,
-            aggregate_type=AGGREGATE_TYPE,
-            aggregate_id=claim.patient_id,
-            event_type=CLAIM_PAID,
-            payload={
-                "claim_id": str(claim.id),
-                "patient_id": str(claim.patient_id),
-                "paid_amount": str(paid_amount),
-                "paid_at": claim.paid_at.isoformat(),
-            },
-        )
-    logger.info("claim_paid", claim_id=str(claim.id), amount_band=amount_band(paid_amount))
-    return claim
-
-
-# --- Retention and archival ------------------------------------------------------------------------
-
-
-def _policies() -> dict[str, RetentionPolicy]:
-    return {policy.retention_class: policy for policy in RetentionPolicy.objects.using("default").all()}
-
-
-def claim_archive(*, claim_id: int, now: datetime | None = None) -> ArchivedClaim | None:
-    """Move one claim past its active window into archive storage (same shard, one transaction)."""
-    now = now or timezone.now()
-    alias = shard_for_id(claim_id)
-    context.bind(shard_id=alias)
-    policy = _policies().get(
-        Claim.objects.using(alias).filter(pk=claim_id).values_list("retention_class", flat=True).first() or ""
-    )
-    actor = Actor.system("claims-retention")
-    with transaction.atomic(using=alias):
-        claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
-        if claim is None or policy is None or claim.submitted_at + timedelta(days=policy.active_days) > now:
-            return None
-        line_items = [
-            {
-                "sequence": item.sequence,
-                "procedure_code": item.procedure_code,
-                "diagnosis_codes": item.diagnosis_codes,
-                "units": item.units,
-                "unit_price": str(item.unit_price),
-                "line_total": str(item.line_total),
-            }
-            for item in claim.line_items.using(alias).order_by("sequence")
-        ]
-        archived = ArchivedClaim(
-            claim_id=claim.id,
-            patient_id=claim.patient_id,
-            encounter_id=claim.encounter_id,
-            payer_code=claim.payer_code,
-            status=claim.status,
-            currency=claim.currency,
-            total_amount=claim.total_amount,
-            paid_amount=claim.paid_amount,
-            retention_class=claim.retention_class,
-            submitted_by_user_id=claim.submitted_by_user_id,
-            submitted_at=claim.submitted_at,
-            paid_at=claim.paid_at,
-            line_items=line_items,
-            archived_at=now,
-            purge_after=claim.submitted_at + timedelta(days=policy.retention_days),
-        )
-        archived.save(using=alias)
-        claim.delete(using=alias)
-        audit_event_record(
-            using=alias,
-            patient_id=archived.patient_id,
-            action="claim.archive",
-            resource_type="claim",
-            resource_id=archived.claim_id,
-            actor=actor,
-            detail={"retention_class": policy.retention_class, "purge_after": archived.purge_after.isoformat()},
-        )
-    CLAIM_RETENTION_ACTIONS_TOTAL.labels(
-        action="archived", retention_class=policy.retention_class, shard_id=alias
-    ).inc()
-    logger.info("claim_archived", claim_id=str(claim_id), retention_class=policy.retention_class)
-    return archived
-
-
-def archived_claim_purge(*, claim_id: int, now: datetime | None = None) -> bool:
-    """Delete an archived claim whose retention period is over; the audit event outlives it."""
-    now = now or timezone.now()
-    alias = shard_for_id(claim_id)
-    context.bind(shard_id=alias)
-    with transaction.atomic(using=alias):
-        archived = ArchivedClaim.objects.using(alias).select_for_update().filter(claim_id=claim_id).first()
-        if archived is None or archived.purge_after > now:
-            return False
-        retention_class = archived.retention_class
-        archived.delete(using=alias)
-        audit_event_record(
-            using=alias,
-            patient_id=archived.patient_id,
-            action="claim.purge",
-            resource_type="claim",
-            resource_id=claim_id,
-            actor=Actor.system("claims-retention"),
-            detail={"retention_class": retention_class, "purge_after": archived.purge_after.isoformat()},
-        )
-    CLAIM_RETENTION_ACTIONS_TOTAL.labels(action="purged", retention_class=retention_class, shard_id=alias).inc()
-    logger.info("claim_purged", claim_id=str(claim_id), retention_class=retention_class)
-    return True

@@ -1,0 +1,60 @@
+"""One vocabulary for AUDIT_EVENTs: ``<resource>.<verb in the past tense>`` in lower case, and
+resource types in lower snake case. A refused attempt keeps the action it attempted and says so
+in its ``outcome`` (``claim.submitted`` + ``guardrail_violation``).
+
+Events recorded before this vocabulary keep the names they were written with, on the shards as in
+the audit store: shard events are immutable (a trigger refuses any change of their content) and
+store links are hash-chained, so rewriting either would destroy the evidence they are. New events
+use the names below; ``audit_action_canonical`` reads an old name as its new one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    ENCOUNTER_BOOKED = "encounter.booked"
+    ENCOUNTER_FINISHED = "encounter.finished"
+    ENCOUNTER_NOTE_READ = "encounter.note.read"
+    ENCOUNTER_NOTE_HISTORY_READ = "encounter.note.history_read"
+    ENCOUNTER_NOTE_UPDATED = "encounter.note.updated"
+    ENCOUNTER_NOTE_SIGNED = "encounter.note.signed"
+    ENCOUNTER_NOTE_AMENDED = "encounter.note.amended"
+    CLAIM_SUBMITTED = "claim.submitted"
+    CLAIM_PAID = "claim.paid"
+    CLAIM_ARCHIVED = "claim.archived"
+    CLAIM_PURGED = "claim.purged"
+    CARE_TEAM_MEMBER_ADDED = "care_team_member.added"
+    CARE_TEAM_MEMBER_REMOVED = "care_team_member.removed"
+
+
+class ResourceType(StrEnum):
+    ENCOUNTER = "encounter"
+    ENCOUNTER_NOTE = "encounter_note"
+    CLAIM = "claim"
+    CARE_TEAM_MEMBER = "care_team_member"
+
+
+# Names written before the vocabulary was settled → the name they mean today.
+LEGACY_ACTIONS: dict[str, AuditAction] = {
+    "encounter.finish": AuditAction.ENCOUNTER_FINISHED,
+    "encounter.note.history": AuditAction.ENCOUNTER_NOTE_HISTORY_READ,
+    "encounter.note.update": AuditAction.ENCOUNTER_NOTE_UPDATED,
+    "encounter.note.sign": AuditAction.ENCOUNTER_NOTE_SIGNED,
+    "encounter.note.amend": AuditAction.ENCOUNTER_NOTE_AMENDED,
+    "claim.submit": AuditAction.CLAIM_SUBMITTED,
+    "claim.payment_record": AuditAction.CLAIM_PAID,
+    "claim.archive": AuditAction.CLAIM_ARCHIVED,
+    "claim.purge": AuditAction.CLAIM_PURGED,
+}
+LEGACY_RESOURCE_TYPES: dict[str, ResourceType] = {"Encounter": ResourceType.ENCOUNTER}
+
+
+def audit_action_canonical(action: str) -> str:
+    """The current name of a stored action (old audit-store rows keep their original text)."""
+    return str(LEGACY_ACTIONS.get(action, action))
+
+
+def audit_resource_type_canonical(resource_type: str) -> str:
+    return str(LEGACY_RESOURCE_TYPES.get(resource_type, resource_type))
