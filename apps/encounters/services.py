@@ -28,6 +28,7 @@ from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem
 from apps.core.ids import bucket_of
+from apps.core.redaction import phi_redact
 from apps.core.resolver import shard_for_bucket, shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
 from apps.outbox.models import OutboxStatus
@@ -129,7 +130,9 @@ def encounter_book(
     Returns an ``EncounterBooking`` (``encounter, created = encounter_book(...)`` also works).
     Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyConflict`` (key
     reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
-    once the retry budget is spent — in every case nothing is written."""
+    once the retry budget is spent — in every case nothing is written. Identifiers in ``reason``
+    are masked before anything is stored (apps.core.redaction)."""
+    reason, _ = phi_redact(reason)
     _booking_validate(
         actor=actor,
         encounter_type=encounter_type,

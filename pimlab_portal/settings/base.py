@@ -267,3 +267,7 @@ PIMLAB_TOKEN_CACHE_SECONDS = float(os.environ.get("PIMLAB_TOKEN_CACHE_SECONDS", 
 # and the lab's log queries never use it).
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = os.environ.get("PIMLAB_LOG_CLIENT_IP", "0") == "1"
 # --- end request hot path ----------------------------------------------------------------------
+
+# --- Access control and PHI protection (docs/access-policy.md) ---------------------------------
+# Seeded MRNs are this prefix + 7 digits (LAB0000042); free-text redaction masks any MRN with it.
+PIMLAB_MRN_PREFIX = os.environ.get("PIMLAB_MRN_PREFIX", "LAB")
