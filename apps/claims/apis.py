@@ -15,6 +15,7 @@ from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, IsBillingAdmin
 from apps.telemetry.spans import participant_span
 
+from .access import claim_read_audit, claim_read_view, line_items_for_view
 from .code_sets import diagnosis_code_problem, procedure_code_problem
 from .fhir import claim_as_fhir
 from .guardrails import GuardrailViolation
@@ -176,6 +177,9 @@ class ClaimDetailApi(APIView):
     )
     def get(self, request, claim_id: str):
         claim_id = _claim_id(claim_id)
+        actor = Actor.from_user(request.user)
+        fhir = request.accepted_renderer.format == "fhir"
+        view = claim_read_view(actor=actor, fhir=fhir)
         claim = claim_get(claim_id=claim_id)
         if claim is None:
             archived = archived_claim_get(claim_id=claim_id)
@@ -186,13 +190,21 @@ class ClaimDetailApi(APIView):
                     detail=f"No claim has id {claim_id}.",
                     remediation="Check the id; purged claims are gone for good.",
                 )
-            if request.accepted_renderer.format == "fhir":
+            if fhir:
                 raise Problem(
                     status_code=410,
                     title="Archived",
                     detail="Archived claims are not served as FHIR resources.",
                     remediation="Read the archived copy as JSON (without format=fhir) or in the Django admin.",
                 )
+            claim_read_audit(
+                actor=actor,
+                using=archived._state.db,
+                patient_id=archived.patient_id,
+                claim_id=claim_id,
+                view=view,
+                fhir=False,
+            )
             return Response(
                 {
                     "claim_id": str(archived.claim_id),
@@ -203,15 +215,18 @@ class ClaimDetailApi(APIView):
                     "retention_class": archived.retention_class,
                     "archived_at": archived.archived_at,
                     "purge_after": archived.purge_after,
-                    "line_items": archived.line_items,
+                    "line_items": line_items_for_view(archived.line_items, view=view),
                 }
             )
         line_items = claim_line_items(claim=claim)
-        if request.accepted_renderer.format == "fhir":
+        claim_read_audit(
+            actor=actor, using=claim._state.db, patient_id=claim.patient_id, claim_id=claim.id, view=view, fhir=fhir
+        )
+        if fhir:
             return Response(claim_as_fhir(claim, line_items))
         body = dict(self.OutputSerializer(claim).data)
         body["archived"] = False
-        body["line_items"] = self.LineItemOutputSerializer(line_items, many=True).data
+        body["line_items"] = line_items_for_view(self.LineItemOutputSerializer(line_items, many=True).data, view=view)
         body["links"] = {"self": claim_link(claim.id), "trace": trace_link(claim.trace_id)}
         return Response(body)
 
@@ -221,17 +236,34 @@ class ClaimPaymentApi(APIView):
 
     @extend_schema_serializer(component_name="ClaimPaymentInput")
     class InputSerializer(serializers.Serializer):
-        paid_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
+        paid_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
-    @extend_schema(request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request, claim_id: str):
         claim_id = _claim_id(claim_id)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 128:
+            raise Problem(
+                status_code=400,
+                title="Idempotency-Key required",
+                detail="Each payment needs its own Idempotency-Key header (1-128 characters).",
+                remediation="Send a fresh UUID as Idempotency-Key per payment; reuse it only to retry that payment.",
+                code="idempotency_key_missing",
+            )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        claim = claim_payment_record(
-            actor=Actor.from_user(request.user), claim_id=claim_id, paid_amount=data.validated_data["paid_amount"]
+        result = claim_payment_record(
+            actor=Actor.from_user(request.user),
+            claim_id=claim_id,
+            paid_amount=data.validated_data["paid_amount"],
+            idempotency_key=key,
         )
-        return Response({"claim_id": str(claim.id), "status": claim.status}, status=status.HTTP_200_OK)
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return Response(result.as_dict(), status=status.HTTP_200_OK, headers=headers)
 
 
 class PayerListApi(APIView):

@@ -19,8 +19,10 @@ from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem
+from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
+from apps.core.sharding import shard_scope
 from apps.core.sql_retry import transient_sql_retrying
 from apps.encounters.models import Encounter, EncounterStatus
 from apps.outbox.services import outbox_event_record
@@ -31,7 +33,8 @@ from apps.telemetry.spans import participant_span
 from . import guardrails
 from .guardrails import GuardrailViolation
 from .metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_RETENTION_ACTIONS_TOTAL, CLAIM_SUBMIT_LATENCY
-from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimStatus, Payer, RetentionPolicy
+from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimPayment, ClaimStatus, Payer, RetentionPolicy
+from .selectors import claim_payment_find
 
 logger = structlog.get_logger(__name__)
 
@@ -336,6 +339,9 @@ def _claim_create(
         row.assign_id()
         rows.append(row)
     ClaimLineItem.objects.using(alias).bulk_create(rows)
+    # bulk_create sends no signals: the line items' first history rows are written explicitly.
+    with shard_scope(alias):
+        ClaimLineItem.history.bulk_history_create(rows, default_change_reason="claim submitted")
     return claim
 
 
@@ -376,25 +382,78 @@ def _record_violation(
 # --- Payment ----------------------------------------------------------------------------------------
 
 
-def claim_payment_record(*, actor: Actor, claim_id: int, paid_amount: Decimal) -> Claim:
-    """Record the payer's remittance: the claim moves from open to paid and ``ClaimPaid`` is emitted."""
+@dataclass(frozen=True)
+class ClaimPaymentResult:
+    """What ``claim_payment_record`` returns; ``replayed`` when the key was used before."""
+
+    claim: Claim
+    payment: ClaimPayment
+    replayed: bool
+
+    def as_dict(self) -> dict:
+        """The answer, the same for the first call and every replay of its key."""
+        return {
+            "claim_id": str(self.claim.id),
+            "payment_id": str(self.payment.id),
+            "amount": str(self.payment.amount),
+            "balance_after": str(self.payment.balance_after),
+            "status": ClaimStatus.PAID,
+            "recorded_at": self.payment.recorded_at.isoformat(),
+        }
+
+
+def claim_payment_record(
+    *, actor: Actor, claim_id: int, paid_amount: Decimal, idempotency_key: str
+) -> ClaimPaymentResult:
+    """Record one remittance from the payer: the claim's paid total grows by ``paid_amount`` (never
+    past its total), it moves to paid and ``ClaimPaid`` is emitted. The same ``idempotency_key``
+    again answers with the first payment and changes nothing; with another amount it is a conflict."""
     alias = shard_for_id(claim_id)
     context.bind(shard_id=alias)
     with participant_span("Billing Orchestrator", claim_id=claim_id), transaction.atomic(using=alias):
         claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
         if claim is None:
-            raise Problem(
-                status_code=404,
-                title="Not found",
-                detail=f"No active claim has id {claim_id}.",
+            raise NotFound(
+                f"No active claim has id {claim_id}.",
                 remediation="Check the claim id; archived claims cannot be paid.",
             )
-        if claim.status == ClaimStatus.PAID:
-            return claim
+        earlier = claim_payment_find(claim=claim, idempotency_key=idempotency_key)
+        if earlier is not None:
+            if earlier.amount != paid_amount:
+                raise Conflict(
+                    f"Idempotency-Key {idempotency_key!r} already recorded a payment of {earlier.amount}.",
+                    title="Idempotency-Key reused",
+                    code="idempotency_key_conflict",
+                    remediation="Send a new Idempotency-Key for a new payment; reuse a key only to retry "
+                    "the very same payment.",
+                )
+            return ClaimPaymentResult(claim=claim, payment=earlier, replayed=True)
+        balance = claim.total_amount - (claim.paid_amount or Decimal("0"))
+        if paid_amount > balance:
+            raise InvalidInput(
+                f"The payment of {paid_amount} is larger than the claim's remaining balance of {balance}.",
+                title="Payment exceeds the remaining balance",
+                code="payment_exceeds_balance",
+                field="paid_amount",
+                remediation="Record at most the remaining balance; check the remittance advice for the "
+                "amount this claim was paid.",
+                extra={"remaining_balance": str(balance), "total_amount": str(claim.total_amount)},
+            )
+        now = timezone.now()
         claim.status = ClaimStatus.PAID
-        claim.paid_amount = paid_amount
-        claim.paid_at = timezone.now()
+        claim.paid_amount = (claim.paid_amount or Decimal("0")) + paid_amount
+        claim.paid_at = now
+        claim._change_reason = "payment recorded"
         claim.save(using=alias, update_fields=["status", "paid_amount", "paid_at"])
+        payment = ClaimPayment(
+            claim=claim,
+            amount=paid_amount,
+            balance_after=balance - paid_amount,
+            idempotency_key=idempotency_key,
+            recorded_by_user_id=actor.user_id or 0,
+            recorded_at=now,
+        )
+        payment.save(using=alias)
         audit_event_record(
             using=alias,
             patient_id=claim.patient_id,
@@ -402,6 +461,7 @@ def claim_payment_record(*, actor: Actor, claim_id: int, paid_amount: Decimal) -
             resource_type="claim",
             resource_id=claim.id,
             actor=actor,
+            detail={"payment_id": str(payment.id), "balance_after": str(payment.balance_after)},
         )
         outbox_event_record(
             using=alias,
@@ -411,12 +471,13 @@ def claim_payment_record(*, actor: Actor, claim_id: int, paid_amount: Decimal) -
             payload={
                 "claim_id": str(claim.id),
                 "patient_id": str(claim.patient_id),
-                "paid_amount": str(paid_amount),
+                # The claim's paid total, so a projection that keeps the latest value stays right.
+                "paid_amount": str(claim.paid_amount),
                 "paid_at": claim.paid_at.isoformat(),
             },
         )
     logger.info("claim_paid", claim_id=str(claim.id), amount_band=amount_band(paid_amount))
-    return claim
+    return ClaimPaymentResult(claim=claim, payment=payment, replayed=False)
 
 
 # --- Retention and archival ------------------------------------------------------------------------

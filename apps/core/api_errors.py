@@ -10,6 +10,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from .errors import DomainError
 from .ids import InvalidShardedId
 from .resolver import ShardMapMissing
 
@@ -46,6 +47,10 @@ def problem_response(*, status_code: int, title: str, detail, remediation: str, 
 
 
 def problem_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        body = exc.as_problem()
+        response = Response(body, status=exc.status, headers=exc.headers or None, content_type=PROBLEM_CONTENT_TYPE)
+        return response
     if isinstance(exc, Problem):
         return problem_response(
             status_code=exc.status_code,

@@ -16,8 +16,9 @@ from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, persona_role
 from apps.telemetry.spans import participant_span
 
+from .access import encounter_read
 from .models import EncounterType
-from .selectors import encounter_booking_event, encounter_get
+from .selectors import BILLING_HIDDEN_FIELDS, EncounterView, encounter_booking_event
 from .services import (
     BookingInvalid,
     EncounterBooking,
@@ -31,8 +32,10 @@ from .services import (
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-CanBookEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN, PersonaRole.BILLING_ADMIN)
-CanReadEncounters = CanBookEncounters
+BREAK_GLASS_HEADER = "Break-Glass-Reason"
+# Booking is a patient's or their care team's act; billing admins read the billing view only.
+CanBookEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN)
+CanReadEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN, PersonaRole.BILLING_ADMIN)
 
 
 class EncounterBookingOutputSerializer(serializers.Serializer):
@@ -206,23 +209,22 @@ class EncounterDetailApi(APIView):
     permission_classes = [CanReadEncounters]
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(responses={200: EncounterBookingOutputSerializer})
+    @extend_schema(
+        responses={200: EncounterBookingOutputSerializer},
+        parameters=[OpenApiParameter(BREAK_GLASS_HEADER, str, OpenApiParameter.HEADER, required=False)],
+    )
     def get(self, request, encounter_id: str):
-        encounter = encounter_get(encounter_id=encounter_id)
-        if encounter is None or (
-            persona_role(request.user) == PersonaRole.PATIENT
-            and request.user.persona.patient_id != encounter.patient_id
-        ):
-            raise Problem(
-                status_code=status.HTTP_404_NOT_FOUND,
-                title="Not found",
-                detail=f"No encounter {encounter_id} is visible to you.",
-                remediation="Check the id (use the Location header returned by the booking).",
-                code="not_found",
-            )
+        encounter, access = encounter_read(
+            actor=Actor.from_user(request.user),
+            encounter_id=encounter_id,
+            break_glass_reason=request.headers.get(BREAK_GLASS_HEADER, ""),
+        )
         event = encounter_booking_event(encounter=encounter)
         tracking_id, event_status = event if event else ("", "unknown")
-        return Response(_booking_representation(encounter, tracking_id=tracking_id, event_status=event_status))
+        body = _booking_representation(encounter, tracking_id=tracking_id, event_status=event_status)
+        if access.view == EncounterView.BILLING:
+            body = {name: value for name, value in body.items() if name not in BILLING_HIDDEN_FIELDS}
+        return Response(body)
 
 
 class EncounterFinishApi(APIView):

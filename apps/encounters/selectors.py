@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils import timezone
 
+from apps.core.actors import Actor
 from apps.core.ids import bucket_of
+from apps.core.models import PersonaRole
 from apps.core.sharding import for_id
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
@@ -28,6 +32,63 @@ def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -
         .exists()
     )
     return "care team member" if on_care_team else None
+
+
+def clinician_on_care_team(*, clinician_user_id: int | None, patient_id: int, using: str) -> bool:
+    """Whether the clinician is on the patient's care team (the row rule for booking on their behalf)."""
+    if clinician_user_id is None:
+        return False
+    return (
+        CareTeamMember.objects.using(using).filter(patient_id=patient_id, clinician_user_id=clinician_user_id).exists()
+    )
+
+
+class EncounterView:
+    """Which projection of an encounter a caller gets (docs/access-policy.md)."""
+
+    CLINICAL = "clinical"  # care team: everything, the visit reason included
+    PATIENT = "patient"  # the patient's own visit
+    BILLING = "billing"  # billing admins: no free-text reason, no note
+    BREAK_GLASS = "break_glass"  # a clinician outside the care team with a stated reason
+
+
+# Fields left out of the billing view: free text a clinician or patient wrote.
+BILLING_HIDDEN_FIELDS = frozenset({"reason"})
+
+
+@dataclass(frozen=True)
+class EncounterAccess:
+    """What ``actor`` may see of one encounter; ``view`` None means "answer 404"."""
+
+    view: str | None
+    reason: str
+    purpose: str = ""
+
+    @property
+    def visible(self) -> bool:
+        return self.view is not None
+
+
+def encounter_access_for(*, actor: Actor, encounter: Encounter, break_glass_reason: str = "") -> EncounterAccess:
+    """The row rule of encounter reads: the care team (or the assigned clinician) and the patient
+    see the visit; billing admins see its billing view; a clinician outside the care team sees it
+    only by stating a break-glass reason; everybody else gets nothing."""
+    if actor.role == PersonaRole.PATIENT:
+        if actor.patient_id == encounter.patient_id:
+            return EncounterAccess(EncounterView.PATIENT, "the patient's own encounter", "patient access")
+        return EncounterAccess(None, "another patient's encounter")
+    if actor.role == PersonaRole.CLINICIAN:
+        relation = clinician_relation(clinician_user_id=actor.user_id, encounter=encounter)
+        if relation is not None:
+            return EncounterAccess(EncounterView.CLINICAL, relation, "treatment")
+        if break_glass_reason.strip():
+            return EncounterAccess(
+                EncounterView.BREAK_GLASS, "break-glass: not on the care team", "emergency treatment"
+            )
+        return EncounterAccess(None, "clinician not on the patient's care team")
+    if actor.role == PersonaRole.BILLING_ADMIN:
+        return EncounterAccess(EncounterView.BILLING, "billing view", "payment")
+    return EncounterAccess(None, f"role {actor.role or 'none'} has no access to encounters")
 
 
 def encounter_get(*, encounter_id: int | str) -> Encounter | None:

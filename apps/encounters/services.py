@@ -24,10 +24,12 @@ from django.utils import timezone
 from rest_framework import status
 
 from apps.audits.models import AuditOutcome
-from apps.audits.services import audit_event_record
+from apps.audits.services import audit_access_record, audit_event_record
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem
+from apps.core.errors import NotFound, PermissionRefused
 from apps.core.ids import bucket_of
+from apps.core.models import PersonaRole
 from apps.core.redaction import phi_redact
 from apps.core.resolver import shard_for_bucket, shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
@@ -55,6 +57,7 @@ from .notes.validation import ValidatedNote
 from .profiling import profile_tags
 from .selectors import (
     ENCOUNTER_CREATED,
+    clinician_on_care_team,
     clinician_relation,
     encounter_booking_event,
     encounter_find_by_idempotency_key,
@@ -144,6 +147,7 @@ def encounter_book(
         with participant_span("Shard Resolver", refresh_labels=True):
             alias = shard_for_bucket(bucket_of(patient_id))
             context.bind(shard_id=alias)
+        _booking_authorize(actor=actor, patient_id=patient_id, alias=alias)
         started = time.perf_counter()
         outcome = "failed"
         try:
@@ -190,6 +194,40 @@ def encounter_book(
         write_ms=round(elapsed * 1000, 3),
     )
     return booking
+
+
+def _booking_authorize(*, actor: Actor, patient_id: int, alias: str) -> None:
+    """Row rule of booking (docs/access-policy.md): a patient books for themself, a clinician for a
+    patient on their care team. A refused clinician gets the answer of a missing patient (404) and
+    the refusal is audited on the patient's shard."""
+    if actor.role == PersonaRole.PATIENT and actor.patient_id != patient_id:
+        raise PermissionRefused(
+            "A patient persona may book encounters only for its own patient record.",
+            title="Patients book only for themselves",
+            remediation="Use your own patient_id, or ask a clinician to book on the patient's behalf.",
+            code="not_own_patient",
+        )
+    if actor.role != PersonaRole.CLINICIAN:
+        return
+    if clinician_on_care_team(clinician_user_id=actor.user_id, patient_id=patient_id, using=alias):
+        return
+    if Patient.objects.using(alias).filter(pk=patient_id).exists():
+        audit_access_record(
+            using=alias,
+            patient_id=patient_id,
+            action="encounter.book",
+            resource_type="Patient",
+            resource_id=patient_id,
+            actor=actor,
+            purpose="treatment",
+            outcome=AuditOutcome.DENIED,
+            detail={"reason": "clinician not on the patient's care team"},
+        )
+    raise NotFound(
+        f"No patient {patient_id} is visible to you.",
+        remediation="Clinicians book for patients on their care team; ask the patient's care team to book.",
+        field="patient_id",
+    )
 
 
 def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, requested_start: datetime, idempotency_key):
