@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from apps.core.models import Persona, PersonaRole
+from apps.core.tokens import api_token_issue
 from apps.patients.models import CareTeamMember, Patient
 
 
@@ -49,9 +49,9 @@ def persona_user(role: str, *, patient: Patient | None = None, username: str | N
     Persona.objects.create(
         user=user, role=role, patient_id=patient.id if patient else None, display_name=f"{role} {user.username}"
     )
-    token, _ = Token.objects.get_or_create(user=user)
+    token = api_token_issue(user=user)
     user.refresh_from_db()
-    return user, token.key
+    return user, token
 
 
 def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:

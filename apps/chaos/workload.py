@@ -97,9 +97,9 @@ def http_workload_prepare(*, alias: str, writers: int) -> list[tuple[str, str]]:
     import random
 
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from apps.core.models import Persona, PersonaRole, ShardMapEntry
+    from apps.core.tokens import api_token_issue
     from apps.patients.models import Patient
 
     entries = list(ShardMapEntry.objects.using("default").filter(shard_alias=alias))
@@ -127,8 +127,7 @@ def http_workload_prepare(*, alias: str, writers: int) -> list[tuple[str, str]]:
                 user=user,
                 defaults={"role": PersonaRole.PATIENT, "patient_id": patient.id, "display_name": username},
             )
-        token, _ = Token.objects.using("default").get_or_create(user=user)
-        pairs.append((token.key, str(patient.id)))
+        pairs.append((api_token_issue(user=user), str(patient.id)))
     return pairs
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from apps.core.ids import BUCKET_COUNT
 from apps.core.models import Persona, PersonaRole
 from apps.core.resolver import ShardMapMissing, resolver
+from apps.core.tokens import api_token_issue
 from apps.patients.models import CareTeamMember, Patient
 
 from .models import ProbeTarget
@@ -24,6 +24,7 @@ from .models import ProbeTarget
 PROBE_CLINICIAN_USERNAME = "probe-clinician"
 PROBE_BILLING_USERNAME = "probe-billing"
 PROBE_MRN_PREFIX = "PROBE-"
+PROBE_TOKEN_TTL_MINUTES = 30
 
 
 def probe_patient_username(shard_alias: str) -> str:
@@ -56,8 +57,7 @@ def _persona_user_ensure(*, username: str, role: str, display_name: str, patient
     if not created and (persona.role, persona.patient_id) != (role, patient_id):
         persona.role, persona.patient_id, persona.display_name = role, patient_id, display_name
         persona.save(using="default")
-    token, _ = Token.objects.using("default").get_or_create(user=user)
-    return user, token.key
+    return user, None
 
 
 def _first_bucket_of(shard_alias: str) -> int | None:
@@ -121,18 +121,23 @@ def probe_personas_ensure() -> list[ProbeTarget]:
 
 def probe_identities() -> list[ProbeIdentity]:
     """The identities of every shard that has a probe target (empty until ``probe_setup`` ran)."""
-    tokens = dict(
-        Token.objects.using("default")
-        .filter(user__username__in=[PROBE_CLINICIAN_USERNAME, PROBE_BILLING_USERNAME])
-        .values_list("user__username", "key")
-    )
-    if len(tokens) < 2:
+    # Tokens are stored hashed: each probe run gets fresh short-lived ones (expired ones are purged).
+    ttl = datetime.timedelta(minutes=PROBE_TOKEN_TTL_MINUTES)
+    staff = {
+        user.username: user
+        for user in get_user_model()
+        .objects.using("default")
+        .filter(username__in=[PROBE_CLINICIAN_USERNAME, PROBE_BILLING_USERNAME])
+    }
+    if len(staff) < 2:
         return []
-    patient_tokens = dict(
-        Token.objects.using("default")
-        .filter(user_id__in=ProbeTarget.objects.using("default").values("patient_user_id"))
-        .values_list("user_id", "key")
+    tokens = {username: api_token_issue(user=user, ttl=ttl) for username, user in staff.items()}
+    patient_users = (
+        get_user_model()
+        .objects.using("default")
+        .filter(pk__in=ProbeTarget.objects.using("default").values("patient_user_id"))
     )
+    patient_tokens = {user.pk: api_token_issue(user=user, ttl=ttl) for user in patient_users}
     return [
         ProbeIdentity(
             shard_alias=target.shard_alias,

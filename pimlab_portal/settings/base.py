@@ -25,7 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "simple_history",
     "django_celery_beat",
@@ -271,3 +271,6 @@ DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = os.environ.get("PIMLAB_LOG_CLIENT_IP", "0"
 # --- Access control and PHI protection (docs/access-policy.md) ---------------------------------
 # Seeded MRNs are this prefix + 7 digits (LAB0000042); free-text redaction masks any MRN with it.
 PIMLAB_MRN_PREFIX = os.environ.get("PIMLAB_MRN_PREFIX", "LAB")
+# API tokens are stored hashed (django-rest-knox) and expire after this many hours.
+PIMLAB_API_TOKEN_TTL_HOURS = float(os.environ.get("PIMLAB_API_TOKEN_TTL_HOURS", "12"))
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None}
