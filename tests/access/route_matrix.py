@@ -48,6 +48,7 @@ API = {
     "chaos-annotations": "401 403 403 403 403 200 403",
     "api-schema": ANYONE_200,
     "api-docs": ANYONE_200,
+    "api-redoc": ANYONE_200,
 }
 
 PORTAL = {
@@ -79,6 +80,8 @@ SERVICE_ONLY_ADD = (
     "claims_claimlineitem",
     "claims_archivedclaim",
     "probes_*",
+    "knox_authtoken",  # issued by `manage.py persona_tokens`, shown once
+    "axes_*",  # login attempts are recorded by django-axes
 )
 SERVICE_ONLY_DELETE = (
     "audits_auditevent",
@@ -109,6 +112,7 @@ ADMIN = {
     "admin:patients_patient_delete": staff(200),
     "admin:encounters_encounter_simple_history": staff(302),  # note versions: back to the history list
     "admin:*_simple_history": staff(404),  # no such version
+    "admin:core_shardmapentry_history": staff(404),  # simple-history's page: no such entry
     "admin:*_change": staff(302),  # no such object: back to the list
     "admin:*_history": staff(302),
     "admin:*_delete": staff(302),
