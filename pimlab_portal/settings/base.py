@@ -308,17 +308,18 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy (django-csp): only the portal's own vendored files run; no inline script or
-# style element (htmx's indicator style is off: see templates/portal/base.html). Element.style set
-# from JavaScript (Bootstrap, Chart.js) is not covered by style-src and keeps working.
+# Content-Security-Policy (django-csp): only the lab's own files run, no inline script anywhere.
+# Styles may be inline: Swagger UI, ReDoc (styled-components) and Chart.js write style elements and
+# attributes, and a style cannot run code. htmx's indicator style is off (templates/portal/base.html).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],  # ReDoc parses the schema in a worker it builds from a blob
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
