@@ -14,6 +14,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from .phi_scrub import ScrubbingOnEnd
 from .span_store import BoundedSpanStore, SpanStoreProcessor
 
 span_store = BoundedSpanStore()
@@ -31,10 +32,19 @@ def build_tracer_provider(
     if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(endpoint))))
+        provider.add_span_processor(ScrubbingBatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(endpoint))))
     else:
-        provider.add_span_processor(SpanStoreProcessor(store))
+        provider.add_span_processor(ScrubbingSpanStoreProcessor(store))
     return provider
+
+
+# Every span leaves the process scrubbed: no query string, no quoted database row (phi_scrub).
+class ScrubbingBatchSpanProcessor(ScrubbingOnEnd, BatchSpanProcessor):
+    pass
+
+
+class ScrubbingSpanStoreProcessor(ScrubbingOnEnd, SpanStoreProcessor):
+    pass
 
 
 def _traces_endpoint(base: str) -> str:
