@@ -46,6 +46,7 @@ test: install services
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local $(PY) manage.py makemigrations --check --dry-run
 
 format: install

@@ -37,6 +37,11 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.report import Figure, bench_report_write  # noqa: E402
+
+# The percentiles the wrk script reports, in order.
+PERCENTILES = (10, 25, 50, 75, 90, 99, 99.9)
 PG = os.environ.get("PIMLAB_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PREFIX = os.environ.get("PIMLAB_BENCH_DB_PREFIX", "pimlab_bench")
 REDIS_DB = os.environ.get("PIMLAB_BENCH_REDIS_DB", "3")
@@ -172,10 +177,12 @@ end
 %(delay)s
 done = function(summary, latency, requests)
   io.write(string.format('BENCH {"requests":%%d,"duration_us":%%d,"bad_status":%%d,"socket_errors":%%d,'
-    .. '"p50_us":%%d,"p99_us":%%d,"max_us":%%d}\\n',
+    .. '"p50_us":%%d,"p99_us":%%d,"max_us":%%d,"percentiles_us":[%%d,%%d,%%d,%%d,%%d,%%d,%%d]}\\n',
     summary.requests, summary.duration, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(99), latency.max,
+    latency:percentile(10), latency:percentile(25), latency:percentile(50), latency:percentile(75),
+    latency:percentile(90), latency:percentile(99), latency:percentile(99.9)))
 end
 """
 
@@ -430,7 +437,38 @@ def main() -> None:
         f" after {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
     ]
     print("\n".join(summary))
-    print(json.dumps(report, indent=2, default=str))
+    bench_report_write(
+        "booking-relay",
+        [
+            Figure(
+                "booking req/s ÷ raw pgbench tps",
+                value=peak["rps"],
+                baseline=report["pgbench_three_inserts"]["tps"],
+                target=0.20,
+                unit="req/s",
+            ),
+            Figure(
+                "relay events/s ÷ raw XADD/s",
+                value=report["relay"]["events_per_s"],
+                baseline=report["raw_xadd"]["xadd_per_s"],
+                target=0.20,
+                unit="ev/s",
+            ),
+            Figure("p99 at half the peak", value=half["p99_us"] / 1000, target=25, unit="ms", higher_is_better=False),
+            Figure(
+                "web worker RSS (largest)",
+                value=max(report["web_worker_rss_mb"] or [0]),
+                target=200,
+                unit="MB",
+                higher_is_better=False,
+            ),
+        ],
+        details=report,
+        latency={
+            phase: list(zip(PERCENTILES, [us / 1000 for us in report[key]["percentiles_us"]], strict=True))
+            for phase, key in (("flat out", "booking_max"), ("half the peak", "booking_half"))
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def run(updates: int) -> None:
 
     call_command("migrate_all", verbosity=0)
     from apps.audits.shipping import audit_events_ship
-    from tests.notes.note_scenario import client_for, note_world, patch_note
+    from tests.encounters.notes.note_scenario import client_for, note_world, patch_note
 
     audit_events_ship(shard_alias="shard_0")
     world = note_world()

@@ -4,6 +4,8 @@ Two sync workers with persistent database connections (CONN_MAX_AGE in settings)
 prometheus_client's multiprocess mode so /metrics sums the samples of every worker (and of the
 Celery worker when it shares PROMETHEUS_MULTIPROC_DIR, as under ``make run``)."""
 
+# gunicorn reads this file in its master before Django loads, so it reads the environment itself
+# (the same variables and defaults as the settings: PIMLAB_VAR_DIR, PIMLAB_WEB_PORT).
 import os
 from pathlib import Path
 

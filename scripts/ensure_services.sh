@@ -41,11 +41,14 @@ psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1' >/dev/null
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "Starting Redis …"
   mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly yes \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
+# The event bus keeps its history across a Redis restart: append-only file, fsync every second.
+redis-cli -h 127.0.0.1 -p 6379 CONFIG SET appendfsync everysec >/dev/null
+redis-cli -h 127.0.0.1 -p 6379 CONFIG SET appendonly yes >/dev/null
+echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping) (appendonly $(redis-cli -h 127.0.0.1 -p 6379 CONFIG GET appendonly | tail -n 1))"
 
 # Each area that needs more (tools, extra servers) adds a script here; they run in name order.
 for extra in "$(dirname "$0")"/ensure_services.d/*.sh; do

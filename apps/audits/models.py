@@ -89,6 +89,8 @@ class AuditRecord(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     trace_id = models.CharField(max_length=32, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # Id of the chain key that signed this link (PIMLAB_AUDIT_CHAIN_KEYS); covered by the hash.
+    key_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     prev_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64)
     stored_at = models.DateTimeField(auto_now_add=True)

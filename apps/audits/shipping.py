@@ -19,7 +19,7 @@ from django.utils import timezone
 from apps.telemetry import context
 from apps.telemetry.tracing import tracer
 
-from .chain import GENESIS_HASH, link_hash
+from .chain import GENESIS_HASH, chain_key_ring, link_sign
 from .metrics import (
     AUDIT_BUFFER_DEPTH,
     AUDIT_BUFFER_OLDEST_AGE_SECONDS,
@@ -141,6 +141,7 @@ def _ship_batch(*, shard_alias: str, batch_size: int) -> int:
             ).values_list("source_event_id", "sequence")
         )
         sequence, prev_hash = head.last_sequence, head.last_hash or GENESIS_HASH
+        ring = chain_key_ring()
         records = []
         for event in events:
             if event.id in already_stored:
@@ -163,8 +164,8 @@ def _ship_batch(*, shard_alias: str, batch_size: int) -> int:
                 "trace_id": event.trace_id,
                 "detail": event.detail,
             }
-            chain_hash = link_hash(prev_hash=prev_hash, fields=fields)
-            records.append(AuditRecord(**fields, prev_hash=prev_hash, chain_hash=chain_hash))
+            key_id, chain_hash = link_sign(prev_hash=prev_hash, fields=fields, ring=ring)
+            records.append(AuditRecord(**fields, key_id=key_id, prev_hash=prev_hash, chain_hash=chain_hash))
             event.chain_sequence = sequence
             prev_hash = chain_hash
         started = time.perf_counter()

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Max
 
-from .chain import GENESIS_HASH, link_hash, record_fields
+from apps.core.alerts import alert_raise
+
+from .chain import GENESIS_HASH, chain_key_ring, link_hash, record_fields
 from .metrics import AUDIT_CHAIN_BROKEN
 from .models import AuditChainHead, AuditEvent, AuditRecord
 
@@ -44,6 +46,7 @@ def audit_chain_verify(*, shard_alias: str, check_source: bool = True) -> ChainV
 
 def _walk(shard_alias: str, *, check_source: bool) -> ChainVerdict:
     expected_sequence, prev_hash, checked = 1, GENESIS_HASH, 0
+    ring = chain_key_ring()
     records = AuditRecord.objects.filter(shard_alias=shard_alias).order_by("sequence")
     for record in records.iterator(chunk_size=2000):
         if record.sequence != expected_sequence:
@@ -65,7 +68,20 @@ def _walk(shard_alias: str, *, check_source: bool) -> ChainVerdict:
                     "a record was inserted or replaced",
                 ),
             )
-        if link_hash(prev_hash=record.prev_hash, fields=record_fields(record)) != record.chain_hash:
+        key = ring.key(record.key_id)
+        if key is None:
+            return ChainVerdict(
+                shard_alias,
+                checked,
+                BrokenLink(
+                    record.sequence,
+                    record.id,
+                    f"link #{record.sequence} was signed with key '{record.key_id or '(none)'}', which is not in "
+                    "PIMLAB_AUDIT_CHAIN_KEYS: keep retired keys in the ring after a rotation",
+                ),
+            )
+        fields = record_fields(record)
+        if link_hash(prev_hash=record.prev_hash, fields=fields, key_id=record.key_id, key=key) != record.chain_hash:
             return ChainVerdict(
                 shard_alias,
                 checked,
@@ -110,3 +126,25 @@ def _walk(shard_alias: str, *, check_source: bool) -> ChainVerdict:
                 ),
             )
     return ChainVerdict(shard_alias, checked, None)
+
+
+AUDIT_CHAIN_RUNBOOK = "docs/runbooks/11_audit-log-degradation.md"
+
+
+def audit_chains_verify_and_alert() -> list[ChainVerdict]:
+    """Verify every chain; a broken one raises a critical alert naming the shard and the position."""
+    verdicts = [audit_chain_verify(shard_alias=alias) for alias in audit_chain_shards()]
+    for verdict in verdicts:
+        if verdict.intact:
+            continue
+        alert_raise(
+            name="AuditChainBroken",
+            severity="critical",
+            labels={"shard_id": verdict.shard_alias, "position": str(verdict.broken.sequence)},
+            annotations={
+                "summary": f"Audit chain of {verdict.shard_alias} broken at link #{verdict.broken.sequence}",
+                "description": verdict.broken.reason,
+                "runbook": AUDIT_CHAIN_RUNBOOK,
+            },
+        )
+    return verdicts

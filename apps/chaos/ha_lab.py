@@ -76,18 +76,18 @@ class LabState:
 
 
 def lab_dir() -> Path:
-    return Path(getattr(settings, "PIMLAB_HA_DIR", "") or (Path(settings.VAR_DIR) / "ha-lab"))
+    return Path(settings.PIMLAB_HA_DIR)
 
 
 def base_port() -> int:
-    port = int(getattr(settings, "PIMLAB_HA_BASE_PORT", 15400))
+    port = int(settings.PIMLAB_HA_BASE_PORT)
     if not 1024 <= port <= 32768 - 40:
         raise HaLabError("PIMLAB_HA_BASE_PORT must leave room for 40 ports below 32768 (the ephemeral range).")
     return port
 
 
 def patroni_bin(name: str = "patroni") -> str:
-    venv = Path(getattr(settings, "PIMLAB_PATRONI_VENV", "/opt/pimlab-patroni"))
+    venv = Path(settings.PIMLAB_PATRONI_VENV)
     candidate = venv / "bin" / name
     if candidate.exists():
         return str(candidate)
@@ -98,7 +98,7 @@ def patroni_bin(name: str = "patroni") -> str:
 
 
 def postgres_bin_dir() -> str:
-    configured = getattr(settings, "PIMLAB_PG_BIN_DIR", "")
+    configured = settings.PIMLAB_PG_BIN_DIR
     if configured:
         return configured
     roots = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))

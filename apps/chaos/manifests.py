@@ -15,8 +15,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "chaos" / "schema"
 
 
 def experiments_dir() -> Path:
-    configured = getattr(settings, "PIMLAB_CHAOS_EXPERIMENTS_DIR", "")
-    return Path(configured) if configured else Path(settings.BASE_DIR) / "chaos" / "experiments"
+    return Path(settings.PIMLAB_CHAOS_EXPERIMENTS_DIR)
 
 
 @cache

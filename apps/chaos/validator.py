@@ -21,8 +21,6 @@ from apps.core.models import ShardMapEntry
 from . import ha_lab, manifests, registry
 
 COMPONENTS = ("eventbus", "projection_worker", "audit_store", "shard_map")
-DEFAULT_POLICY = {"max_patient_share": 0.5, "max_traffic_share": 0.5}
-DEFAULT_ADR_URL_PATTERN = r"^https://[\w.-]+(/[\w.~%-]+)*/ADR-\d{3}[\w.~%-]*$"
 CHECKS = ("schema", "activities", "targets", "blast_radius", "adr", "schedule", "conflicts")
 
 
@@ -46,7 +44,7 @@ class DryRunReport:
 
 
 def policy() -> dict:
-    return {**DEFAULT_POLICY, **getattr(settings, "PIMLAB_CHAOS_POLICY", {})}
+    return dict(settings.PIMLAB_CHAOS_POLICY)
 
 
 def dry_run(manifest_text: str, *, experiment_id: int | None = None) -> DryRunReport:
@@ -145,7 +143,7 @@ def check_blast_radius(manifest: dict, report: DryRunReport) -> None:
 
 def check_adr(adr: str, report: DryRunReport) -> None:
     if adr.startswith(("http://", "https://")):
-        pattern = getattr(settings, "PIMLAB_CHAOS_ADR_URL_PATTERN", DEFAULT_ADR_URL_PATTERN)
+        pattern = settings.PIMLAB_CHAOS_ADR_URL_PATTERN
         if not re.match(pattern, adr):
             report.fail("adr", f"ADR URL {adr!r} does not match the accepted pattern {pattern}.")
         return

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from apps.core.actors import Actor
+from apps.core.errors import DependencyUnavailable
 from apps.core.models import Persona
 from apps.patients.models import Patient
 
@@ -43,8 +44,8 @@ class GuardrailViolation(Exception):
 def rate_limit_settings() -> tuple[int, int]:
     """(claims allowed, per window seconds) for one billing admin."""
     return (
-        int(getattr(settings, "PIMLAB_CLAIMS_RATE_LIMIT", 120)),
-        int(getattr(settings, "PIMLAB_CLAIMS_RATE_WINDOW_SECONDS", 60)),
+        int(settings.PIMLAB_CLAIMS_RATE_LIMIT),
+        int(settings.PIMLAB_CLAIMS_RATE_WINDOW_SECONDS),
     )
 
 
@@ -83,10 +84,20 @@ def rate_limit_check(*, actor: Actor, now: float | None = None) -> None:
     url = settings.PIMLAB_REDIS_URL
     if url:
         key = f"pimlab:ratelimit:claim_submit:{actor.user_id}:{window_start}"
+        import redis
+
         pipeline = _redis(url).pipeline(transaction=True)
         pipeline.incr(key)
         pipeline.expire(key, window + 5)
-        count = int(pipeline.execute()[0])
+        try:
+            count = int(pipeline.execute()[0])
+        except redis.RedisError as exc:
+            # Without its counter the guardrail cannot hold: refuse (nothing written), never 500.
+            raise DependencyUnavailable(
+                "The claims rate limiter's Redis did not answer in time; the claim was not submitted.",
+                dependency="redis",
+                retry_after=5,
+            ) from exc
     else:
         count = _in_process_counter.incr(f"claim_submit:{actor.user_id}", window_start)
     if count > limit:

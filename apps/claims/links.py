@@ -8,7 +8,7 @@ from django.conf import settings
 def trace_link(trace_id: str) -> str:
     # Point at Grafana/Tempo in production by setting PIMLAB_TRACE_URL_TEMPLATE; the portal's trace
     # page reads the in-process span store otherwise.
-    template = getattr(settings, "PIMLAB_TRACE_URL_TEMPLATE", "/traces/{trace_id}")
+    template = settings.PIMLAB_TRACE_URL_TEMPLATE
     return template.format(trace_id=trace_id) if trace_id else ""
 
 

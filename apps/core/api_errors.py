@@ -4,7 +4,7 @@ mapped to clear 4xx/503 answers."""
 
 from __future__ import annotations
 
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -75,13 +75,36 @@ def problem_exception_handler(exc, context):
             remediation="An operator must map this bucket in the shard map; retry afterwards.",
             headers={"Retry-After": "30"},
         )
+    if isinstance(exc, DomainError):
+        body = exc.as_problem()
+        body.pop("type", None)
+        return problem_response(
+            status_code=exc.status,
+            title=body.pop("title"),
+            detail=body.pop("detail"),
+            remediation=body.pop("remediation"),
+            headers=exc.headers or None,
+            **{k: v for k, v in body.items() if k != "status"},
+        )
+    if isinstance(exc, IntegrityError):
+        # A genuine conflict with stored data: retrying the same request cannot succeed. Only the
+        # constraint's name is shown; the server's message can quote the row (PHI).
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a constraint"
+        return problem_response(
+            status_code=status.HTTP_409_CONFLICT,
+            title="Conflict with stored data",
+            detail=f"The request conflicts with existing data ({constraint}); nothing was written.",
+            remediation="Read the current state of the resource and send a request that does not duplicate it.",
+            code="integrity_conflict",
+        )
     if isinstance(exc, DatabaseError):
         return problem_response(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             title="Database unavailable",
-            detail="The database did not complete the request; nothing was written.",
+            detail="The database did not complete the request in time; nothing was written.",
             remediation="Retry after the number of seconds in Retry-After.",
             headers={"Retry-After": "5"},
+            dependency="database",
         )
     response = exception_handler(exc, context)
     if response is None:

@@ -10,7 +10,10 @@ class CoreConfig(AppConfig):
         from django_structlog import signals as structlog_signals
 
         from .authentication import bind_request_identity
+        from .folders import embedded_folders_ensure
         from .identity_cache import connect_invalidation
+
+        embedded_folders_ensure()
 
         structlog_signals.bind_extra_request_metadata.connect(
             bind_request_identity, dispatch_uid="pimlab-core-request-identity"

@@ -32,7 +32,7 @@ class TokenIdentityCache:
 
     @staticmethod
     def ttl_seconds() -> float:
-        return float(getattr(settings, "PIMLAB_TOKEN_CACHE_SECONDS", 10.0))
+        return float(settings.PIMLAB_TOKEN_CACHE_SECONDS)
 
     def get(self, key: str):
         """(user, token) for ``key`` when cached and fresh, else None. The user is a copy, so a

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 @contextmanager
 def profile_tags(**tags):
     """Tag Pyroscope samples taken inside (seed: profiles around orchestrator hot paths), when profiling is on."""
+    # A process variable, not a setting: the Pyroscope agent is per process and starts from the
+    # same variable (apps/telemetry/profiling.py).
     if not os.environ.get("PYROSCOPE_SERVER_ADDRESS"):
         yield
         return

@@ -263,8 +263,8 @@ def _booking_retrying(alias: str):
 
     return transient_sql_retrying(
         alias=alias,
-        attempts=int(getattr(settings, "PIMLAB_BOOKING_RETRY_ATTEMPTS", 4)),
-        budget_seconds=float(getattr(settings, "PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", 3.0)),
+        attempts=settings.PIMLAB_BOOKING_RETRY_ATTEMPTS,
+        budget_seconds=settings.PIMLAB_BOOKING_RETRY_BUDGET_SECONDS,
         on_retry=on_retry,
     )
 

@@ -52,15 +52,24 @@ class EventBus(Protocol):
 class RedisStreamsEventBus:
     """Redis Streams: XADD in one pipeline per batch, XREADGROUP/XACK, XAUTOCLAIM for redelivery."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, stream_maxlen: int | None = None):
         import redis
+        from django.conf import settings
 
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        # Streams are trimmed (approximately, in whole macro-nodes) to a bounded length, so Redis memory
+        # stays flat; rebuilds do not depend on the bus keeping everything (runbook 18).
+        self.stream_maxlen = stream_maxlen or settings.PIMLAB_EVENTBUS_STREAM_MAXLEN
 
     def publish_batch(self, events: list[dict]) -> list[str]:
         pipeline = self.client.pipeline(transaction=False)
         for event in events:
-            pipeline.xadd(stream_for(event["event_type"]), {"event": json.dumps(event, separators=(",", ":"))})
+            pipeline.xadd(
+                stream_for(event["event_type"]),
+                {"event": json.dumps(event, separators=(",", ":"))},
+                maxlen=self.stream_maxlen,
+                approximate=True,
+            )
         return [message_id.decode() for message_id in pipeline.execute()]
 
     def publish_each(self, events: list[dict]) -> list[str | Exception]:
@@ -71,7 +80,12 @@ class RedisStreamsEventBus:
 
         pipeline = self.client.pipeline(transaction=False)
         for event in events:
-            pipeline.xadd(stream_for(event["event_type"]), {"event": json.dumps(event, separators=(",", ":"))})
+            pipeline.xadd(
+                stream_for(event["event_type"]),
+                {"event": json.dumps(event, separators=(",", ":"))},
+                maxlen=self.stream_maxlen,
+                approximate=True,
+            )
         try:
             results = pipeline.execute(raise_on_error=False)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

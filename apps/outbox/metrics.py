@@ -55,6 +55,7 @@ BACKLOG_HELP = {
 
 
 def multiprocess_mode() -> bool:
+    # prometheus_client's own process variable (set by gunicorn.conf.py or the launcher).
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 

@@ -3,8 +3,12 @@
 Each batch is one shard transaction that
 1. takes the shard's relay lock (one relay drains a shard at a time, so batches go out in order),
 2. claims due rows in id order with ``SELECT … FOR UPDATE SKIP LOCKED``, leaving out every row
-   whose aggregate (patient) has an earlier row waiting for a retry — per-aggregate order holds,
-3. publishes the batch in one pipeline (span "Event Bus", linked to each request's trace),
+   whose aggregate (patient) has an earlier row waiting for a retry or dead-lettered — per-aggregate
+   order holds until an operator retries or discards the dead letter,
+3. publishes the batch in waves, one pipeline each (span "Event Bus", linked to each request's
+   trace): wave k holds the k-th event of every aggregate in the batch, and an aggregate whose
+   event failed sends nothing more in this batch, so no later event ever reaches the bus before
+   an earlier one of the same patient,
 4. marks published rows, and gives failed rows a doubling back-off; an event that keeps failing
    on its own account becomes a dead letter after ``PIMLAB_OUTBOX_MAX_ATTEMPTS`` attempts.
 
@@ -54,13 +58,13 @@ _CLAIMED_FIELDS = ("id", "aggregate_type", "aggregate_id", "event_type", "payloa
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "PIMLAB_OUTBOX_MAX_ATTEMPTS", 8))
+    return int(settings.PIMLAB_OUTBOX_MAX_ATTEMPTS)
 
 
 def backoff_seconds(attempts: int) -> float:
     """Doubling back-off after the ``attempts``-th failure: base, 2×base, 4×base … up to the cap."""
-    base = float(getattr(settings, "PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", 1.0))
-    cap = float(getattr(settings, "PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", 300.0))
+    base = float(settings.PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS)
+    cap = float(settings.PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS)
     return min(cap, base * (2 ** max(0, attempts - 1)))
 
 
@@ -81,7 +85,7 @@ def outbox_relay_drain(*, shard_alias: str, batch_size: int = 500, bus: EventBus
     if shard_alias not in settings.SHARD_ALIASES:
         raise ValueError(f"{shard_alias!r} is not a configured shard ({', '.join(settings.SHARD_ALIASES)})")
     bus = bus or get_event_bus()
-    budget = float(getattr(settings, "PIMLAB_OUTBOX_DRAIN_SECONDS", 20.0))
+    budget = float(settings.PIMLAB_OUTBOX_DRAIN_SECONDS)
     deadline = time.monotonic() + budget
     context.bind(shard_id=shard_alias, actor_role="system", persona="system")
     published = 0
@@ -137,10 +141,9 @@ def _take_shard_relay_lock(alias: str) -> bool:
 def _claim_due_rows(alias: str, batch_size: int, now) -> list[dict]:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     earlier_waiting = OutboxEvent.objects.using(alias).filter(
+        Q(status=OutboxStatus.PENDING, next_attempt_at__gt=now) | Q(status=OutboxStatus.DEAD),
         aggregate_id=OuterRef("aggregate_id"),
-        status=OutboxStatus.PENDING,
         id__lt=OuterRef("id"),
-        next_attempt_at__gt=now,
     )
     queryset = (
         OutboxEvent.objects.using(alias)
@@ -184,7 +187,51 @@ def _trace_links(rows: list[dict]) -> list[Link]:
     return links
 
 
+def publish_waves(rows: list[dict]) -> list[list[int]]:
+    """Row indexes per wave: wave k holds the k-th row (in id order) of each aggregate."""
+    waves: list[list[int]] = []
+    seen: dict[int, int] = {}
+    for index, row in enumerate(rows):
+        position = seen.get(row["aggregate_id"], 0)
+        seen[row["aggregate_id"]] = position + 1
+        if position == len(waves):
+            waves.append([])
+        waves[position].append(index)
+    return waves
+
+
 def _publish(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
+    """A result per row: the bus's message id, or the error; rows held back by an earlier failure of
+    their aggregate get ``HeldBack`` and are not sent at all."""
+    results: list = [None] * len(rows)
+    failed_aggregates: set[int] = set()
+    for wave in publish_waves(rows):
+        held = [i for i in wave if rows[i]["aggregate_id"] in failed_aggregates]
+        for index in held:
+            results[index] = HeldBack()
+        sending = [i for i in wave if rows[i]["aggregate_id"] not in failed_aggregates]
+        if not sending:
+            continue
+        wave_results, unavailable = _publish_pipeline(
+            bus, alias, [rows[i] for i in sending], [envelopes[i] for i in sending]
+        )
+        if unavailable:
+            for index in range(len(rows)):
+                if results[index] is None or index in sending:
+                    results[index] = wave_results[0]
+            return results, True
+        for index, result in zip(sending, wave_results, strict=True):
+            results[index] = result
+            if isinstance(result, Exception):
+                failed_aggregates.add(rows[index]["aggregate_id"])
+    return results, False
+
+
+class HeldBack(Exception):
+    """Not sent: an earlier event of the same aggregate failed in this batch."""
+
+
+def _publish_pipeline(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
     attributes = {"shard_id": alias, "messaging.operation": "publish", "messaging.batch.message_count": len(rows)}
     with tracer().start_as_current_span(
         "Event Bus", kind=SpanKind.PRODUCER, links=_trace_links(rows), attributes=attributes
@@ -216,9 +263,9 @@ def _record_results(alias: str, rows: list[dict], results: list, *, now, bus_una
     dead_lettered = 0
     limit = max_attempts()
     for row, result in zip(rows, results, strict=True):
-        if row["aggregate_id"] in failed_aggregates:
-            # An earlier event of this aggregate failed in this batch: keep the later one pending
-            # (no attempt charged) so the aggregate's order holds; the claim query holds it back.
+        if isinstance(result, HeldBack) or row["aggregate_id"] in failed_aggregates:
+            # An earlier event of this aggregate failed in this batch: the later one was not sent and
+            # stays pending (no attempt charged); the claim query holds it back until the earlier goes.
             continue
         if not isinstance(result, Exception):
             published_ids.append(row["id"])

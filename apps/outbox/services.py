@@ -62,7 +62,7 @@ def outbox_dead_letters_retry(*, using: str, event_ids: list[int], actor: Actor)
 
 
 def outbox_retention() -> timedelta:
-    return timedelta(days=float(getattr(settings, "PIMLAB_OUTBOX_RETENTION_DAYS", 7)))
+    return timedelta(days=float(settings.PIMLAB_OUTBOX_RETENTION_DAYS))
 
 
 def outbox_published_purge(*, using: str, older_than: timedelta | None = None, chunk_size: int = 5000) -> int:

@@ -37,9 +37,7 @@ class FinancialDashboardApi(APIView):
                     span.set_attribute(key, str(value))
             body = financial_kpis(days=data.validated_data["days"])
             body["freshness"] = projection_freshness(bus=get_event_bus)
-            body["staleness_slo_seconds"] = float(
-                getattr(settings, "PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS", 60)
-            )
+            body["staleness_slo_seconds"] = settings.PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS
             if body["freshness"]["staleness_seconds"] is not None:
                 span.set_attribute("staleness_seconds", body["freshness"]["staleness_seconds"])
         return Response(body)

@@ -30,7 +30,7 @@ BACKLOG_ALERT_NAME = "ProjectionBacklogGrowing"
 
 
 def backlog_alert_threshold() -> int:
-    return int(getattr(settings, "PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS", 1000))
+    return settings.PIMLAB_PROJECTION_BACKLOG_ALERT_EVENTS
 
 
 @dataclass

@@ -52,7 +52,7 @@ def webhook_payload(event: AlertEvent) -> dict:
     labels = alert_labels(event)
     annotations = {str(k): str(v) for k, v in (event.annotations or {}).items()}
     group_labels = {k: labels[k] for k in GROUP_BY if k in labels}
-    external_url = getattr(settings, "PIMLAB_EXTERNAL_URL", "") or "http://localhost:8000"
+    external_url = settings.PIMLAB_EXTERNAL_URL
     resolved = event.status == AlertStatus.RESOLVED
     alert = {
         "status": event.status,
@@ -69,7 +69,7 @@ def webhook_payload(event: AlertEvent) -> dict:
         "groupKey": f"{{}}:{{{group_key_labels}}}",
         "truncatedAlerts": 0,
         "status": event.status,
-        "receiver": getattr(settings, "PIMLAB_ALERT_WEBHOOK_RECEIVER", "pimlab-webhook"),
+        "receiver": settings.PIMLAB_ALERT_WEBHOOK_RECEIVER,
         "groupLabels": group_labels,
         "commonLabels": labels,
         "commonAnnotations": annotations,

@@ -49,7 +49,7 @@ def metric_names_of(definitions: list[SloDefinition]) -> set[str]:
 
 
 def snapshots_read(definitions: list[SloDefinition]) -> list[SourceSnapshot]:
-    urls = list(getattr(settings, "PIMLAB_SLO_SCRAPE_URLS", []) or [])
+    urls = list(settings.PIMLAB_SLO_SCRAPE_URLS)
     names = metric_names_of(definitions)
     if not urls:
         return [local_registry_snapshot(names)]

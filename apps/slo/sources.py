@@ -14,7 +14,7 @@ _definitions: dict[str, SloDefinition] = {}
 
 
 def default_event_source() -> EventSource:
-    url = getattr(settings, "PIMLAB_PROMETHEUS_URL", "")
+    url = settings.PIMLAB_PROMETHEUS_URL
     return PrometheusEventSource(url) if url else SampledEventSource()
 
 

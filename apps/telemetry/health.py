@@ -46,7 +46,9 @@ def check_database(alias: str) -> dict:
 
 
 def check_broker() -> dict:
-    from pimlab_portal.celery import app
+    # The project's Celery app is the current app (pimlab_portal/__init__.py creates it), so this
+    # layer stays below the project package it would otherwise import.
+    from celery import current_app as app
 
     url = settings.CELERY_BROKER_URL
     started = time.perf_counter()

@@ -34,4 +34,5 @@ def metrics_dir_prepare(path: Path) -> list[Path]:
 
 
 def metrics_dir_default(var_dir: Path) -> Path:
+    # prometheus_client reads this process variable itself, when it is first imported.
     return Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or var_dir / "prometheus-multiproc")

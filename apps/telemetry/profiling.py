@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 def configure_profiling_from_env(*, service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
     """Start the Pyroscope agent when a server address is configured; returns whether it started."""
+    # Process variables, not settings: the agent runs per process, and the launcher names the
+    # process's role (Procfile for worker and beat, gunicorn's post_fork for web).
     address = environ.get("PYROSCOPE_SERVER_ADDRESS")
     if not address:
         return False

@@ -28,6 +28,7 @@ def build_tracer_provider(
     """OTLP/HTTP export (endpoint and headers from the standard OTEL_* variables) when an
     endpoint is configured; the bounded span store otherwise."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # OpenTelemetry's own variables: the SDK and exporter read the other OTEL_* ones themselves.
     endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

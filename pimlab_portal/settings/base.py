@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# Port of the web process; gunicorn.conf.py reads the same variable before Django loads.
+PIMLAB_WEB_PORT = int(os.environ.get("PIMLAB_WEB_PORT", "8000"))
+
 ROOT_URLCONF = "pimlab_portal.urls"
 WSGI_APPLICATION = "pimlab_portal.wsgi.application"
 ASGI_APPLICATION = "pimlab_portal.asgi.application"
@@ -115,9 +118,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Created at start-up with the other embedded folders (apps/core/folders.py), not on import.
 STATIC_ROOT = VAR_DIR / "staticfiles"
-# WhiteNoise warns on every start when the collectstatic target is missing.
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -149,11 +151,9 @@ SPECTACULAR_SETTINGS = {
 # Celery: a broker that needs no server unless PIMLAB_BROKER_URL is set.
 # "localhost" only silences kombu's missing-hostname warning; the filesystem transport ignores it.
 CELERY_BROKER_URL = os.environ.get("PIMLAB_BROKER_URL", "filesystem://localhost//")
-_broker_dir = VAR_DIR / "broker"
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's filesystem transport needs its folders before the first publish or poll.
-    for _folder in ("queue", "processed", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+_broker_dir = VAR_DIR / "broker"  # its folders are created at start-up (apps/core/folders.py)
+# A blackholed Redis broker fails a publish within seconds instead of blocking the request.
+REDIS_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -164,11 +164,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem://")
-    else {}
+    else REDIS_BROKER_TRANSPORT_OPTIONS
 )
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker died goes back to the queue instead of being acknowledged as done.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -178,6 +182,8 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Event bus: Redis Streams when set, otherwise a table in the catalog (embedded profile).
 PIMLAB_EVENTBUS_URL = os.environ.get("PIMLAB_EVENTBUS_URL", "")
 PIMLAB_REDIS_URL = os.environ.get("PIMLAB_REDIS_URL", "")
+# Each event stream keeps about this many entries (XADD MAXLEN ~): 100x the projection backlog alert.
+PIMLAB_EVENTBUS_STREAM_MAXLEN = int(os.environ.get("PIMLAB_EVENTBUS_STREAM_MAXLEN", "100000"))
 
 # Telemetry
 # Per process, when no OTLP endpoint is set. Every kept span stays on the heap that full garbage
@@ -218,8 +224,18 @@ PIMLAB_AUDIT_WRITE_LATENCY_THRESHOLD_SECONDS = float(
 )
 # NFR-20: buffered (unshipped) audit events older than this page the SRE on call.
 PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS = float(os.environ.get("PIMLAB_AUDIT_BUFFER_ALERT_AGE_SECONDS", "300"))
-# Key of the audit-store hash chain; keep it out of the audit database's reach.
-PIMLAB_AUDIT_CHAIN_KEY = os.environ.get("PIMLAB_AUDIT_CHAIN_KEY", "pimlab-audit-chain:" + SECRET_KEY)
+# Key ring of the audit-store hash chain ("id:secret" pairs; the first signs, all verify), independent
+# of SECRET_KEY and out of the audit database's reach. Empty: local/test generate one under var/.
+PIMLAB_AUDIT_CHAIN_KEYS = os.environ.get("PIMLAB_AUDIT_CHAIN_KEYS", "")
+PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = False
+# The audit store's insert-only role (created by the audits migrations on PostgreSQL); the
+# application's PIMLAB_AUDIT_URL should log in as it, while migrations run as the database owner.
+PIMLAB_AUDIT_WRITER_ROLE = os.environ.get("PIMLAB_AUDIT_WRITER_ROLE", "pimlab_audit_writer")
+# Backends other than PostgreSQL and SQLite cannot be given the append-only guarantees here; their
+# migration is refused unless this is set (README, "Audit store").
+PIMLAB_AUDIT_ALLOW_UNENFORCED = os.environ.get("PIMLAB_AUDIT_ALLOW_UNENFORCED", "0") == "1"
+# How often beat verifies every chain (a broken link raises a critical alert event).
+PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_VERIFY_INTERVAL_SECONDS", "900"))
 PIMLAB_AUDIT_SHIP_BATCH_SIZE = int(os.environ.get("PIMLAB_AUDIT_SHIP_BATCH_SIZE", "500"))
 PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_AUDIT_SHIP_INTERVAL_SECONDS", "5"))
 # --- end audit trail ---------------------------------------------------------------------------
@@ -238,11 +254,13 @@ PIMLAB_CLAIM_PROJECTION_STALENESS_SLO_SECONDS = float(
 PIMLAB_TRACE_URL_TEMPLATE = os.environ.get("PIMLAB_TRACE_URL_TEMPLATE", "/traces/{trace_id}")
 
 # --- Chaos drills and the HA lab (apps.chaos) ----------------------------------------------
-PIMLAB_HA_DIR = os.environ.get("PIMLAB_HA_DIR", "")  # default: VAR_DIR / "ha-lab"
+PIMLAB_HA_DIR = Path(os.environ.get("PIMLAB_HA_DIR") or VAR_DIR / "ha-lab")
 PIMLAB_HA_BASE_PORT = int(os.environ.get("PIMLAB_HA_BASE_PORT", "15400"))  # below 32768 (ephemeral range)
 PIMLAB_PATRONI_VENV = os.environ.get("PIMLAB_PATRONI_VENV", "/opt/pimlab-patroni")
 PIMLAB_PG_BIN_DIR = os.environ.get("PIMLAB_PG_BIN_DIR", "")  # default: newest /usr/lib/postgresql/*/bin
-PIMLAB_CHAOS_EXPERIMENTS_DIR = os.environ.get("PIMLAB_CHAOS_EXPERIMENTS_DIR", "")  # default: chaos/experiments
+PIMLAB_CHAOS_EXPERIMENTS_DIR = Path(
+    os.environ.get("PIMLAB_CHAOS_EXPERIMENTS_DIR") or BASE_DIR / "chaos" / "experiments"
+)
 PIMLAB_CHAOS_POLICY = {
     "max_patient_share": float(os.environ.get("PIMLAB_CHAOS_MAX_PATIENT_SHARE", "0.5")),
     "max_traffic_share": float(os.environ.get("PIMLAB_CHAOS_MAX_TRAFFIC_SHARE", "0.5")),
@@ -269,11 +287,15 @@ PIMLAB_SLO_SCRAPE_URLS = [u for u in os.environ.get("PIMLAB_SLO_SCRAPE_URLS", ""
 PIMLAB_SLO_EVALUATION_SECONDS = float(os.environ.get("PIMLAB_SLO_EVALUATION_SECONDS", "30"))
 PIMLAB_ALERT_WEBHOOK_URL = os.environ.get("PIMLAB_ALERT_WEBHOOK_URL", "")
 PIMLAB_ALERT_WEBHOOK_RECEIVER = os.environ.get("PIMLAB_ALERT_WEBHOOK_RECEIVER", "pimlab-webhook")
-PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL", "http://localhost:8000")
+PIMLAB_EXTERNAL_URL = os.environ.get("PIMLAB_EXTERNAL_URL") or "http://localhost:8000"
 
 # --- Synthetic probes (apps.probes) -------------------------------------------------------------
 PIMLAB_PROBE_BASE_URL = os.environ.get("PIMLAB_PROBE_BASE_URL", "http://127.0.0.1:8000")
 PIMLAB_PROBE_STEP_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_PROBE_STEP_TIMEOUT_SECONDS", "30"))
+# validate_sequences: the repository's catalog and the seed it must equal (relative to BASE_DIR);
+# the seed sits in the shared folder beside a checkout (and in CI).
+PIMLAB_SEQUENCE_CATALOG = os.environ.get("PIMLAB_SEQUENCE_CATALOG", "docs/requirements/runtime-sequence-catalog.md")
+PIMLAB_SEQUENCE_SEED = os.environ.get("PIMLAB_SEQUENCE_SEED", "../shared/seed/runtime-sequence-catalog.md")
 # --- end synthetic probes ----------------------------------------------------------------------
 
 # --- Request hot path (booking performance) ----------------------------------------------------

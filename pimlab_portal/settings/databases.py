@@ -26,7 +26,26 @@ def shard_alias(index: int) -> str:
     return f"{SHARD_ALIAS_PREFIX}{index}"
 
 
-def database_config(url: str) -> dict:
+# Every PostgreSQL connection has a connect, statement and lock timeout, so a blackholed server or a
+# held row lock ends in an OperationalError (answered 503 + Retry-After) instead of a hung worker.
+DEFAULT_TIMEOUTS = {
+    "PIMLAB_DB_CONNECT_TIMEOUT_SECONDS": "2",
+    "PIMLAB_DB_STATEMENT_TIMEOUT_MS": "30000",
+    "PIMLAB_DB_LOCK_TIMEOUT_MS": "5000",
+}
+
+
+def postgres_timeouts(environ) -> tuple[int, str]:
+    """(libpq connect_timeout, server options) from the environment, with DEFAULT_TIMEOUTS."""
+    value = {name: environ.get(name) or default for name, default in DEFAULT_TIMEOUTS.items()}
+    options = (
+        f"-c statement_timeout={int(value['PIMLAB_DB_STATEMENT_TIMEOUT_MS'])} "
+        f"-c lock_timeout={int(value['PIMLAB_DB_LOCK_TIMEOUT_MS'])}"
+    )
+    return int(value["PIMLAB_DB_CONNECT_TIMEOUT_SECONDS"]), options
+
+
+def database_config(url: str, environ=os.environ) -> dict:
     url, multi_host = split_multi_host(url)
     if url.startswith("mssql://"):
         # mssql-django is an optional extra (requirements-mssql.txt).
@@ -38,6 +57,11 @@ def database_config(url: str) -> dict:
         config["HOST"], config["PORT"] = multi_host
     config["CONN_MAX_AGE"] = CONN_MAX_AGE_SECONDS
     config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"].startswith("django.db.backends.postgresql"):
+        connect_timeout, server_options = postgres_timeouts(environ)
+        options = config.setdefault("OPTIONS", {})
+        options["connect_timeout"] = connect_timeout
+        options["options"] = f"{options.get('options', '')} {server_options}".strip()
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the web process, worker and beat read while one of them writes.
         config["OPTIONS"] = {
@@ -79,16 +103,15 @@ def split_shard_urls(value: str) -> list[str]:
 
 
 def build_databases(var_dir: Path, environ: os._Environ | dict = os.environ) -> dict:
-    var_dir.mkdir(parents=True, exist_ok=True)
     catalog_url = environ.get("PIMLAB_CATALOG_URL") or f"sqlite:///{var_dir / 'catalog.sqlite3'}"
     audit_url = environ.get("PIMLAB_AUDIT_URL") or f"sqlite:///{var_dir / 'audit.sqlite3'}"
     shard_urls = split_shard_urls(environ.get("PIMLAB_SHARD_URLS", ""))
     if not shard_urls:
         shard_urls = [f"sqlite:///{var_dir / f'shard{i}.sqlite3'}" for i in range(2)]
-    databases = {CATALOG_ALIAS: database_config(catalog_url)}
+    databases = {CATALOG_ALIAS: database_config(catalog_url, environ)}
     for index, url in enumerate(shard_urls):
-        databases[shard_alias(index)] = database_config(url)
-    databases[AUDIT_ALIAS] = database_config(audit_url)
+        databases[shard_alias(index)] = database_config(url, environ)
+    databases[AUDIT_ALIAS] = database_config(audit_url, environ)
     return databases
 
 

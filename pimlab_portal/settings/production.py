@@ -17,6 +17,8 @@ SECURE_HSTS_PRELOAD = True
 SECURE_SSL_REDIRECT = os.environ.get("PIMLAB_SSL_REDIRECT", "1") == "1"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 CSRF_COOKIE_HTTPONLY = True
+# The audit chain is never signed with a generated key in production (apps/audits/chain.py).
+PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = True
 
 # --- Request hot path: shard connection health checks ------------------------------------------
 # CONN_HEALTH_CHECKS sends a `SELECT 1` before the first query of every request that reuses a

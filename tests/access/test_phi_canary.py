@@ -19,9 +19,9 @@ from prometheus_client import REGISTRY, generate_latest
 from apps.outbox.models import OutboxEvent
 from apps.outbox.tasks import outbox_relay_drain_task
 from apps.telemetry.tracing import span_store
-from tests.event_envelopes import redis_flush
 from tests.factories import PatientFactory, care_team_member, persona_user
-from tests.log_capture import json_log_lines
+from tests.support.bus import redis_flush
+from tests.support.logs import json_log_lines
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -3,8 +3,6 @@ bound: PIMLAB_TOKEN_CACHE_SECONDS (each worker's identity cache TTL; 10 s by def
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 
 from apps.core.models import PersonaRole
 from apps.core.tokens import api_tokens_revoke
 from tests.factories import persona_user
-from tests.outbox.test_relay_worker import database_url
+from tests.support.databases import child_env
+from tests.support.network import unused_port
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -26,26 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE_SECONDS = 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def two_workers(tmp_path):
-    port, access_log = free_port(), tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
-        "PIMLAB_CATALOG_URL": database_url("default"),
-        "PIMLAB_SHARD_URLS": ",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        "PIMLAB_AUDIT_URL": database_url("audit"),
-        "PIMLAB_VAR_DIR": str(tmp_path),
-        "PIMLAB_TOKEN_CACHE_SECONDS": str(CACHE_SECONDS),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-    }
+    port, access_log = unused_port(), tmp_path / "access.log"
+    env = child_env(
+        PIMLAB_VAR_DIR=str(tmp_path),
+        PIMLAB_TOKEN_CACHE_SECONDS=str(CACHE_SECONDS),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "pimlab_portal/gunicorn.conf.py",
          "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s"],

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from contextlib import contextmanager
 
 from django.db import connections, transaction
 
 from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
+from tests.support.network import unused_port
 
 
 def record_events(patient, count: int, *, action: str = "test.action") -> list:
@@ -29,12 +29,6 @@ def record_events(patient, count: int, *, action: str = "test.action") -> list:
                 )
             )
     return events
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

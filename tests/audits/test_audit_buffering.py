@@ -12,8 +12,9 @@ from apps.audits.shipping import audit_events_ship
 from apps.audits.tasks import audit_ship_shard
 from apps.audits.verification import audit_chain_verify
 from tests.audits.audit_store_control import audit_store_down, record_events
+from tests.encounters.notes.note_scenario import note_world, patch_note
 from tests.factories import PatientFactory
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -30,7 +31,7 @@ def test_outage_buffers_on_the_shard_and_drains_in_order_afterwards():
     failures_before = (
         REGISTRY.get_sample_value("audit_ship_failures_total", {"shard_id": alias, "reason": "store_unavailable"}) or 0
     )
-    clinician = client_for(world.tokens["care_team_clinician"])
+    clinician = api_client(world.tokens["care_team_clinician"])
 
     with audit_store_down():
         # The request path never touches the audit store: documentation goes on.

@@ -1,6 +1,5 @@
 """A real Celery worker drains the audit buffer that built up during an audit-store outage."""
 
-import os
 import subprocess
 import sys
 import time
@@ -9,40 +8,27 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections
 
 from apps.audits.models import AuditEvent, AuditRecord
 from apps.audits.shipping import audit_events_ship
 from apps.audits.tasks import audit_ship_shard
 from apps.audits.verification import audit_chain_verify
 from tests.audits.audit_store_control import audit_store_down
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import note_world, patch_note
+from tests.support.api import api_client
+from tests.support.databases import child_env
+from tests.support.processes import process_stop
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _url(alias: str) -> str:
-    config = connections[alias].settings_dict
-    return f"postgres://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
-
-
 @pytest.fixture
 def worker():
     """A solo Celery worker on a queue of its own, using this test run's databases and Redis db."""
     queue = f"audit-test-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
-            "PIMLAB_CATALOG_URL": _url("default"),
-            "PIMLAB_SHARD_URLS": ",".join(_url(alias) for alias in settings.SHARD_ALIASES),
-            "PIMLAB_AUDIT_URL": _url("audit"),
-            "PIMLAB_BROKER_URL": settings.CELERY_BROKER_URL,
-            "PIMLAB_LOG_LEVEL": "WARNING",
-        }
-    )
+    env = child_env(PIMLAB_BROKER_URL=settings.CELERY_BROKER_URL, PIMLAB_LOG_LEVEL="WARNING")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -71,12 +57,7 @@ def worker():
     try:
         yield queue
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process, timeout=20)
 
 
 def _wait_until(predicate, *, bound_seconds: float = 90.0) -> bool:
@@ -91,7 +72,7 @@ def _wait_until(predicate, *, bound_seconds: float = 90.0) -> bool:
 def test_worker_drains_the_buffer_after_an_outage_in_order(worker):
     world = note_world()
     alias = world.encounter._state.db
-    clinician = client_for(world.tokens["care_team_clinician"])
+    clinician = api_client(world.tokens["care_team_clinician"])
     with audit_store_down():
         for version in range(3):
             assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,17 +14,13 @@ from django.core.management import call_command
 from django.db import connections
 
 from apps.chaos import services
+from tests.support.databases import child_env
 
 from .conftest import small_manifest
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 CHAOS_CLI = Path(sys.executable).parent / "chaos"
-
-
-def database_url(alias: str) -> str:
-    db = settings.DATABASES[alias]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def latency_trigger_count() -> int:
@@ -97,14 +92,7 @@ def test_exported_experiment_runs_with_the_chaos_cli(tmp_path):
         },
     }
 
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(settings.BASE_DIR),
-        DJANGO_SETTINGS_MODULE="pimlab_portal.settings.test",
-        PIMLAB_CATALOG_URL=database_url("default"),
-        PIMLAB_SHARD_URLS=",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        PIMLAB_AUDIT_URL=database_url("audit"),
-    )
+    env = child_env(PYTHONPATH=str(settings.BASE_DIR))
     journal_path = tmp_path / "journal.json"
     completed = subprocess.run(
         [

@@ -38,6 +38,8 @@ from apps.projections.selectors import read_models_snapshot
 from apps.projections.services import read_models_apply
 from tests.factories import PatientFactory, persona_user
 from tests.projections.conftest import synthetic_history
+from tests.support.api import api_client
+from tests.support.databases import child_env
 
 from .conftest import approved_run, free_base_port
 
@@ -201,12 +203,6 @@ def test_eventbus_outage_run_thaws_the_broker_in_its_rollback_and_drains(dedicat
 # --- projection worker kill --------------------------------------------------------------------
 
 
-def database_url(alias: str) -> str:
-    from apps.chaos.workload import database_url as url_of
-
-    return url_of(alias)
-
-
 def projection_worker_argv() -> list[str]:
     return [
         sys.executable,
@@ -234,15 +230,7 @@ def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catche
     bus = get_event_bus()
     bus.client.delete(*STREAMS)
 
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="pimlab_portal.settings.test",
-        PIMLAB_CATALOG_URL=database_url("default"),
-        PIMLAB_SHARD_URLS=",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        PIMLAB_AUDIT_URL=database_url("audit"),
-        PIMLAB_EVENTBUS_URL=settings.PIMLAB_EVENTBUS_URL,
-        PIMLAB_LOG_LEVEL="WARNING",
-    )
+    env = child_env(PIMLAB_EVENTBUS_URL=settings.PIMLAB_EVENTBUS_URL, PIMLAB_LOG_LEVEL="WARNING")
     pidfile = tmp_path / "projection-worker.pid"
     worker = subprocess.Popen(projection_worker_argv(), cwd=ROOT, env=env, start_new_session=True)
     pidfile.write_text(str(worker.pid))
@@ -324,8 +312,7 @@ def test_latency_injection_slows_bookings_on_the_target_shard_only():
     for shard, bucket in (("shard_0", SHARD_0_BUCKET), ("shard_1", SHARD_1_BUCKET)):
         patient = PatientFactory(bucket=bucket)
         _, token = persona_user(PersonaRole.PATIENT, patient=patient)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client = api_client(token)
         clients[shard] = (client, patient.id)
 
     before = {shard: booking_timings(client, pid, 5) for shard, (client, pid) in clients.items()}

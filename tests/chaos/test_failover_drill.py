@@ -23,13 +23,9 @@ from apps.chaos.services import experiment_submit, revision_approve, revision_dr
 from apps.chaos.workload import DRILL_PERSONA_PREFIX, read_attempts
 from apps.core.tokens import api_token_issue
 from apps.slo.models import AlertEvent, TimelineAnnotation
+from tests.support.databases import child_env, database_url
 
 from .conftest import free_base_port, manifest_text
-
-
-def database_url(alias: str) -> str:
-    db = settings.DATABASES[alias]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +33,7 @@ def app_server(django_db_setup, ha_pair):
     """The portal under gunicorn (2 sync workers) with shard_1 on the HA pair (multi-host URL) and the
     test catalog, shard_0 and audit store; killed by its process group afterwards, even on failure."""
     port = free_base_port(low=15480, high=15500, span=1)
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="pimlab_portal.settings.test",
-        PIMLAB_CATALOG_URL=database_url("default"),
-        PIMLAB_SHARD_URLS=f"{database_url('shard_0')},{ha_pair.dsn()}",
-        PIMLAB_AUDIT_URL=database_url("audit"),
-        PIMLAB_LOG_LEVEL="WARNING",
-    )
+    env = child_env(PIMLAB_SHARD_URLS=f"{database_url('shard_0')},{ha_pair.dsn()}", PIMLAB_LOG_LEVEL="WARNING")
     server = subprocess.Popen(
         [
             sys.executable,

@@ -7,13 +7,13 @@ import time
 
 import pytest
 from django.db import connections
-from rest_framework.test import APIClient
 
 from apps.chaos import services
 from apps.chaos.models import ExperimentRun, RunStatus
 from apps.chaos.runner import run_execute
 from apps.core.models import PersonaRole
 from tests.factories import persona_user
+from tests.support.api import api_client
 
 from .conftest import approved_run
 
@@ -54,8 +54,7 @@ def wait_until_step(run: ExperimentRun, name: str, timeout: float = 30) -> None:
 
 def test_abort_through_the_api_mid_drill_runs_every_rollback():
     _, token = persona_user(PersonaRole.SRE, username="sre-oncall")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     run = approved_run(method=LONG_METHOD, rollbacks=ROLLBACKS)
     thread = execute_in_background(run)
     wait_until_step(run, "inject")
@@ -168,8 +167,7 @@ def test_hypothesis_not_met_after_the_method_marks_the_run_deviated():
 
 def test_kill_switch_state_is_readable_and_settable_through_the_api():
     _, token = persona_user(PersonaRole.SRE, username="sre-lead")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     assert client.get("/api/chaos/kill-switch").json()["engaged"] is False
     assert client.post("/api/chaos/kill-switch", {"engaged": True, "reason": "incident"}).status_code == 200
     assert client.get("/api/chaos/kill-switch").json() == {

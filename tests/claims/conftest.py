@@ -5,39 +5,20 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from tests.event_envelopes import redis_flush
 from tests.factories import EncounterFactory, PatientFactory, persona_user
-
-
-def ensure_reference_data() -> None:
-    """Transactional tests flush every table, including rows the migrations loaded: put them back
-    (the shard map is restored for every database test by tests/conftest.py)."""
-    from apps.claims.models import AmountCeiling, Payer, RetentionPolicy
-    from apps.claims.reference_data import reference_data_load
-
-    reference_data_load(retention_policy_model=RetentionPolicy, payer_model=Payer, amount_ceiling_model=AmountCeiling)
+from tests.support.api import api_client
+from tests.support.claims import claims_lab_reset
 
 
 @pytest.fixture(autouse=True)
 def clean_redis(request):
-    if request.node.get_closest_marker("django_db") is not None:
-        request.getfixturevalue("_django_db_helper")
-        ensure_reference_data()
-    redis_flush()
-    yield
-    redis_flush()
-
-
-def client_for(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
+    yield from claims_lab_reset(request)
 
 
 @pytest.fixture
 def billing_admin():
     user, token = persona_user("billing_admin")
-    return user, client_for(token)
+    return user, api_client(token)
 
 
 @pytest.fixture

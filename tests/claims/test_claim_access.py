@@ -10,8 +10,9 @@ import pytest
 from apps.audits.models import AuditEvent
 from apps.claims.models import Claim, ClaimLineItem, ClaimPayment
 from apps.outbox.models import OutboxEvent
-from tests.claims.conftest import claim_body, client_for, post_claim
+from tests.claims.conftest import claim_body, post_claim
 from tests.factories import persona_user
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -63,7 +64,7 @@ def test_a_repeated_payment_needs_its_own_key_and_a_retry_answers_as_the_first(
 
 def test_operator_sees_no_diagnosis_codes_and_no_fhir_export(claim_id, finished_encounter):
     _user, token = persona_user("operator")
-    operator = client_for(token)
+    operator = api_client(token)
     response = operator.get(f"/api/claims/{claim_id}")
     assert response.status_code == 200
     assert response.json()["line_items"] and all("diagnosis_codes" not in i for i in response.json()["line_items"])

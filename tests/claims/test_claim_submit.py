@@ -9,8 +9,9 @@ import pytest
 from apps.audits.models import AuditEvent
 from apps.claims.models import Claim, ClaimLineItem
 from apps.outbox.models import OutboxEvent
-from tests.claims.conftest import claim_body, client_for, post_claim
+from tests.claims.conftest import claim_body, post_claim
 from tests.factories import EncounterFactory, PatientFactory, persona_user
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -47,7 +48,7 @@ def test_billing_admin_submits_claim_and_gets_202_with_trace_link(billing_admin,
 def test_other_roles_may_not_submit_claims(role, finished_encounter):
     patient = finished_encounter.patient if role == "patient" else None
     _user, token = persona_user(role, patient=patient)
-    response = post_claim(client_for(token), claim_body(finished_encounter))
+    response = post_claim(api_client(token), claim_body(finished_encounter))
     assert response.status_code == 403
     assert response["Content-Type"].startswith("application/problem+json")
     assert rows_on(finished_encounter._state.db) == (0, 0, 0)

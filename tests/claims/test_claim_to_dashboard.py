@@ -3,9 +3,7 @@ bus (published here in the relay's envelope shape), and logs never tie amounts t
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 from datetime import timedelta
 
 import pytest
@@ -14,8 +12,9 @@ from django.utils import timezone
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from tests.claims.conftest import claim_body, post_claim
-from tests.event_envelopes import encounter_created, publish_pending_outbox
 from tests.factories import EncounterFactory
+from tests.support.envelopes import encounter_created, publish_pending_outbox
+from tests.support.logs import json_log_lines
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -55,27 +54,14 @@ def test_submitted_claim_shows_on_the_dashboard_with_its_lag(billing_admin):
     assert paid["paid"] == {"claims": 1, "amount": "151.00", "paid_amount": "151.00"} and paid["open"]["claims"] == 0
 
 
-@pytest.fixture
-def json_log():
-    """The JSON lines the configured log handler writes, captured from the root logger."""
-    root = logging.getLogger()
-    formatter = next(handler.formatter for handler in root.handlers if handler.formatter is not None)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    root.addHandler(handler)
-    yield stream
-    root.removeHandler(handler)
-
-
-def test_logs_carry_correlation_ids_and_mask_claim_amounts(billing_admin, json_log):
-    _user, client = billing_admin
-    encounter = EncounterFactory()
-    patient = encounter.patient
-    response = post_claim(client, claim_body(encounter))
-    publish_pending_outbox(using=encounter._state.db, event_types=("ClaimSubmitted",))
-    ProjectionConsumer(bus=get_event_bus(), consumer="w").drain()
-    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+def test_logs_carry_correlation_ids_and_mask_claim_amounts(billing_admin):
+    with json_log_lines() as lines:
+        _user, client = billing_admin
+        encounter = EncounterFactory()
+        patient = encounter.patient
+        response = post_claim(client, claim_body(encounter))
+        publish_pending_outbox(using=encounter._state.db, event_types=("ClaimSubmitted",))
+        ProjectionConsumer(bus=get_event_bus(), consumer="w").drain()
     text = json.dumps(lines)
     for secret in (patient.given_name, patient.family_name, patient.mrn, "151.00", "120.00", "15.50"):
         assert secret not in text

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from fhir.resources.R4B.claim import Claim as FhirClaim
 
-from tests.claims.conftest import claim_body, client_for, post_claim
+from tests.claims.conftest import claim_body, post_claim
 from tests.factories import persona_user
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -39,7 +40,7 @@ def test_patient_cannot_read_claims(billing_admin, finished_encounter):
     _user, client = billing_admin
     claim_id = post_claim(client, claim_body(finished_encounter)).json()["claim_id"]
     _patient_user, token = persona_user("patient", patient=finished_encounter.patient)
-    assert client_for(token).get(f"/api/claims/{claim_id}").status_code == 403
+    assert api_client(token).get(f"/api/claims/{claim_id}").status_code == 403
 
 
 def test_unknown_claim_is_404(billing_admin):

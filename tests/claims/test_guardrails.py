@@ -93,15 +93,15 @@ def test_per_admin_rate_limit(billing_admin, settings):
 
 
 def test_rate_limit_counts_per_admin(billing_admin, settings):
-    from tests.claims.conftest import client_for
     from tests.factories import EncounterFactory, persona_user
+    from tests.support.api import api_client
 
     settings.PIMLAB_CLAIMS_RATE_LIMIT = 1
     settings.PIMLAB_CLAIMS_RATE_WINDOW_SECONDS = 3600
     _user, client = billing_admin
     _other, other_token = persona_user("billing_admin")
     assert post_claim(client, claim_body(EncounterFactory())).status_code == 202
-    assert post_claim(client_for(other_token), claim_body(EncounterFactory())).status_code == 202
+    assert post_claim(api_client(other_token), claim_body(EncounterFactory())).status_code == 202
 
 
 def test_idempotent_replay_is_not_a_duplicate_or_rate_limited(billing_admin, finished_encounter, settings):

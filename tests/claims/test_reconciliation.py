@@ -11,8 +11,8 @@ from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from apps.projections.models import FinancialDailyAggregate
 from tests.claims.conftest import claim_body, post_claim
-from tests.event_envelopes import publish_pending_outbox
 from tests.factories import EncounterFactory
+from tests.support.envelopes import publish_pending_outbox
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

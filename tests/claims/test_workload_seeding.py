@@ -14,6 +14,7 @@ from apps.encounters.models import Encounter, EncounterStatus
 from apps.encounters.services import EncounterNotFinishable, encounter_finish
 from apps.outbox.models import OutboxEvent
 from tests.factories import PatientFactory, encounter_for, persona_user
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 SHARDS = ("shard_0", "shard_1")
@@ -76,7 +77,6 @@ def test_workload_needs_a_seeded_lab():
 
 
 def test_finish_api_for_the_care_team_clinician_only():
-    from rest_framework.test import APIClient
 
     from apps.patients.models import CareTeamMember
 
@@ -88,8 +88,7 @@ def test_finish_api_for_the_care_team_clinician_only():
     encounter = encounter_for(patient)
 
     def finish(token):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client = api_client(token)
         return client.post(f"/api/encounters/{encounter.id}/finish")
 
     assert finish(admin_token).status_code == 403

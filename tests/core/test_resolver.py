@@ -5,7 +5,7 @@ from prometheus_client import REGISTRY
 from apps.core.ids import new_id
 from apps.core.models import ShardMapEntry
 from apps.core.resolver import ShardMapMissing, ShardResolver
-from tests.log_capture import json_log_lines
+from tests.support.logs import json_log_lines
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -8,11 +8,11 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from knox.crypto import hash_token
 from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from apps.core.identity_cache import TokenIdentityCache, token_identity_cache
 from apps.core.models import PersonaRole
 from tests.factories import persona_user
+from tests.support.api import api_client
 
 pytestmark = [
     pytest.mark.django_db(databases="__all__"),
@@ -28,8 +28,7 @@ def empty_cache():
 
 
 def get(path: str, token: str):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     return client.get(path)
 
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.core.models import PersonaRole
 from tests.factories import PatientFactory, persona_user
+from tests.support.api import api_client
 
 # Buckets 3 and 1000 map to shard_0 and shard_1 in the initial even split.
 SHARD_0_BUCKET = 3
@@ -50,13 +50,6 @@ def billing_persona():
 @pytest.fixture
 def sre_persona():
     return persona_user(PersonaRole.SRE)
-
-
-def api_client(token: str | None = None) -> APIClient:
-    client = APIClient()
-    if token:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def booking_body(patient_id: int, /, **overrides) -> dict:

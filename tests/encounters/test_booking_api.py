@@ -12,8 +12,9 @@ from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
-from tests.encounters.conftest import api_client, book, booking_body
+from tests.encounters.conftest import book, booking_body
 from tests.factories import care_team_member
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -18,6 +18,7 @@ from apps.encounters.models import Encounter
 from apps.encounters.services import booking_request_fingerprint, encounter_book
 from tests.encounters.conftest import book, booking_body
 from tests.encounters.test_booking_api import shard_rows
+from tests.support.databases import backend_kill
 
 EMPTY = {"encounters": 0, "history": 0, "audit": 0, "outbox": 0}
 
@@ -166,17 +167,7 @@ def test_two_concurrent_requests_with_one_key_produce_one_encounter(patient, pat
 @pytest.mark.django_db(databases="__all__", transaction=True)
 def test_lost_connection_is_retried_on_a_fresh_connection(patient, patient_persona):
     user = patient_persona[0]
-    connection = connections["shard_0"]
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    killer = connections.create_connection("shard_0")
-    try:
-        with killer.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        killer.close()
+    backend_kill("shard_0")
     before = sum(retries("shard_0", error) for error in ("OperationalError", "InterfaceError"))
     requested = booking_body(patient.id)
     from django.utils.dateparse import parse_datetime

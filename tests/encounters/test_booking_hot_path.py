@@ -20,6 +20,7 @@ from apps.encounters.models import Encounter
 from tests.encounters.conftest import book, booking_body
 from tests.encounters.test_booking_api import shard_rows
 from tests.encounters.test_booking_failures import retries
+from tests.support.databases import backend_kill
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # One transaction on the patient's shard: the encounter, its history row, the audit event and the
@@ -110,15 +111,7 @@ def test_without_shard_health_checks_a_booking_rides_over_a_dead_connection(pati
         token = patient_persona[1]
         assert book(token, booking_body(patient.id)).status_code == 202
         assert connection.connection is not None and connection.health_check_enabled is False
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        killer = connections.create_connection("shard_0")
-        try:
-            with killer.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        finally:
-            killer.close()
+        backend_kill("shard_0")
         before = sum(retries("shard_0", error) for error in ("OperationalError", "InterfaceError"))
 
         response = book(token, booking_body(patient.id))

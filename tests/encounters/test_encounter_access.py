@@ -8,8 +8,9 @@ import pytest
 from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
 from apps.slo.models import AlertEvent
-from tests.encounters.conftest import api_client, book, booking_body
+from tests.encounters.conftest import book, booking_body
 from tests.factories import care_team_member, encounter_for
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

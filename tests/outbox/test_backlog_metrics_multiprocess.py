@@ -3,7 +3,6 @@ relay's beat fan-out measures the outbox backlog into "most recent" gauges there
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,8 @@ import pytest
 from django.db import transaction
 
 from apps.outbox.services import outbox_event_record
-from tests.outbox.test_relay_worker import ROOT, database_url
+from tests.outbox.test_relay_worker import ROOT
+from tests.support.databases import child_env
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -34,14 +34,7 @@ def test_fan_out_measures_backlog_into_multiprocess_gauges(tmp_path, patient, se
             outbox_event_record(
                 using="shard_0", aggregate_type="Patient", aggregate_id=patient.id, event_type="GaugeProbe", payload={}
             )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "PIMLAB_CATALOG_URL": database_url("default"),
-        "PIMLAB_SHARD_URLS": ",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        "PIMLAB_AUDIT_URL": database_url("audit"),
-    }
+    env = child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-c", MEASURE_AND_READ], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -4,7 +4,6 @@ redelivery of entries a crashed consumer left behind, and range reads."""
 from __future__ import annotations
 
 import pytest
-import redis
 from django.conf import settings as django_settings
 from django.db import transaction
 
@@ -14,16 +13,15 @@ from apps.outbox.eventbus import RedisStreamsEventBus, stream_for
 from apps.outbox.models import EventStreamEntry, OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
 from apps.outbox.services import outbox_event_record
+from tests.support.bus import redis_emptied
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture
 def redis_bus():
-    client = redis.Redis.from_url(django_settings.PIMLAB_EVENTBUS_URL)
-    client.flushdb()
-    yield RedisStreamsEventBus(django_settings.PIMLAB_EVENTBUS_URL)
-    client.flushdb()
+    with redis_emptied():
+        yield RedisStreamsEventBus(django_settings.PIMLAB_EVENTBUS_URL)
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.outbox.consumers import IdempotentConsumer
-from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, reset_event_bus, stream_for
+from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, stream_for
 from apps.outbox.models import OutboxEvent, OutboxStatus, ProcessedEvent
 from apps.outbox.relay import outbox_relay_drain
 from apps.outbox.services import outbox_event_record
 from tests.encounters.conftest import book, booking_body, patient_in_bucket
+from tests.support.bus import redis_emptied
+from tests.support.network import unused_port
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -24,12 +23,8 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 @pytest.fixture(autouse=True)
 def clean_bus():
     """Each test starts from an empty Redis database (this checkout's own db number)."""
-    reset_event_bus()
-    client = redis.Redis.from_url(django_settings.PIMLAB_EVENTBUS_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    reset_event_bus()
+    with redis_emptied() as client:
+        yield client
 
 
 @pytest.fixture
@@ -44,12 +39,6 @@ def record(alias: str, aggregate_id: int, event_type: str = "TestHappened", **pa
         return outbox_event_record(
             using=alias, aggregate_type="Patient", aggregate_id=aggregate_id, event_type=event_type, payload=payload
         )
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stream_event_ids(event_type: str) -> list[str]:
@@ -93,7 +82,7 @@ def test_an_aggregate_waiting_for_a_retry_holds_back_its_later_events(patient, o
 def test_bus_down_keeps_rows_pending_then_delivers_each_once_to_an_idempotent_consumer(patient, fast_backoff):
     neighbour = patient_in_bucket(6)
     events = [record("shard_0", aggregate, n=n) for n, aggregate in enumerate([patient.id, neighbour.id] * 3)]
-    down = RedisStreamsEventBus(f"redis://127.0.0.1:{closed_port()}/0")
+    down = RedisStreamsEventBus(f"redis://127.0.0.1:{unused_port()}/0")
 
     for _ in range(5):  # more outage passes than PIMLAB_OUTBOX_MAX_ATTEMPTS
         assert outbox_relay_drain(shard_alias="shard_0", bus=down) == 0

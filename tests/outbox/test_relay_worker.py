@@ -3,7 +3,6 @@ the shards. The worker is a separate process on this checkout's Redis database a
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -11,8 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 
 from apps.outbox import schedules as outbox_schedules
 from apps.outbox.models import OutboxEvent, OutboxStatus
@@ -20,26 +18,17 @@ from apps.outbox.services import outbox_event_record
 from apps.outbox.tasks import outbox_relay_fan_out_task
 from pimlab_portal.celery import app as celery_app
 from tests.encounters.conftest import book, booking_body
+from tests.support.databases import child_env
+from tests.support.processes import process_stop
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def database_url(alias: str) -> str:
-    config = connections[alias].settings_dict
-    return f"postgres://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
-
-
 @pytest.fixture
 def relay_worker(tmp_path):
     queue = f"enc-relay-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
-        "PIMLAB_CATALOG_URL": database_url("default"),
-        "PIMLAB_SHARD_URLS": ",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        "PIMLAB_AUDIT_URL": database_url("audit"),
-    }
+    env = child_env()
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "-P", "solo", "-Q", queue,
@@ -52,12 +41,7 @@ def relay_worker(tmp_path):
         yield worker
     finally:
         celery_app.conf.task_default_queue = previous
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
+        process_stop(worker, timeout=15)
         log.close()
 
 

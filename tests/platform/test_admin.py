@@ -1,7 +1,6 @@
 """The admin renders every foundation model for a superuser, one shard at a time."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from apps.core.models import Persona, ShardMapEntry
@@ -9,13 +8,6 @@ from apps.patients.models import CareTeamMember, Patient
 from tests.factories import PatientFactory, care_team_member, persona_user
 
 pytestmark = pytest.mark.django_db(databases="__all__")
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("root-admin", "root@example.test", "pass-word-123")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,19 +9,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from django_celery_beat.models import PeriodicTask
 
 from pimlab_portal.celery import app as celery_app
 from pimlab_portal.celery import collect_beat_schedules
+from tests.support.databases import child_env
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url(alias: str) -> str:
-    config = connections[alias].settings_dict
-    return f"postgres://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
 
 
 def test_beat_registers_each_apps_schedule(tmp_path):
@@ -35,15 +29,8 @@ def test_beat_registers_each_apps_schedule(tmp_path):
         "slo-evaluate-all",
     } <= expected
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.test",
-        "PIMLAB_CATALOG_URL": database_url("default"),
-        "PIMLAB_SHARD_URLS": ",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        "PIMLAB_AUDIT_URL": database_url("audit"),
-        # Due tasks go to a queue nobody consumes: this test is about registration only.
-        "PIMLAB_BROKER_URL": f"{settings.CELERY_BROKER_URL.rsplit('/', 1)[0]}/15",
-    }
+    # Due tasks go to a queue nobody consumes: this test is about registration only.
+    env = child_env(PIMLAB_BROKER_URL=f"{settings.CELERY_BROKER_URL.rsplit('/', 1)[0]}/15")
     log_path = tmp_path / "beat.log"
     with log_path.open("w") as log:
         beat = subprocess.Popen(

@@ -2,8 +2,6 @@
 a filesystem broker, gunicorn from the project's config, a Celery worker on that broker."""
 
 import json
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.logs import json_lines_of
+from tests.support.network import unused_port
+from tests.support.processes import process_stop
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WAIT_SECONDS = 90  # a bound on start-up, not a speed assertion
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -37,7 +33,7 @@ def embedded_env(tmp_path):
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "pimlab_portal.settings.local",
         "PIMLAB_VAR_DIR": str(tmp_path / "var"),
-        "PIMLAB_WEB_PORT": str(free_port()),
+        "PIMLAB_WEB_PORT": str(unused_port()),
     }
     (tmp_path / "home").mkdir()
     return env
@@ -82,27 +78,6 @@ def wait_until(predicate, process, log: Path):
 def start(command, env, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def json_lines(log: Path) -> list[dict]:
-    lines = []
-    for raw in log.read_text(errors="replace").splitlines():
-        if raw.startswith("{"):
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-    return lines
 
 
 def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
@@ -170,24 +145,24 @@ def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
         wait_until(
             lambda: any(
                 line.get("event") == "trace_probe_received" and line.get("label") == label
-                for line in json_lines(worker_log)
+                for line in json_lines_of(worker_log)
             ),
             worker,
             worker_log,
         )
-        received = next(line for line in json_lines(worker_log) if line.get("label") == label)
+        received = next(line for line in json_lines_of(worker_log) if line.get("label") == label)
         assert received["actor_role"] == "system" and received["request_id"]  # no publisher request: beat-like
         assert len(received["trace_id"]) == 32
         # The worker's task metrics appear in the web process's /metrics.
         metrics = get(f"{base}/metrics")[1]
         assert 'celery_task_runs_total{state="SUCCESS",task="telemetry.trace_probe"} 1.0' in metrics
     finally:
-        stop(web)
-        stop(worker)
+        process_stop(web)
+        process_stop(worker)
     assert not (BASE_DIR / "control").exists(), "broker state stays under PIMLAB_VAR_DIR"
     assert any((var / "broker" / "control").iterdir())
 
-    request_lines = [line for line in json_lines(web_log) if line.get("event") == "request_finished"]
+    request_lines = [line for line in json_lines_of(web_log) if line.get("event") == "request_finished"]
     assert request_lines, web_log.read_text()[-3000:]
     for line in request_lines:
         for field in ("request_id", "trace_id", "user_id", "persona", "actor_role", "shard_id"):

@@ -10,19 +10,18 @@ from django.utils import timezone
 
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
-from tests.claims.conftest import claim_body, client_for, ensure_reference_data, post_claim
-from tests.event_envelopes import claim_submitted, redis_flush
+from tests.claims.conftest import claim_body, post_claim
 from tests.factories import EncounterFactory, PatientFactory, persona_user
+from tests.support.api import api_client
+from tests.support.claims import claims_lab_reset
+from tests.support.envelopes import claim_submitted
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture(autouse=True)
-def clean_bus():
-    ensure_reference_data()
-    redis_flush()
-    yield
-    redis_flush()
+def clean_bus(request):
+    yield from claims_lab_reset(request)
 
 
 def browser_for(user) -> Client:
@@ -61,7 +60,7 @@ def test_page_needs_a_financial_role():
 
 def test_trace_link_of_a_claim_opens_its_spans():
     user, token = persona_user("billing_admin")
-    response = post_claim(client_for(token), claim_body(EncounterFactory()))
+    response = post_claim(api_client(token), claim_body(EncounterFactory()))
     link = response.json()["links"]["trace"]
     page = browser_for(user).get(link)
     assert page.status_code == 200

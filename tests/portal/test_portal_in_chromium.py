@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
-from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import claim_submitted, redis_flush
 from tests.factories import persona_user
 from tests.support.browser import chromium, log_in
+from tests.support.bus import redis_flush
+from tests.support.claims import ensure_reference_data
+from tests.support.envelopes import claim_submitted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 

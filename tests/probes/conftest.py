@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import redis_flush
+from tests.support.bus import redis_flush
+from tests.support.claims import ensure_reference_data
 
 
 class PipelineWorkers:

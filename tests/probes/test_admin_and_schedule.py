@@ -3,20 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.probes.services import probe_result_record
 
 pytestmark = pytest.mark.django_db(databases="__all__")
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("probe-admin", "root@example.test", "pass-word-123")
-    client.force_login(user)
-    return client
 
 
 def change_link(result) -> str:

@@ -11,7 +11,7 @@ from apps.probes.models import ProbeOutcome, ProbeResult, ProbeScenario
 from apps.probes.personas import probe_identities
 from apps.probes.runner import probe_run
 from tests.chaos.conftest import approved_run
-from tests.probes.test_probe_live import closed_port
+from tests.support.network import unused_port
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -32,7 +32,7 @@ def test_probe_on_the_shard_under_chaos_is_skipped_with_the_run_named(probe_worl
     result = probe_run(
         scenario=ProbeScenario.ENCOUNTER_BOOKING,
         identity=by_shard["shard_1"],
-        base_url=f"http://127.0.0.1:{closed_port()}",
+        base_url=f"http://127.0.0.1:{unused_port()}",
     )
     assert result.outcome == ProbeOutcome.SKIPPED and result.chaos_run_id == run.pk
     assert f"chaos run {run.pk}" in result.skip_reason and "shard:shard_1" in result.skip_reason
@@ -48,7 +48,7 @@ def test_probe_on_the_shard_under_chaos_is_skipped_with_the_run_named(probe_worl
     other = probe_run(
         scenario=ProbeScenario.ENCOUNTER_BOOKING,
         identity=by_shard["shard_0"],
-        base_url=f"http://127.0.0.1:{closed_port()}",
+        base_url=f"http://127.0.0.1:{unused_port()}",
     )
     assert other.outcome == ProbeOutcome.FAILURE
 

@@ -13,17 +13,9 @@ from apps.probes.personas import probe_identities, probe_personas_ensure
 from apps.probes.runner import probe_run
 from apps.projections.models import ClaimFact
 from apps.telemetry.tracing import span_store
+from tests.support.network import unused_port
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sample(name: str, **labels) -> float:
@@ -95,7 +87,7 @@ def test_a_broken_step_is_recorded_as_failure_with_the_step_and_status(probe_wor
 def test_unreachable_server_is_a_failure_not_a_crash(probe_world):
     identity = probe_identities()[0]
     result = probe_run(
-        scenario=ProbeScenario.ENCOUNTER_BOOKING, identity=identity, base_url=f"http://127.0.0.1:{closed_port()}"
+        scenario=ProbeScenario.ENCOUNTER_BOOKING, identity=identity, base_url=f"http://127.0.0.1:{unused_port()}"
     )
     assert result.outcome == ProbeOutcome.FAILURE and "ConnectionError" in result.error
 
@@ -110,7 +102,7 @@ def test_management_command_runs_one_scenario_and_exits_nonzero_on_failure(probe
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="failed"):
-        dead = f"http://127.0.0.1:{closed_port()}"
+        dead = f"http://127.0.0.1:{unused_port()}"
         call_command("probe_run", "--scenario", "encounter_booking", "--base-url", dead, stdout=out)
 
 

@@ -7,18 +7,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.claims.conftest import ensure_reference_data
-from tests.event_envelopes import claim_paid, claim_submitted, encounter_created, redis_flush
+from tests.support.claims import claims_lab_reset
+from tests.support.envelopes import claim_paid, claim_submitted, encounter_created
 
 
 @pytest.fixture(autouse=True)
 def clean_redis(request):
-    if request.node.get_closest_marker("django_db") is not None:
-        request.getfixturevalue("_django_db_helper")
-        ensure_reference_data()
-    redis_flush()
-    yield
-    redis_flush()
+    yield from claims_lab_reset(request)
 
 
 def synthetic_history(*, claims: int, seed: int = 7, paid_share: float = 0.4) -> list[dict]:

@@ -13,7 +13,7 @@ from apps.projections.backlog import BACKLOG_ALERT_NAME, projection_backlog_meas
 from apps.projections.consumer import ProjectionConsumer
 from apps.projections.tasks import projections_backlog_check_task
 from apps.slo.models import AlertEvent
-from tests.event_envelopes import claim_submitted
+from tests.support.envelopes import claim_submitted
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

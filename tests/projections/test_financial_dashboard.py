@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
-from tests.claims.conftest import client_for
-from tests.event_envelopes import claim_paid, claim_submitted, encounter_created
 from tests.factories import persona_user
+from tests.support.api import api_client
+from tests.support.envelopes import claim_paid, claim_submitted, encounter_created
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -26,7 +26,7 @@ def publish_and_apply(envelopes):
 @pytest.fixture
 def sre_client():
     _user, token = persona_user("sre")
-    return client_for(token)
+    return api_client(token)
 
 
 def test_kpis_per_day_payer_status_lag_and_open_vs_paid(sre_client):
@@ -91,7 +91,7 @@ def test_dashboard_roles(role, status):
     from tests.factories import PatientFactory
 
     _user, token = persona_user(role, patient=PatientFactory() if role == "patient" else None)
-    assert client_for(token).get("/api/dashboards/financial").status_code == status
+    assert api_client(token).get("/api/dashboards/financial").status_code == status
 
 
 def test_bad_window_is_400(sre_client):

@@ -13,8 +13,8 @@ from apps.projections.events import MalformedEvent, parse_envelope
 from apps.projections.models import ClaimFact, FinancialDailyAggregate
 from apps.projections.selectors import read_models_snapshot
 from apps.projections.services import read_models_apply
-from tests.event_envelopes import claim_paid, claim_submitted, encounter_created
 from tests.projections.conftest import synthetic_history
+from tests.support.envelopes import claim_paid, claim_submitted, encounter_created
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections
 
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
@@ -21,29 +20,19 @@ from apps.projections.models import ClaimFact, EncounterFact, FinancialDailyAggr
 from apps.projections.selectors import read_models_snapshot
 from apps.projections.services import read_models_apply
 from tests.projections.conftest import synthetic_history
+from tests.support.databases import child_env
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def database_url(alias: str) -> str:
-    config = connections[alias].settings_dict
-    return f"postgres://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
-
-
 def worker_env() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="pimlab_portal.settings.test",
-        PIMLAB_CATALOG_URL=database_url("default"),
-        PIMLAB_SHARD_URLS=",".join(database_url(alias) for alias in settings.SHARD_ALIASES),
-        PIMLAB_AUDIT_URL=database_url("audit"),
+    return child_env(
         PIMLAB_REDIS_URL=settings.PIMLAB_REDIS_URL,
         PIMLAB_EVENTBUS_URL=settings.PIMLAB_EVENTBUS_URL,
         PIMLAB_LOG_LEVEL="WARNING",
     )
-    return env
 
 
 def pending(bus) -> int:

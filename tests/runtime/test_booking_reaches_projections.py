@@ -4,7 +4,6 @@ and the event bus (Redis Streams, or the embedded database bus) into the project
 from __future__ import annotations
 
 import pytest
-import redis
 from django.conf import settings as django_settings
 
 from apps.outbox.embedded_bus import DatabaseEventBus
@@ -14,6 +13,7 @@ from apps.projections.consumer import ProjectionConsumer
 from apps.projections.models import EncounterFact
 from tests.encounters.conftest import book, booking_body
 from tests.factories import care_team_member
+from tests.support.bus import redis_emptied
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -23,9 +23,8 @@ def bus(request):
     if request.param == "database":
         yield DatabaseEventBus()
         return
-    redis.Redis.from_url(django_settings.PIMLAB_EVENTBUS_URL).flushdb()
-    yield RedisStreamsEventBus(django_settings.PIMLAB_EVENTBUS_URL)
-    redis.Redis.from_url(django_settings.PIMLAB_EVENTBUS_URL).flushdb()
+    with redis_emptied():
+        yield RedisStreamsEventBus(django_settings.PIMLAB_EVENTBUS_URL)
 
 
 def test_booked_encounters_appear_in_the_projection(bus, patient, other_patient, clinician_persona):

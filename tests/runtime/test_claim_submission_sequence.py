@@ -8,9 +8,11 @@ import pytest
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.consumer import ProjectionConsumer
 from apps.telemetry.tracing import span_store
-from tests.claims.conftest import claim_body, client_for, ensure_reference_data, post_claim
-from tests.event_envelopes import publish_pending_outbox, redis_flush
+from tests.claims.conftest import claim_body, post_claim
 from tests.factories import EncounterFactory, persona_user
+from tests.support.api import api_client
+from tests.support.claims import claims_lab_reset
+from tests.support.envelopes import publish_pending_outbox
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -28,16 +30,13 @@ LABELS = ("trace_id", "request_id", "user_id", "persona", "actor_role", "shard_i
 
 
 @pytest.fixture(autouse=True)
-def clean_bus():
-    ensure_reference_data()
-    redis_flush()
-    yield
-    redis_flush()
+def clean_bus(request):
+    yield from claims_lab_reset(request)
 
 
 def test_claim_submission_produces_the_seed_span_sequence():
     user, token = persona_user("billing_admin")
-    client = client_for(token)
+    client = api_client(token)
     encounter = EncounterFactory()
     span_store.clear()
 

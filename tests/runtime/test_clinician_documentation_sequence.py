@@ -3,7 +3,8 @@
 import pytest
 
 from apps.telemetry.tracing import span_store
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import note_world, patch_note
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -26,7 +27,7 @@ def _attr(span, name):
 
 def test_note_update_span_sequence_matches_the_seed_diagram():
     world = note_world()
-    client = client_for(world.tokens["care_team_clinician"])
+    client = api_client(world.tokens["care_team_clinician"])
     span_store.clear()
     response = patch_note(client, world.encounter.id, {"text": "Reviewed labs, HTN controlled."})
     assert response.status_code == 200, response.content

@@ -13,6 +13,7 @@ from apps.slo import selectors
 from apps.slo.models import AlertEvent
 from apps.slo.services import slo_evaluate_all, timeline_annotation_record
 from tests.factories import PatientFactory, persona_user
+from tests.support.api import api_client
 
 from .conftest import EPOCH, STEP, ratio_spec
 
@@ -33,8 +34,7 @@ CONTRACT_KEYS = {
 def _api(role: str) -> APIClient:
     patient = PatientFactory() if role == PersonaRole.PATIENT else None
     _, token = persona_user(role, patient=patient)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     return client
 
 

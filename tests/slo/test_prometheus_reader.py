@@ -24,6 +24,7 @@ from apps.slo.sampler import SampledEventSource
 from apps.slo.selectors import slo_series
 from apps.slo.services import sli_samples_record, slo_evaluate_all, slo_specs_sync
 from apps.slo.sources import definition_of
+from tests.support.processes import process_stop
 
 from .conftest import ratio_spec
 
@@ -89,12 +90,7 @@ def prometheus(live_server, tmp_path):
         _wait_for(ready, timeout=30, what="Prometheus to be ready")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        process_stop(process, timeout=15)
         log.close()
 
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
+from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +38,10 @@ def chromium() -> Iterator[Browser]:
                 yield browser
             finally:
                 browser.close()
+                # While Playwright's loop runs in this thread, Django keeps the thread's database
+                # connections in a separate (async-context) store: close the ones the test opened
+                # meanwhile, or they outlive it and PostgreSQL refuses to drop the test databases.
+                connections.close_all()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 

@@ -1,8 +1,6 @@
 """A real Celery worker receives the request's trace context and correlation fields."""
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.trace import SpanKind
-from rest_framework.test import APIClient
 
 from apps.telemetry.tracing import span_store
 from tests.factories import PatientFactory, persona_user
+from tests.support.api import api_client
+from tests.support.logs import json_lines_of
+from tests.support.processes import process_stop
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.telemetry.urls")]
 
@@ -22,22 +22,10 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 90  # a bound on waiting for the worker, not a speed assertion
 
 
-def json_lines(path: Path) -> list[dict]:
-    lines = []
-    for raw in path.read_text(errors="replace").splitlines():
-        raw = raw.strip()
-        if raw.startswith("{"):
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-    return lines
-
-
 def wait_for(path: Path, predicate, process) -> dict:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        for line in json_lines(path):
+        for line in json_lines_of(path):
             if predicate(line):
                 return line
         if process.poll() is not None:
@@ -64,20 +52,14 @@ def celery_worker(tmp_path):
         wait_for(log_path, lambda line: str(line.get("event", "")).endswith(" ready."), process)
         yield queue, log_path, process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
 
 
 def test_a_worker_task_continues_the_requests_trace_with_its_correlation_fields(celery_worker):
     queue, log_path, process = celery_worker
     patient = PatientFactory(bucket=1013)
     user, token = persona_user("clinician", username="doc-celery")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     label = uuid.uuid4().hex
     span_store.clear()
     response = client.get(f"/probe/{patient.id}/", {"queue": queue, "label": label})
@@ -103,7 +85,7 @@ def test_a_worker_task_continues_the_requests_trace_with_its_correlation_fields(
     # django-structlog's own task lines carry the same fields.
     started = [
         line
-        for line in json_lines(log_path)
+        for line in json_lines_of(log_path)
         if line.get("event") == "task_started" and line.get("task_id") == received["task_id"]
     ]
     assert started and started[0]["trace_id"] == sent["trace_id"] and started[0]["persona"] == "clinician"

@@ -6,7 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import PatientFactory, persona_user
-from tests.log_capture import json_log_lines
+from tests.support.api import api_client
+from tests.support.logs import json_log_lines
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.telemetry.urls")]
 
@@ -17,8 +18,7 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 def test_each_line_of_a_token_request_carries_every_field():
     patient = PatientFactory(bucket=1003)
     user, token = persona_user("clinician", username="doc-logs")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     with json_log_lines() as lines:
         response = client.get(f"/probe/{patient.id}/")
     assert response.status_code == 200
@@ -51,8 +51,7 @@ def test_an_anonymous_request_still_has_every_key():
 
 def test_a_bad_token_is_logged_as_anonymous_and_refused():
     patient = PatientFactory(bucket=2)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + "f" * 40)
+    client = api_client("f" * 40)
     with json_log_lines() as lines:
         assert client.get(f"/probe/{patient.id}/").status_code == 401
     assert lines[0]["event"] == "request_started" and lines[0]["persona"] == "anonymous"

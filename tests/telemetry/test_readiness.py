@@ -1,19 +1,12 @@
 """/healthz and /readyz: per-dependency detail (for staff), 503 when any dependency is down."""
 
-import socket
-
 import pytest
 from django.db import connections
 from django.test import override_settings
 
+from tests.support.network import unused_port
+
 pytestmark = pytest.mark.django_db(databases="__all__")
-
-
-@pytest.fixture
-def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_healthz_answers_without_touching_dependencies(client, django_assert_num_queries):
@@ -39,10 +32,11 @@ def test_readyz_reports_every_dependency_when_all_are_up(admin_client):
         assert check["ok"] is True and check["latency_ms"] >= 0 and check["target"]
 
 
-def test_a_stopped_database_makes_readyz_503_and_names_it(admin_client, closed_port):
+def test_a_stopped_database_makes_readyz_503_and_names_it(admin_client):
     connection = connections["shard_1"]
     original_port = connection.settings_dict["PORT"]
     connection.close()
+    closed_port = unused_port()
     connection.settings_dict["PORT"] = closed_port
     try:
         response = admin_client.get("/readyz")
@@ -58,7 +52,8 @@ def test_a_stopped_database_makes_readyz_503_and_names_it(admin_client, closed_p
     assert body["checks"]["database:shard_0"]["ok"] is True
 
 
-def test_a_stopped_broker_and_event_bus_make_readyz_503(admin_client, closed_port):
+def test_a_stopped_broker_and_event_bus_make_readyz_503(admin_client):
+    closed_port = unused_port()
     down = f"redis://127.0.0.1:{closed_port}/0"
     with override_settings(CELERY_BROKER_URL=down, PIMLAB_EVENTBUS_URL=down, PIMLAB_REDIS_URL=down):
         response = admin_client.get("/readyz")
@@ -75,9 +70,10 @@ def test_targets_never_show_credentials(admin_client):
     assert "s3cret" not in str(body)
 
 
-def test_anonymous_and_persona_callers_get_only_up_or_down(client, closed_port):
+def test_anonymous_and_persona_callers_get_only_up_or_down(client):
     from tests.factories import persona_user
 
+    closed_port = unused_port()
     assert client.get("/readyz").json() == {"status": "ready"}
     user, _ = persona_user("clinician")
     client.force_login(user)

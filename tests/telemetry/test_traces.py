@@ -4,11 +4,11 @@ import re
 
 import pytest
 from opentelemetry.trace import SpanKind
-from rest_framework.test import APIClient
 
 from apps.telemetry.span_store import BoundedSpanStore
 from apps.telemetry.tracing import build_tracer_provider, span_store
 from tests.factories import PatientFactory, persona_user
+from tests.support.api import api_client
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.telemetry.urls")]
 
@@ -16,8 +16,7 @@ pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("test
 def test_a_request_span_tree_has_the_server_span_and_db_children():
     patient = PatientFactory(bucket=1011)
     _, token = persona_user("clinician", username="doc-trace")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = api_client(token)
     span_store.clear()
     response = client.get(f"/probe/{patient.id}/")
     assert response.status_code == 200

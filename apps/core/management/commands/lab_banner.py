@@ -1,5 +1,3 @@
-import os
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -11,9 +9,10 @@ class Command(BaseCommand):
     help = "Print the lab's URLs and the persona logins (demo passwords)."
 
     def add_arguments(self, parser):
-        default_port = os.environ.get("PIMLAB_WEB_PORT", "8000")
         parser.add_argument(
-            "--base-url", default=f"http://127.0.0.1:{default_port}", help="Where the web process listens."
+            "--base-url",
+            default=f"http://127.0.0.1:{settings.PIMLAB_WEB_PORT}",
+            help="Where the web process listens.",
         )
 
     def handle(self, *args, base_url: str, **options):

@@ -1,14 +1,9 @@
-import os
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.probes.sequence_drift import report_lines, sequences_validate
-
-DEFAULT_CATALOG = "docs/requirements/runtime-sequence-catalog.md"
-# Where CI (and a checkout beside the shared folder) finds the seed the repository copy must match.
-DEFAULT_SEED = "../shared/seed/runtime-sequence-catalog.md"
 
 
 class Command(BaseCommand):
@@ -17,12 +12,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--catalog",
-            default=os.environ.get("PIMLAB_SEQUENCE_CATALOG", DEFAULT_CATALOG),
-            help=f"catalog to check, relative to the repository (default {DEFAULT_CATALOG})",
+            default=settings.PIMLAB_SEQUENCE_CATALOG,
+            help=f"catalog to check, relative to the repository (default {settings.PIMLAB_SEQUENCE_CATALOG})",
         )
         parser.add_argument(
             "--seed",
-            default=os.environ.get("PIMLAB_SEQUENCE_SEED", DEFAULT_SEED),
+            default=settings.PIMLAB_SEQUENCE_SEED,
             help="the seed the catalog copy must equal; the check is skipped when the file is absent",
         )
 

@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 import apps.audits.metrics
 import apps.encounters.notes.telemetry  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEED_METRICS = {"encounter_note_update_duration", "audit_event_write_total"}
 
 

@@ -9,13 +9,15 @@ from django.utils import timezone
 from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
 from apps.slo.models import AlertEvent
-from tests.notes.note_scenario import client_for, json_log_lines, note_url, patch_note
+from tests.encounters.notes.note_scenario import note_url, patch_note
+from tests.support.api import api_client
+from tests.support.logs import rendered_log_lines
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def _write_three_versions(world):
-    client = client_for(world.tokens["care_team_clinician"])
+    client = api_client(world.tokens["care_team_clinician"])
     stamps = []
     for version, body in enumerate(
         [
@@ -65,7 +67,7 @@ def test_as_of_returns_the_note_as_it_was(world):
 
 def test_forced_history_failure_aborts_everything_with_503_and_an_incident(world):
     alias = world.encounter._state.db
-    client = client_for(world.tokens["care_team_clinician"])
+    client = api_client(world.tokens["care_team_clinician"])
     audit_before = AuditEvent.objects.using(alias).filter(resource_id=str(world.encounter.id)).count()
     history_before = Encounter.history.using(alias).filter(id=world.encounter.id).count()
     with connections[alias].cursor() as cursor:
@@ -74,7 +76,7 @@ def test_forced_history_failure_aborts_everything_with_503_and_an_incident(world
             "ALTER TABLE encounters_historicalencounter ADD CONSTRAINT history_write_blocked CHECK (false) NOT VALID"
         )
     secret = "Confidential assessment text 4711"
-    with json_log_lines() as lines:
+    with rendered_log_lines() as lines:
         response = patch_note(client, world.encounter.id, {"text": secret})
     assert response.status_code == 503
     assert response["Content-Type"] == "application/problem+json"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rest_framework.test import APIClient
 
 from apps.encounters.notes.glossary import glossary_cache, glossary_terms_load
-from apps.telemetry.logging import FOREIGN_PRE_CHAIN, FORMATTER_PROCESSORS
 from tests.factories import PatientFactory, care_team_member, encounter_for, persona_user
 
 
@@ -49,12 +46,6 @@ def note_world() -> NoteWorld:
     return NoteWorld(patient, other_patient, encounter, other_encounter, tokens, users)
 
 
-def client_for(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
-
-
 def note_url(encounter_id) -> str:
     return f"/api/encounters/{encounter_id}/notes"
 
@@ -62,29 +53,3 @@ def note_url(encounter_id) -> str:
 def patch_note(client: APIClient, encounter_id, body: dict, *, version: int | None = 0):
     headers = {} if version is None else {"HTTP_IF_MATCH": f'"note-v{version}"'}
     return client.patch(note_url(encounter_id), body, format="json", **headers)
-
-
-class _ListHandler(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        import structlog
-
-        self.setFormatter(
-            structlog.stdlib.ProcessorFormatter(processors=FORMATTER_PROCESSORS, foreign_pre_chain=FOREIGN_PRE_CHAIN)
-        )
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
-@contextmanager
-def json_log_lines():
-    """Every log line, rendered exactly as the production JSON formatter renders it."""
-    handler = _ListHandler()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler.lines
-    finally:
-        root.removeHandler(handler)

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from tests.notes.note_scenario import client_for, json_log_lines, note_url, patch_note
+from tests.encounters.notes.note_scenario import note_url, patch_note
+from tests.support.api import api_client
+from tests.support.logs import rendered_log_lines
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -12,9 +14,9 @@ SECRET_PHRASES = ["Zebra-striped rash on left forearm", "Quokka allergy suspecte
 
 
 def test_no_note_text_in_any_log_line_and_correlation_fields_always_present(world):
-    clinician = client_for(world.tokens["care_team_clinician"])
-    stranger = client_for(world.tokens["other_clinician"])
-    with json_log_lines() as lines:
+    clinician = api_client(world.tokens["care_team_clinician"])
+    stranger = api_client(world.tokens["other_clinician"])
+    with rendered_log_lines() as lines:
         assert patch_note(clinician, world.encounter.id, {"text": SECRET_PHRASES[0] + " SOB"}).status_code == 200
         assert patch_note(clinician, world.encounter.id, {"text": SECRET_PHRASES[1]}, version=0).status_code == 412
         signed = patch_note(clinician, world.encounter.id, {"text": SECRET_PHRASES[1], "status": "signed"}, version=1)

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.notes.note_scenario import note_world
+from tests.encounters.notes.note_scenario import note_world
 
 
 @pytest.fixture

@@ -7,20 +7,12 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-import redis
-from django.conf import settings
 from django.utils import timezone
 
-from apps.outbox.eventbus import get_event_bus, reset_event_bus
+from apps.outbox.eventbus import get_event_bus
 from apps.outbox.models import OutboxEvent, OutboxStatus
 
 _ids = itertools.count(1)
-
-
-def redis_flush() -> None:
-    """Empty this checkout's own Redis database (PIMLAB_TEST_REDIS_DB) and forget the bus client."""
-    redis.Redis.from_url(settings.PIMLAB_REDIS_URL).flushdb()
-    reset_event_bus()
 
 
 def envelope_from_outbox(row: OutboxEvent) -> dict:

@@ -5,13 +5,14 @@ from prometheus_client import REGISTRY
 
 from apps.audits.models import AuditEvent
 from apps.encounters.models import Encounter
-from tests.notes.note_scenario import client_for, note_url, patch_note
+from tests.encounters.notes.note_scenario import note_url, patch_note
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def _clinician(world):
-    return client_for(world.tokens["care_team_clinician"])
+    return api_client(world.tokens["care_team_clinician"])
 
 
 def _reload(encounter):

@@ -6,7 +6,8 @@ import pytest
 from django.db import connections
 
 from apps.encounters.models import Encounter
-from tests.notes.note_scenario import client_for, note_world, patch_note
+from tests.encounters.notes.note_scenario import note_world, patch_note
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -19,7 +20,7 @@ def test_concurrent_updates_of_one_version_cannot_both_win():
 
     def save(token):
         try:
-            client = client_for(token)
+            client = api_client(token)
             barrier.wait()
             response = patch_note(client, world.encounter.id, {"text": f"Written by {token[:6]}"}, version=0)
             results[token] = (response.status_code, response.json())

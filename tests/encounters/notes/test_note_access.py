@@ -3,7 +3,8 @@
 import pytest
 
 from apps.audits.models import AuditEvent
-from tests.notes.note_scenario import client_for, note_url, patch_note
+from tests.encounters.notes.note_scenario import note_url, patch_note
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -25,7 +26,7 @@ MATRIX = [
 
 def _release_note(world):
     """Sign and release the note as the care team so the patient has something to read."""
-    client = client_for(world.tokens["care_team_clinician"])
+    client = api_client(world.tokens["care_team_clinician"])
     response = patch_note(client, world.encounter.id, {"text": "Stable.", "status": "signed", "released": True})
     assert response.status_code == 200, response.content
 
@@ -38,8 +39,8 @@ def _denied_events(encounter):
 def test_role_row_matrix(world, persona, target, patch_status, get_status):
     _release_note(world)
     encounter = world.encounter if target == "own" else world.other_encounter
-    client = client_for(world.tokens[persona])
-    current = client_for(world.tokens["care_team_clinician"]).get(note_url(world.encounter.id))["ETag"]
+    client = api_client(world.tokens[persona])
+    current = api_client(world.tokens["care_team_clinician"]).get(note_url(world.encounter.id))["ETag"]
     version = int(current.strip('"').removeprefix("note-v")) if target == "own" else 0
     denied_before = len(_denied_events(encounter))
 
@@ -65,16 +66,16 @@ def test_role_row_matrix(world, persona, target, patch_status, get_status):
 
 
 def test_patient_cannot_read_unreleased_note(world):
-    clinician = client_for(world.tokens["care_team_clinician"])
+    clinician = api_client(world.tokens["care_team_clinician"])
     assert patch_note(clinician, world.encounter.id, {"text": "Draft only."}).status_code == 200
-    response = client_for(world.tokens["own_patient"]).get(note_url(world.encounter.id))
+    response = api_client(world.tokens["own_patient"]).get(note_url(world.encounter.id))
     assert response.status_code == 404
     assert "Draft only." not in response.content.decode()
 
 
 def test_patient_reads_released_note(world):
     _release_note(world)
-    response = client_for(world.tokens["own_patient"]).get(note_url(world.encounter.id))
+    response = api_client(world.tokens["own_patient"]).get(note_url(world.encounter.id))
     assert response.status_code == 200
     assert response.json()["note"]["text"] == "Stable."
     assert response["ETag"] == '"note-v1"'
@@ -83,10 +84,10 @@ def test_patient_reads_released_note(world):
 def test_history_is_for_the_care_team_only(world):
     _release_note(world)
     url = note_url(world.encounter.id) + "/history"
-    assert client_for(world.tokens["care_team_clinician"]).get(url).status_code == 200
+    assert api_client(world.tokens["care_team_clinician"]).get(url).status_code == 200
     before = len(_denied_events(world.encounter))
-    assert client_for(world.tokens["own_patient"]).get(url).status_code == 404
-    assert client_for(world.tokens["other_clinician"]).get(url).status_code == 404
+    assert api_client(world.tokens["own_patient"]).get(url).status_code == 404
+    assert api_client(world.tokens["other_clinician"]).get(url).status_code == 404
     assert len(_denied_events(world.encounter)) == before + 2
 
 
