@@ -1,5 +1,5 @@
 """PHI canary: a patient with unique canary name, MRN and phone goes through the API, a portal page,
-an admin search, a 5xx path (a PostgreSQL check violation quoting the row) and a Celery task; then
+an admin search, a 5xx path (a database error quoting the row) and a Celery task; then
 every signal is scanned — log lines, span names/attributes/events, metric label values, Redis
 streams, outbox payloads: the canary appears in none of them."""
 
@@ -52,7 +52,11 @@ def test_the_canary_never_reaches_a_signal():
     span_store.clear()
     with connections["shard_0"].cursor() as cursor:  # for the 5xx path below (rolled back with the test)
         cursor.execute(
-            "ALTER TABLE encounters_encounter ADD CONSTRAINT canary_refused CHECK (reason NOT LIKE '%boom%')"
+            "CREATE FUNCTION canary_refuse() RETURNS trigger AS $$ BEGIN IF NEW.reason LIKE '%boom%' THEN "
+            "RAISE EXCEPTION 'Failing row contains (%)', NEW.reason; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER canary BEFORE INSERT ON encounters_encounter FOR EACH ROW EXECUTE FUNCTION canary_refuse()"
         )
     patient = PatientFactory(
         bucket=3, given_name="Zyxcanaryone", family_name="Qwvcanarytwo", mrn="LAB9990001", phone="555-019-8844"
@@ -95,7 +99,7 @@ def test_the_canary_never_reaches_a_signal():
         assert portal.get("/dashboards/financial?days=7").status_code == 200
         assert "Zyxcanaryone" in portal.get("/admin/patients/patient/?q=Qwvcanarytwo&shard=shard_0").content.decode()
         assert portal.get("/admin/patients/patient/?q=LAB9990001&shard=shard_0").status_code == 200
-        # A 5xx path: PostgreSQL refuses the row and quotes it ("Failing row contains (…)").
+        # A 5xx path: the database refuses the row and quotes it ("Failing row contains (…)").
         assert book("Zyxcanaryone Qwvcanarytwo boom").status_code >= 500
         # A Celery task: the outbox relay publishes the booking events to the Redis stream.
         outbox_relay_drain_task.apply(kwargs={"shard_alias": "shard_0"})
