@@ -53,3 +53,22 @@ def test_claim_money_and_state_are_read_only_in_the_admin(route_world):
     encounter_page = operator.get(f"/admin/encounters/encounter/{route_world.ids['encounter']}/change/")
     html = encounter_page.content.decode()
     assert 'name="status"' not in html and 'name="clinician_user_id"' not in html
+
+
+def test_an_admin_edit_of_a_patient_is_audited_with_the_changed_fields(route_world):
+    operator, patient_id = route_world.clients["operator"], route_world.ids["patient"]
+    form = operator.get(f"/admin/patients/patient/{patient_id}/change/").context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(
+        {
+            "phone": "555-010-0000",
+            "care_team-TOTAL_FORMS": "0",
+            "care_team-INITIAL_FORMS": "0",
+            "care_team-MIN_NUM_FORMS": "0",
+            "care_team-MAX_NUM_FORMS": "1000",
+        }
+    )
+    response = operator.post(f"/admin/patients/patient/{patient_id}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    changed = events("shard_0", action="admin.change").get()
+    assert changed.detail["fields"] == ["phone"] and changed.actor_role == "operator"
