@@ -1,7 +1,7 @@
 """PHI canary: a patient with unique canary name, MRN and phone goes through the API, a portal page,
-an admin search, a 5xx path (a database error quoting the row) and a Celery task; then
+an admin search, a 5xx path (a database error quoting the row), a Celery task and a chaos drill; then
 every signal is scanned — log lines, span names/attributes/events, metric label values, Redis
-streams, outbox payloads: the canary appears in none of them."""
+streams, outbox payloads, chaos journals: the canary appears in none of them."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client import REGISTRY, generate_latest
 
+from apps.chaos.models import ExperimentRun
+from apps.chaos.runner import run_execute
 from apps.outbox.models import OutboxEvent
 from apps.outbox.tasks import outbox_relay_drain_task
 from apps.telemetry.tracing import span_store
+from tests.chaos.conftest import approved_run
 from tests.factories import PatientFactory, care_team_member, persona_user
 from tests.support.bus import redis_flush
 from tests.support.logs import json_log_lines
@@ -44,6 +47,7 @@ def signals_text(logs) -> dict[str, str]:
         "metrics": generate_latest(REGISTRY).decode(),
         "redis streams": "\n".join(streams),
         "outbox payloads": "\n".join(outbox),
+        "chaos journals": "\n".join(str(run.journal) for run in ExperimentRun.objects.all()),
     }
 
 
@@ -103,9 +107,12 @@ def test_the_canary_never_reaches_a_signal():
         assert book("Zyxcanaryone Qwvcanarytwo boom").status_code >= 500
         # A Celery task: the outbox relay publishes the booking events to the Redis stream.
         outbox_relay_drain_task.apply(kwargs={"shard_alias": "shard_0"})
+        # A chaos drill (approved, launched, executed) while the canary's data is in the lab.
+        run_execute(run=approved_run(key="api/canary-drill"))
     found = {
         signal: [canary for canary in CANARIES if canary.lower() in text.lower()]
         for signal, text in signals_text(logs).items()
     }
     assert len(span_store.spans()) > 20 and len(logs) > 10  # the signals were captured at all
+    assert ExperimentRun.objects.get().journal.get("run")
     assert {signal: hits for signal, hits in found.items() if hits} == {}
