@@ -85,3 +85,20 @@ def encounter_access_audit(
                 "runbook": "docs/access-policy.md#break-glass",
             },
         )
+
+
+def encounter_list_audit(*, actor: Actor, encounters: list[Encounter], purpose: str, page: int = 1) -> None:
+    """One audit event per shown page (per shard it spans), naming the patients on it."""
+    by_shard: dict[str, list[Encounter]] = {}
+    for encounter in encounters:
+        by_shard.setdefault(encounter._state.db, []).append(encounter)
+    for alias, rows in by_shard.items():
+        audit_access_record(
+            using=alias,
+            patient_id=rows[0].patient_id,
+            action="encounter.list",
+            resource_type="Encounter",
+            actor=actor,
+            purpose=purpose,
+            detail={"page": page, "rows": len(rows), "patient_ids": sorted({str(e.patient_id) for e in rows})},
+        )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import models
 from django.utils import timezone
 
 from apps.core.actors import Actor
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
-from apps.core.sharding import for_id
+from apps.core.sharding import all_shards, for_id
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
 from apps.patients.models import CareTeamMember
@@ -123,3 +124,24 @@ def encounter_booking_event(*, encounter: Encounter) -> tuple[str, str] | None:
         # Only published rows are purged after the retention: an old booking's event went out.
         return "", OutboxStatus.PUBLISHED
     return None
+
+
+def encounters_visible_to(*, actor: Actor, limit: int = 50) -> list[Encounter]:
+    """The encounters ``actor`` may list, newest slot first, across every shard: a patient their
+    own, a clinician those of their care-team patients (or assigned to them), a billing admin every
+    finished visit (the billing view). Others get nothing. Callers audit the page they show
+    (``apps.encounters.access.encounter_list_audit``)."""
+    if actor.role == PersonaRole.PATIENT and actor.patient_id is not None:
+        return list(for_id(Encounter, actor.patient_id).filter(patient_id=actor.patient_id)[:limit])
+    rows: list[Encounter] = []
+    for alias in all_shards():
+        queryset = Encounter.objects.using(alias)
+        if actor.role == PersonaRole.CLINICIAN:
+            team = CareTeamMember.objects.using(alias).filter(clinician_user_id=actor.user_id).values("patient_id")
+            queryset = queryset.filter(models.Q(patient_id__in=team) | models.Q(clinician_user_id=actor.user_id))
+        elif actor.role == PersonaRole.BILLING_ADMIN:
+            queryset = queryset.filter(status="finished")
+        else:
+            return []
+        rows.extend(queryset.order_by("-requested_start")[:limit])
+    return sorted(rows, key=lambda e: e.requested_start, reverse=True)[:limit]

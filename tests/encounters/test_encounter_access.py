@@ -80,3 +80,21 @@ def test_booking_reason_is_redacted_before_it_is_stored(patient, patient_persona
     assert response.status_code == 202, response.content
     stored = Encounter.objects.using("shard_0").get(pk=int(response.json()["id"])).reason
     assert stored == "Refill; DOB [REDACTED-DOB], SSN [REDACTED-SSN], call [REDACTED-PHONE], [REDACTED-MRN]"
+
+
+def test_lists_follow_the_row_rule_and_audit_one_event_per_page(patient, other_patient, clinician_persona):
+    from apps.core.actors import Actor
+    from apps.encounters.access import encounter_list_audit
+    from apps.encounters.selectors import encounters_visible_to
+
+    user, _ = clinician_persona
+    care_team_member(patient, user)
+    mine = [encounter_for(patient), encounter_for(patient)]
+    encounter_for(other_patient)
+    actor = Actor.from_user(user)
+    listed = encounters_visible_to(actor=actor)
+    assert {e.id for e in listed} == {e.id for e in mine}
+    encounter_list_audit(actor=actor, encounters=listed, purpose="treatment")
+    event = AuditEvent.objects.using("shard_0").get(action="encounter.list")
+    assert event.detail["rows"] == 2 and event.detail["patient_ids"] == [str(patient.id)]
+    assert encounters_visible_to(actor=Actor(user_id=1, role="operator")) == []
