@@ -22,20 +22,30 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Set-up output (migrations, seeding) goes to var/log/setup.log; the console gets one line per step.
+LOG_DIR := $(VAR_DIR)/log
+QUIET = >>"$(LOG_DIR)/setup.log" 2>&1 || { tail -n 30 "$(LOG_DIR)/setup.log"; exit 1; }
+
 migrate: install
-	$(EMBEDDED) $(PY) manage.py migrate_all
+	@mkdir -p "$(LOG_DIR)"
+	@echo "Migrating the databases (log: $(LOG_DIR)/setup.log)"
+	@$(EMBEDDED) $(PY) manage.py migrate_all $(QUIET)
 
 seed: migrate
-	$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(LAB_SEED)
-	$(EMBEDDED) $(PY) manage.py probe_setup
-	$(EMBEDDED) $(PY) manage.py seed_workload --visits 60
+	@echo "Seeding personas, patients and a month of visits"
+	@$(EMBEDDED) $(PY) manage.py seed_lab --patients $(PATIENTS) --seed $(LAB_SEED) $(QUIET)
+	@$(EMBEDDED) $(PY) manage.py probe_setup $(QUIET)
+	@$(EMBEDDED) $(PY) manage.py seed_workload --visits 60 $(QUIET)
 
 # Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
+# The banner appears once the web process answers; then only warnings and errors reach the console,
+# the full JSON logs go to rotated files under var/log/.
 run: seed
-	$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
-	$(EMBEDDED) $(PY) manage.py lab_banner
-	$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" $(VENV)/bin/honcho start --no-colour web worker beat
+	@$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Starting web, worker and beat"
+	@$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" PIMLAB_LOG_DIR="$(LOG_DIR)" \
+		PIMLAB_CONSOLE_LOG_LEVEL=WARNING GUNICORN_LOG_LEVEL=warning bash scripts/run_lab.sh
 
 services:
 	bash scripts/ensure_services.sh

@@ -16,7 +16,7 @@ from apps.core.permissions import HasPersonaRole, IsBillingAdmin
 from apps.telemetry.spans import participant_span
 
 from .access import claim_read_audit, claim_read_view, line_items_for_view
-from .code_sets import diagnosis_code_problem, procedure_code_problem
+from .code_sets import diagnosis_codes_problems, procedure_code_problem
 from .fhir import claim_as_fhir
 from .guardrails import GuardrailViolation
 from .links import claim_link, trace_link
@@ -57,11 +57,9 @@ class ClaimLineItemInputSerializer(serializers.Serializer):
         return value
 
     def validate_diagnosis_codes(self, value: list[str]) -> list[str]:
-        problems = [p for p in (diagnosis_code_problem(code) for code in value) if p]
+        problems = diagnosis_codes_problems(value)
         if problems:
             raise serializers.ValidationError(problems)
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError("List each diagnosis code once per line.")
         return value
 
 

@@ -52,3 +52,27 @@ def procedure_display(code: str) -> str:
 
 def diagnosis_display(code: str) -> str:
     return _code_sets()["diagnosis"].get(code, "")
+
+
+def diagnosis_codes_problems(codes: list[str]) -> list[str]:
+    """Why a line's diagnosis codes are not acceptable (each code's problem, or a repeat), or []."""
+    problems = [p for p in (diagnosis_code_problem(code) for code in codes) if p]
+    if not problems and len(set(codes)) != len(codes):
+        problems.append("List each diagnosis code once per line.")
+    return problems
+
+
+def code_search(kind: str, query: str, *, limit: int = 12) -> list[tuple[str, str]]:
+    """Codes of the ``procedure`` or ``diagnosis`` set whose code starts with, or whose display
+    contains, ``query`` (case-insensitive), codes first; for type-ahead fields."""
+    codes = _code_sets().get(kind, {})
+    needle = query.strip().lower()
+    if not needle:
+        return []
+    by_code = [(code, display) for code, display in codes.items() if code.lower().startswith(needle)]
+    by_text = [
+        (code, display)
+        for code, display in codes.items()
+        if needle in display.lower() and (code, display) not in by_code
+    ]
+    return (sorted(by_code) + sorted(by_text))[:limit]

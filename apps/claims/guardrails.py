@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -31,6 +32,9 @@ class GuardrailRule:
 
 @dataclass
 class GuardrailViolation(Exception):
+    # Every guardrail refusal is a 403 (the API's status; portal pages answer the same).
+    status: ClassVar[int] = 403
+
     rule: str
     detail: str
     remediation: str

@@ -9,6 +9,8 @@ from django.db.models import Q
 from apps.core.actors import Actor
 from apps.core.models import PersonaRole
 from apps.core.resolver import shard_for_id
+from apps.core.sharding import across_shards
+from apps.encounters.models import Encounter, EncounterStatus
 from apps.telemetry import context
 
 from .models import ArchivedClaim, Claim, ClaimPayment, Payer, RetentionPolicy
@@ -73,3 +75,20 @@ def archived_claims_due_for_purge(*, shard_alias: str, now: datetime, limit: int
         .order_by("purge_after")
         .values_list("claim_id", flat=True)[:limit]
     )
+
+
+def encounters_ready_to_bill() -> list:
+    """Per shard, finished encounters without a claim, oldest visit first (for a paged list)."""
+    return [
+        encounters.filter(status=EncounterStatus.FINISHED, claim__isnull=True)
+        .select_related("patient")
+        .order_by("requested_start", "id")
+        for _alias, encounters in across_shards(Encounter)
+    ]
+
+
+def claims_recent() -> list:
+    """Per shard, claims newest first with their patient (for a paged list)."""
+    return [
+        claims.select_related("patient").order_by("-submitted_at", "-id") for _alias, claims in across_shards(Claim)
+    ]

@@ -4,11 +4,13 @@ trail have something to show. Idempotent: every key derives from the patient's M
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+import time_machine
 from django.utils import timezone
 
 from apps.core.actors import Actor
@@ -34,6 +36,47 @@ CLAIM_LINES = (
     LineItemInput(procedure_code="99213", diagnosis_codes=("I10",), units=1, unit_price=Decimal("120.00")),
     LineItemInput(procedure_code="36415", diagnosis_codes=("I10", "E11.9"), units=2, unit_price=Decimal("15.50")),
 )
+
+
+# Past visits spread over this many days before today, so the dashboards' daily series have a shape.
+HISTORY_DAYS = 28
+
+
+@dataclass(frozen=True)
+class VisitHistory:
+    """When a seeded visit was booked, held, finished and billed (None: not yet)."""
+
+    booked_at: datetime | None
+    start: datetime
+    finished_at: datetime | None
+    billed_at: datetime | None
+
+
+def _visit_history(index: int, *, upcoming: bool) -> VisitHistory:
+    """A plausible timeline: booked days ahead of the visit, finished within the hour after its
+    start, billed the next day. Upcoming visits are booked now for the next two weeks."""
+    today = timezone.now().replace(minute=0, second=0, microsecond=0)
+    if upcoming:
+        start = today + timedelta(days=1 + index % 14, hours=index % 8)
+        return VisitHistory(booked_at=None, start=start, finished_at=None, billed_at=None)
+    start = (today - timedelta(days=2 + index % HISTORY_DAYS)).replace(hour=8 + index % 9)
+    return VisitHistory(
+        booked_at=start - timedelta(days=3 + index % 5, hours=index % 7),
+        start=start,
+        finished_at=start + timedelta(minutes=30 + index % 40),
+        billed_at=start + timedelta(hours=20 + index % 30),
+    )
+
+
+@contextmanager
+def _at(moment: datetime | None) -> Iterator[None]:
+    """Run a service call as at ``moment`` (the clock the services, audit and outbox rows read), so
+    the lab's history lies in the past like a real clinic's. ``None`` means now."""
+    if moment is None:
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        yield
 
 
 class WorkloadSeedUnavailable(Exception):
@@ -76,40 +119,45 @@ def lab_workload_seed(*, visits: int, progress: Callable[[str], None] | None = N
         encounter = encounter_find_by_idempotency_key(
             using=alias, booked_by_user_id=clinician.user_id, idempotency_key=key
         )
+        upcoming = index % 3 == 2  # a third of the visits stay upcoming
+        history = _visit_history(index, upcoming=upcoming)
         if encounter is None:
-            start = (timezone.now() + timedelta(days=1 + index % 14, hours=index % 8)).replace(
-                minute=0, second=0, microsecond=0
-            )
             encounter_type = list(EncounterType.values)[index % len(EncounterType.values)]
             reason = VISIT_REASONS[index % len(VISIT_REASONS)]
-            encounter = encounter_book(
-                actor=clinician,
-                patient_id=patient.id,
-                encounter_type=encounter_type,
-                reason=reason,
-                requested_start=start,
-                idempotency_key=key,
-                request_fingerprint=booking_request_fingerprint(
-                    patient_id=patient.id, encounter_type=encounter_type, reason=reason, requested_start=start
-                ),
-            ).encounter
+            with _at(history.booked_at):
+                encounter = encounter_book(
+                    actor=clinician,
+                    patient_id=patient.id,
+                    encounter_type=encounter_type,
+                    reason=reason,
+                    requested_start=history.start,
+                    idempotency_key=key,
+                    request_fingerprint=booking_request_fingerprint(
+                        patient_id=patient.id,
+                        encounter_type=encounter_type,
+                        reason=reason,
+                        requested_start=history.start,
+                    ),
+                ).encounter
             summary.booked += 1
         else:
             summary.already_booked += 1
-        if index % 3 == 2:
-            continue  # a third of the visits stay upcoming
-        _encounter, finished_now = encounter_finish(encounter_id=encounter.id, actor=clinician)
+        if upcoming:
+            continue
+        with _at(history.finished_at):
+            _encounter, finished_now = encounter_finish(encounter_id=encounter.id, actor=clinician)
         summary.finished += finished_now
-        submission = claim_submit(
-            actor=billing_actor,
-            user=billing_persona.user,
-            patient_id=patient.id,
-            encounter_id=encounter.id,
-            payer_code=payer_codes[index % len(payer_codes)],
-            currency="USD",
-            line_items=list(CLAIM_LINES),
-            idempotency_key=f"seed-claim-{patient.mrn}",
-        )
+        with _at(history.billed_at):
+            submission = claim_submit(
+                actor=billing_actor,
+                user=billing_persona.user,
+                patient_id=patient.id,
+                encounter_id=encounter.id,
+                payer_code=payer_codes[index % len(payer_codes)],
+                currency="USD",
+                line_items=list(CLAIM_LINES),
+                idempotency_key=f"seed-claim-{patient.mrn}",
+            )
         summary.claims_submitted += submission.created
         if progress is not None and (index + 1) % 25 == 0:
             progress(f"visits {index + 1}/{len(patients)}")

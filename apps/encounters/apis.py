@@ -253,9 +253,9 @@ class EncounterFinishApi(APIView):
         except EncounterNotFinishable as exc:
             raise Problem(
                 status_code=status.HTTP_409_CONFLICT,
-                title="Encounter cannot be finished",
+                title=exc.title,
                 detail=str(exc),
-                remediation="Book a new encounter; a cancelled visit stays cancelled.",
-                code="not_finishable",
+                remediation=exc.remediation,
+                code=exc.code,
             ) from exc
         return Response({"id": str(encounter.id), "status": encounter.status, "changed": changed})

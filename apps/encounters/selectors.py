@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.actors import Actor
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
-from apps.core.sharding import all_shards, for_id
+from apps.core.sharding import across_shards, all_shards, for_id
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
 from apps.patients.models import CareTeamMember
 
-from .models import Encounter
+from .models import Encounter, EncounterStatus
 
 ENCOUNTER_CREATED = "EncounterCreated"
 
@@ -145,3 +146,84 @@ def encounters_visible_to(*, actor: Actor, limit: int = 50) -> list[Encounter]:
             return []
         rows.extend(queryset.order_by("-requested_start")[:limit])
     return sorted(rows, key=lambda e: e.requested_start, reverse=True)[:limit]
+
+
+def encounter_visible_to(*, user, encounter_id: int | str) -> Encounter | None:
+    """The encounter if ``user`` may read it under the row rule (``encounter_access_for``: the
+    patient their own, the care team, billing admins the billing view), else None (no existence
+    leak). Callers that show it audit the read (``apps.encounters.access.encounter_read`` does both)."""
+    encounter = encounter_get(encounter_id=encounter_id)
+    if encounter is None:
+        return None
+    access = encounter_access_for(actor=Actor.from_user(user), encounter=encounter)
+    return encounter if access.visible else None
+
+
+def patient_encounters(*, patient_id: int) -> list[Encounter]:
+    """Every encounter of one patient, latest requested start first (one query on the patient's shard)."""
+    return list(for_id(Encounter, patient_id).filter(patient_id=patient_id).order_by("-requested_start"))
+
+
+def encounter_booking_events(*, encounters: list[Encounter]) -> dict[int, tuple[str, str]]:
+    """(tracking id, outbox status) per encounter id, in one query per shard (for list pages)."""
+    by_shard: dict[str, list[Encounter]] = {}
+    for encounter in encounters:
+        by_shard.setdefault(encounter._state.db, []).append(encounter)
+    found: dict[int, tuple[str, str]] = {}
+    for alias, rows in by_shard.items():
+        events = (
+            OutboxEvent.objects.using(alias)
+            .filter(
+                aggregate_id__in={row.patient_id for row in rows},
+                event_type=ENCOUNTER_CREATED,
+                payload__encounter_id__in=[str(row.id) for row in rows],
+            )
+            .values_list("id", "status", "payload__encounter_id")
+        )
+        for event_id, status, encounter_id in events:
+            found[int(encounter_id)] = (str(event_id), status)
+    retention_start = timezone.now() - outbox_retention()
+    for encounter in encounters:
+        if encounter.id not in found and encounter.created_at and encounter.created_at < retention_start:
+            found[encounter.id] = ("", OutboxStatus.PUBLISHED)
+    return found
+
+
+class WorklistScope:
+    TODAY = "today"
+    UPCOMING = "upcoming"
+    UNFINISHED = "unfinished"
+    ALL = "all"
+    CHOICES = (
+        (TODAY, "Today"),
+        (UPCOMING, "Upcoming"),
+        (UNFINISHED, "Not finished"),
+        (ALL, "All"),
+    )
+
+
+def clinician_worklist(*, clinician_user_id: int, scope: str = WorklistScope.UNFINISHED, search: str = ""):
+    """One queryset per shard of the visits a clinician may see (care team or assigned, the rule of
+    ``clinician_relation``), filtered by ``scope`` and an MRN/name ``search``, by requested start."""
+    now = timezone.now()
+    querysets = []
+    for alias, encounters in across_shards(Encounter):
+        care_team = CareTeamMember.objects.using(alias).filter(clinician_user_id=clinician_user_id)
+        rows = encounters.filter(
+            Q(patient_id__in=care_team.values("patient_id")) | Q(clinician_user_id=clinician_user_id)
+        ).select_related("patient")
+        if scope == WorklistScope.TODAY:
+            rows = rows.filter(requested_start__date=now.date())
+        elif scope == WorklistScope.UPCOMING:
+            rows = rows.filter(requested_start__gte=now, status=EncounterStatus.BOOKED)
+        elif scope == WorklistScope.UNFINISHED:
+            rows = rows.filter(status__in=[EncounterStatus.BOOKED, EncounterStatus.IN_PROGRESS])
+        search = search.strip()
+        if search:
+            rows = rows.filter(
+                Q(patient__mrn__iexact=search)
+                | Q(patient__family_name__icontains=search)
+                | Q(patient__given_name__icontains=search)
+            )
+        querysets.append(rows.order_by("requested_start", "id"))
+    return querysets

@@ -43,7 +43,7 @@ from apps.telemetry.spans import participant_span
 
 from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType, NoteStatus
-from .notes.selectors import NOTE_FIELDS
+from .notes.selectors import NOTE_FIELDS, note_change_preview
 from .notes.telemetry import (
     ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL,
     NOTE_GLOSSARY_FINDINGS_TOTAL,
@@ -51,9 +51,10 @@ from .notes.telemetry import (
     SPAN_ORCHESTRATOR,
     SPAN_REPOSITORY,
     SPAN_TEMPORAL_HISTORY,
+    SPAN_VALIDATOR,
     TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL,
 )
-from .notes.validation import ValidatedNote
+from .notes.validation import NoteChange, ValidatedNote
 from .profiling import profile_tags
 from .selectors import (
     ENCOUNTER_CREATED,
@@ -457,6 +458,23 @@ def encounter_note_update(*, encounter_id: int, actor: Actor, expected_version: 
     return encounter
 
 
+def encounter_note_change(
+    *, encounter: Encounter, actor: Actor, expected_version: int, change: NoteChange
+) -> tuple[Encounter, ValidatedNote]:
+    """Validate a clinician's change (redaction, glossary, missing context) against the current
+    note, then save it with ``encounter_note_update``. Raises ``NoteVersionConflict`` when
+    ``expected_version`` is no longer current, ``NoteContextMissing`` when the change lacks context.
+    The caller has checked the actor may edit (``note_access_for``)."""
+    if expected_version != encounter.note_version:
+        raise NoteVersionConflict(current_version=encounter.note_version)
+    with participant_span(SPAN_VALIDATOR, encounter_id=encounter.id):
+        validated = note_change_preview(encounter=encounter, change=change)
+    updated = encounter_note_update(
+        encounter_id=encounter.id, actor=actor, expected_version=expected_version, note=validated
+    )
+    return updated, validated
+
+
 def _verb(note: ValidatedNote) -> str:
     return "sign" if note.status == NoteStatus.SIGNED else "update"
 
@@ -555,9 +573,27 @@ ENCOUNTER_FINISHED = "EncounterFinished"
 class EncounterNotFinishable(EncounterBookingError):
     """The visit cannot be finished (it was cancelled)."""
 
+    status = 409
+    code = "not_finishable"
+    title = "Encounter cannot be finished"
+    remediation = "Book a new encounter; a cancelled visit stays cancelled."
+
+
+class EncounterNotStarted(EncounterNotFinishable):
+    """A visit is finished after it starts: finishing it earlier would bill care not yet given."""
+
+    code = "encounter_not_started"
+    title = "Visit has not started yet"
+    remediation = "Finish the visit once its requested start has passed."
+
 
 class EncounterNotVisible(EncounterNotFinishable):
     """No such encounter, or the actor is not a clinician on the patient's care team (no existence leak)."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+    remediation = "Check the id; only a clinician on the patient's care team can finish the visit."
 
 
 def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, bool]:
@@ -579,6 +615,11 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
             return encounter, False
         if encounter.status == EncounterStatus.CANCELLED:
             raise EncounterNotFinishable("A cancelled encounter cannot be finished.")
+        if encounter.requested_start > timezone.now():
+            raise EncounterNotStarted(
+                f"The visit starts at {encounter.requested_start:%Y-%m-%d %H:%M} UTC; "
+                "it cannot be finished before it starts."
+            )
         encounter.status = EncounterStatus.FINISHED
         encounter.save(using=alias, update_fields=["status", "updated_at"])
         audit_event_record(

@@ -22,11 +22,17 @@ def _require_role(request, roles) -> None:
 
 
 _LINKS_BY_ROLE = {
-    PersonaRole.PATIENT: [("/api/docs/", "Book an encounter", "POST /api/encounters with your persona token")],
-    PersonaRole.CLINICIAN: [("/api/docs/", "Document encounters", "PATCH /api/encounters/{id}/notes")],
+    PersonaRole.PATIENT: [
+        ("/visits/", "My visits", "your upcoming and past visits, with their notes once released"),
+        ("/visits/book", "Book a visit", "choose the type of visit and a time"),
+    ],
+    PersonaRole.CLINICIAN: [
+        ("/worklist", "Worklist", "visits of your care-team patients: write, sign and amend notes, finish visits"),
+    ],
     PersonaRole.BILLING_ADMIN: [
+        ("/billing/ready", "Ready to bill", "finished visits without a claim, oldest first"),
+        ("/claims/", "Claims", "submitted claims, their lines, payments and FHIR export"),
         ("/dashboards/financial", "Financial dashboard", "claims KPIs from the projection, with their staleness"),
-        ("/api/docs/", "Submit claims", "POST /api/claims"),
     ],
     PersonaRole.SRE: [
         ("/dashboards/financial", "Financial dashboard", "claims KPIs and projection staleness"),
@@ -57,8 +63,39 @@ def financial_dashboard_page(request):
         days = min(max(int(request.GET.get("days", 30)), 1), 366)
     except ValueError:
         days = 30
-    context = {"kpis": financial_kpis(days=days), "freshness": projection_freshness(bus=get_event_bus), "days": days}
+    kpis = financial_kpis(days=days)
+    context = {
+        "kpis": kpis,
+        "freshness": projection_freshness(bus=get_event_bus),
+        "days": days,
+        "day_options": sorted({7, 30, 90, days}),
+        "chart_data": _chart_data(kpis),
+    }
     return render(request, "portal/financial_dashboard.html", context)
+
+
+def _chart_data(kpis: dict) -> dict:
+    """The dashboard's series for Chart.js: the same rows as its tables, as plain numbers."""
+
+    def numbers(rows, key):
+        return [float(row[key]) for row in rows]
+
+    return {
+        "per_day": {
+            "labels": [row["day"] for row in kpis["per_day"]],
+            "claims": [row["claims"] for row in kpis["per_day"]],
+            "amounts": numbers(kpis["per_day"], "amount"),
+        },
+        "per_payer": {
+            "labels": [row["payer_code"] for row in kpis["per_payer"]],
+            "amounts": numbers(kpis["per_payer"], "amount"),
+            "paid": numbers(kpis["per_payer"], "paid_amount"),
+        },
+        "per_status": {
+            "labels": [row["status"] for row in kpis["per_status"]],
+            "claims": [row["claims"] for row in kpis["per_status"]],
+        },
+    }
 
 
 @require_GET

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 import structlog
@@ -90,15 +90,21 @@ class ProbeSession:
             time.sleep(POLL_INTERVAL_SECONDS)
 
 
-def _book_and_wait_published(session: ProbeSession) -> int:
+# The claim probe's visit starts this soon after booking (the booking must be in the future, the
+# finish after the start); the event's publication usually takes longer, so the probe rarely waits.
+CLAIM_PROBE_START_SECONDS = 2.0
+
+
+def _book_and_wait_published(session: ProbeSession, *, requested_start: datetime | None = None) -> int:
     identity = session.identity
+    requested_start = requested_start or (timezone.now() + timedelta(days=7)).replace(microsecond=0)
 
     def book():
         body = {
             "patient_id": str(identity.patient_id),
             "encounter_type": "telehealth",
             "reason": "Synthetic probe booking",
-            "requested_start": (timezone.now() + timedelta(days=7)).replace(microsecond=0).isoformat(),
+            "requested_start": requested_start.isoformat(),
         }
         response = session.request(
             "POST",
@@ -142,13 +148,19 @@ def probe_clinical_documentation(session: ProbeSession) -> None:
 
 def probe_claim_submission(session: ProbeSession) -> None:
     identity = session.identity
-    encounter_id = _book_and_wait_published(session)
-    session.step(
-        "encounter_finish",
-        lambda: session.request(
+    # A visit is finished only once it has started: book a slot a moment ahead, finish after it.
+    requested_start = timezone.now() + timedelta(seconds=CLAIM_PROBE_START_SECONDS)
+    encounter_id = _book_and_wait_published(session, requested_start=requested_start)
+
+    def finish():
+        wait = (requested_start - timezone.now()).total_seconds()
+        if wait > 0:
+            time.sleep(wait + 0.05)
+        return session.request(
             "POST", f"/api/encounters/{encounter_id}/finish", token=identity.clinician_token, expect=200
-        ),
-    )
+        )
+
+    session.step("encounter_finish", finish)
 
     def submit() -> str:
         body = {

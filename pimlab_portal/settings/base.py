@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from the project (no CDN): the lab works offline.
     "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
@@ -206,7 +207,13 @@ LOGGING = {
         },
     },
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+            # `make run` shows only warnings and errors on the console; the full log goes to files.
+            "level": os.environ.get("PIMLAB_CONSOLE_LOG_LEVEL", "NOTSET"),
+        },
     },
     "root": {"handlers": ["stdout"], "level": os.environ.get("PIMLAB_LOG_LEVEL", "INFO")},
     "loggers": {
@@ -214,6 +221,20 @@ LOGGING = {
         "django_structlog": {"level": "INFO"},
     },
 }
+# With PIMLAB_LOG_DIR (set by `make run` to var/log), every process also writes the full JSON log
+# to <dir>/<process role>.log, rotated by size; several processes of one role share the file safely.
+PIMLAB_LOG_DIR = os.environ.get("PIMLAB_LOG_DIR", "")
+PIMLAB_LOG_FILE_MAX_BYTES = int(os.environ.get("PIMLAB_LOG_FILE_MAX_BYTES", str(20 * 1024 * 1024)))
+PIMLAB_LOG_FILE_BACKUPS = int(os.environ.get("PIMLAB_LOG_FILE_BACKUPS", "5"))
+if PIMLAB_LOG_DIR:
+    LOGGING["handlers"]["file"] = {
+        "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
+        "formatter": "json",
+        "filename": str(Path(PIMLAB_LOG_DIR) / f"{os.environ.get('PIMLAB_PROCESS_ROLE', 'manage')}.log"),
+        "maxBytes": PIMLAB_LOG_FILE_MAX_BYTES,
+        "backupCount": PIMLAB_LOG_FILE_BACKUPS,
+    }
+    LOGGING["root"]["handlers"].append("file")
 
 # --- Audit trail (clinician documentation scenario) -------------------------------------------
 # NFR-09: an audit write (shard insert or audit-store append) slower than this is an alert.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.audits.models import AuditEvent
 from apps.claims.models import Claim
@@ -18,6 +20,10 @@ from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 SHARDS = ("shard_0", "shard_1")
+
+
+def an_hour_ago():
+    return timezone.now() - timedelta(hours=1)
 
 
 def counts() -> dict[str, int]:
@@ -58,7 +64,7 @@ def test_only_a_care_team_clinician_finishes_a_visit():
     patient = PatientFactory()
     on_team, _ = persona_user("clinician")
     stranger, _ = persona_user("clinician")
-    encounter = encounter_for(patient, clinician=on_team)
+    encounter = encounter_for(patient, clinician=on_team, requested_start=an_hour_ago())
     with pytest.raises(EncounterNotFinishable):
         encounter_finish(encounter_id=encounter.id, actor=Actor(user_id=stranger.pk, role="clinician"))
     with pytest.raises(EncounterNotFinishable):
@@ -85,7 +91,7 @@ def test_finish_api_for_the_care_team_clinician_only():
     CareTeamMember(patient=patient, clinician_user_id=on_team.pk).save(using=patient._state.db)
     _stranger, stranger_token = persona_user("clinician")
     _admin, admin_token = persona_user("billing_admin")
-    encounter = encounter_for(patient)
+    encounter = encounter_for(patient, requested_start=an_hour_ago())
 
     def finish(token):
         client = api_client(token)
@@ -98,3 +104,36 @@ def test_finish_api_for_the_care_team_clinician_only():
     assert done.status_code == 200 and done.json() == {"id": str(encounter.id), "status": "finished", "changed": True}
     assert finish(on_team_token).json()["changed"] is False
     assert AuditEvent.objects.using(patient._state.db).filter(action="encounter.finish").count() == 1
+
+
+def test_a_visit_is_not_finished_before_it_starts_in_the_api_either():
+    from rest_framework.test import APIClient
+
+    patient = PatientFactory()
+    clinician, token = persona_user("clinician")
+    encounter = encounter_for(patient, clinician=clinician)  # starts in two days
+    with pytest.raises(EncounterNotFinishable, match="cannot be finished before it starts"):
+        encounter_finish(encounter_id=encounter.id, actor=Actor(user_id=clinician.pk, role="clinician"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    refused = client.post(f"/api/encounters/{encounter.id}/finish")
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["title"] == "Visit has not started yet" and "before it starts" in body["detail"]
+    assert body["remediation"] == "Finish the visit once its requested start has passed."
+    assert Encounter.objects.using(patient._state.db).get(pk=encounter.id).status == EncounterStatus.BOOKED
+
+
+def test_seeded_history_lies_in_the_past_so_every_lag_is_positive():
+    call_command("seed_lab", patients=12, seed=3, stdout=StringIO())
+    call_command("seed_workload", visits=9, stdout=StringIO())
+    now = timezone.now()
+    claims = [claim for alias in SHARDS for claim in Claim.objects.using(alias).select_related("encounter")]
+    assert len(claims) == 6
+    for claim in claims:
+        encounter = claim.encounter
+        assert encounter.created_at < encounter.requested_start < claim.submitted_at < now
+        finish = AuditEvent.objects.using(encounter._state.db).get(action="encounter.finish", resource_id=encounter.id)
+        assert encounter.requested_start < finish.occurred_at < claim.submitted_at
+    upcoming = [e for alias in SHARDS for e in Encounter.objects.using(alias).filter(status=EncounterStatus.BOOKED)]
+    assert len(upcoming) == 3 and all(e.requested_start > now for e in upcoming)

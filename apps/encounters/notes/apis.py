@@ -7,7 +7,6 @@ GET   /api/encounters/{id}/notes/history   versions with field-level diffs, or ?
 
 from __future__ import annotations
 
-import time
 from datetime import UTC
 
 import structlog
@@ -21,17 +20,14 @@ from rest_framework.views import APIView
 from apps.audits.models import AuditOutcome
 from apps.core.actors import Actor
 from apps.core.api_errors import Problem, problem_response
-from apps.telemetry import context
-from apps.telemetry.spans import correlation_attributes, participant_span
 
 from ..models import Encounter, NoteStatus
 from ..services import (
     NoteVersionConflict,
     TemporalHistoryUnavailable,
     encounter_note_access_record,
-    encounter_note_update,
+    encounter_note_change,
 )
-from .glossary import glossary_rules
 from .selectors import (
     NoteAccess,
     encounter_for_note,
@@ -40,13 +36,8 @@ from .selectors import (
     note_access_for,
     note_as_dict,
 )
-from .telemetry import (
-    ENCOUNTER_NOTE_UPDATE_DURATION,
-    SPAN_API_CONTROLLER,
-    SPAN_TELEMETRY,
-    SPAN_VALIDATOR,
-)
-from .validation import NoteChange, NoteState, note_command_validate
+from .telemetry import note_request_telemetry
+from .validation import NoteChange
 
 logger = structlog.get_logger(__name__)
 
@@ -80,33 +71,10 @@ class _NoteController(APIView):
     operation = "read"
 
     def dispatch(self, request, *args, **kwargs):
-        started = time.perf_counter()
-        with participant_span(
-            SPAN_API_CONTROLLER, operation=self.operation, encounter_id=kwargs.get("encounter_id")
-        ) as controller_span:
+        with note_request_telemetry(operation=self.operation, encounter_id=kwargs.get("encounter_id")) as note_request:
             response = super().dispatch(request, *args, **kwargs)
-            # Authentication and shard resolution happen inside dispatch: label the span afterwards.
-            controller_span.set_attributes(correlation_attributes())
-            controller_span.set_attribute("http.status_code", response.status_code)
-            with participant_span(SPAN_TELEMETRY, operation=self.operation, status=response.status_code):
-                self.telemetry_emit(request, response, time.perf_counter() - started)
+            note_request.status_code = response.status_code
         return response
-
-    def telemetry_emit(self, request, response, seconds: float) -> None:
-        correlation = context.current()
-        logger.info(
-            "encounter_note_request",
-            operation=self.operation,
-            status=response.status_code,
-            encounter_id=str(self.kwargs.get("encounter_id", "")),
-            duration_ms=round(seconds * 1000, 2),
-        )
-        if self.operation == "update":
-            ENCOUNTER_NOTE_UPDATE_DURATION.labels(
-                outcome=_outcome(response.status_code),
-                shard_id=correlation["shard_id"] or "unknown",
-                actor_role=correlation["actor_role"] or "anonymous",
-            ).observe(seconds, exemplar={"trace_id": correlation["trace_id"]} if correlation["trace_id"] else None)
 
     def encounter_visible_to(self, request, encounter_id: int, *, operation: str) -> tuple[Encounter, NoteAccess]:
         encounter = encounter_for_note(encounter_id=encounter_id)
@@ -123,18 +91,6 @@ class _NoteController(APIView):
             )
             raise _not_found()
         return encounter, access
-
-
-def _outcome(status_code: int) -> str:
-    return {
-        200: "success",
-        404: "not_found",
-        403: "forbidden",
-        412: "version_conflict",
-        428: "precondition_required",
-        422: "missing_context",
-        503: "unavailable",
-    }.get(status_code, "client_error" if status_code < 500 else "error")
 
 
 class NoteOutput(serializers.Serializer):
@@ -231,22 +187,14 @@ class EncounterNoteApi(_NoteController):
                 code="permission_denied",
             )
         expected = version_from_if_match(if_match)
-        if expected is None or expected != encounter.note_version:
+        if expected is None:
             return self._version_conflict(encounter.note_version)
-        change = NoteChange(**serializer.validated_data)
-        current = NoteState(
-            text=encounter.note_text,
-            status=encounter.note_status,
-            released=encounter.note_released,
-            version=encounter.note_version,
-        )
-        with participant_span(SPAN_VALIDATOR, encounter_id=encounter_id):
-            validated = note_command_validate(
-                current=current, change=change, own_mrn=encounter.patient.mrn, rules=glossary_rules()
-            )
         try:
-            updated = encounter_note_update(
-                encounter_id=encounter.id, actor=actor, expected_version=expected, note=validated
+            updated, validated = encounter_note_change(
+                encounter=encounter,
+                actor=actor,
+                expected_version=expected,
+                change=NoteChange(**serializer.validated_data),
             )
         except NoteVersionConflict as conflict:
             return self._version_conflict(conflict.current_version)

@@ -11,6 +11,8 @@ from apps.telemetry import context
 
 from ..models import Encounter
 from ..selectors import clinician_relation
+from .glossary import glossary_rules
+from .validation import NoteChange, NoteState, ValidatedNote, note_command_validate
 
 NOTE_FIELDS = (
     "note_text",
@@ -111,3 +113,15 @@ def encounter_note_as_of(*, encounter: Encounter, as_of: datetime):
         .order_by("-history_date", "-history_id")
         .first()
     )
+
+
+def note_change_preview(*, encounter: Encounter, change: NoteChange) -> ValidatedNote:
+    """What the Command Validator makes of ``change`` (masked identifiers, glossary findings), without
+    saving. Raises ``NoteContextMissing`` when the change needs more context."""
+    current = NoteState(
+        text=encounter.note_text,
+        status=encounter.note_status,
+        released=encounter.note_released,
+        version=encounter.note_version,
+    )
+    return note_command_validate(current=current, change=change, own_mrn=encounter.patient.mrn, rules=glossary_rules())

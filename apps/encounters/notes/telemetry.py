@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import structlog
 from prometheus_client import Counter, Histogram
+
+from apps.telemetry import context
+from apps.telemetry.spans import correlation_attributes, participant_span
+
+logger = structlog.get_logger(__name__)
 
 # Span names = participants of "Scenario: Clinician Documents Encounter".
 SPAN_API_CONTROLLER = "Encounter API Controller"
@@ -34,3 +45,55 @@ TEMPORAL_HISTORY_WRITE_FAILURES_TOTAL = Counter(
     "Note updates aborted because the temporal history row could not be written (each one is an incident).",
     ["shard_id"],
 )
+
+
+def note_request_outcome(status_code: int) -> str:
+    return {
+        200: "success",
+        404: "not_found",
+        403: "forbidden",
+        412: "version_conflict",
+        428: "precondition_required",
+        422: "missing_context",
+        503: "unavailable",
+    }.get(status_code, "client_error" if status_code < 500 else "error")
+
+
+@dataclass
+class NoteRequest:
+    operation: str
+    encounter_id: object = None
+    status_code: int = 500
+
+
+@contextmanager
+def note_request_telemetry(*, operation: str, encounter_id=None) -> Iterator[NoteRequest]:
+    """The controller span around one note request (API call or portal form), then the telemetry
+    interceptor span that logs it and, for updates, observes ``encounter_note_update_duration``.
+    The caller sets ``status_code`` (HTTP status, or the one its API twin would answer)."""
+    started = time.perf_counter()
+    request = NoteRequest(operation=operation, encounter_id=encounter_id)
+    with participant_span(SPAN_API_CONTROLLER, operation=operation, encounter_id=encounter_id) as controller_span:
+        yield request
+        # Authentication and shard resolution happen inside: label the span afterwards.
+        controller_span.set_attributes(correlation_attributes())
+        controller_span.set_attribute("http.status_code", request.status_code)
+        with participant_span(SPAN_TELEMETRY, operation=operation, status=request.status_code):
+            _note_request_emit(request, time.perf_counter() - started)
+
+
+def _note_request_emit(request: NoteRequest, seconds: float) -> None:
+    correlation = context.current()
+    logger.info(
+        "encounter_note_request",
+        operation=request.operation,
+        status=request.status_code,
+        encounter_id=str(request.encounter_id or ""),
+        duration_ms=round(seconds * 1000, 2),
+    )
+    if request.operation == "update":
+        ENCOUNTER_NOTE_UPDATE_DURATION.labels(
+            outcome=note_request_outcome(request.status_code),
+            shard_id=correlation["shard_id"] or "unknown",
+            actor_role=correlation["actor_role"] or "anonymous",
+        ).observe(seconds, exemplar={"trace_id": correlation["trace_id"]} if correlation["trace_id"] else None)

@@ -1,3 +1,7 @@
+import time
+import urllib.error
+import urllib.request
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -14,10 +18,21 @@ class Command(BaseCommand):
             default=f"http://127.0.0.1:{settings.PIMLAB_WEB_PORT}",
             help="Where the web process listens.",
         )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="First wait up to this long until the web process answers /healthz (make run).",
+        )
 
-    def handle(self, *args, base_url: str, **options):
+    def handle(self, *args, base_url: str, wait: float = 0, **options):
         base = base_url.rstrip("/")
-        self.stdout.write(self.style.SUCCESS("PIM SRE Lab portal"))
+        if wait and not self._server_answers(f"{base}/healthz", within=wait):
+            self.stderr.write(f"The web process did not answer {base}/healthz within {wait:g} s; see var/log/web.log.")
+            return
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"PIM SRE Lab portal is up: {base}/"))
         for label, path in (
             ("portal", "/"),
             ("admin", "/admin/"),
@@ -26,6 +41,7 @@ class Command(BaseCommand):
             ("readiness", "/readyz"),
             ("OpenAPI schema", "/api/schema/"),
             ("API docs", "/api/docs/"),
+            ("API reference", "/api/redoc/"),
         ):
             self.stdout.write(f"  {label:<15} {base}{path}")
         shards = ", ".join(settings.SHARD_ALIASES)
@@ -48,3 +64,23 @@ class Command(BaseCommand):
             names = ", ".join(usernames) + (f" (+{more} more)" if more > 0 else "")
             self.stdout.write(f"  {role.label:<15} {names} / {DEMO_PASSWORDS[role]}")
         self.stdout.write("  Django admin: operator or sre (staff superusers).")
+        log_dir = settings.PIMLAB_LOG_DIR
+        if log_dir:
+            self.stdout.write("")
+            self.stdout.write(
+                f"Full JSON logs: {log_dir}/ (web.log, worker.log, beat.log, rotated); "
+                "this console shows warnings and errors only. Ctrl-C stops the lab."
+            )
+
+    @staticmethod
+    def _server_answers(url: str, *, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        return False
