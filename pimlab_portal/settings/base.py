@@ -56,6 +56,7 @@ MIDDLEWARE = [
     # Serves the admin's static files under gunicorn without a separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "apps.core.session_idle.SessionIdleTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -344,7 +345,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Session idle timeout: a portal or admin session ends after this many seconds without a request.
 SESSION_COOKIE_AGE = int(os.environ.get("PIMLAB_SESSION_IDLE_SECONDS", "900"))
-SESSION_SAVE_EVERY_REQUEST = True
+# The expiry slides at most once a minute (apps/core/session_idle.py), not with a write per request.
+PIMLAB_SESSION_TOUCH_SECONDS = int(os.environ.get("PIMLAB_SESSION_TOUCH_SECONDS", "60"))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

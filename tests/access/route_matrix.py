@@ -55,6 +55,21 @@ PORTAL = {
     "portal-home": ANYONE_200,
     "portal-financial-dashboard": "302 403 403 403 200 200 200",
     "portal-trace": "302 403 404 404 404 404 404",  # no such trace in the span store
+    "portal-my-visits": "302 200 403 403 403 403 403",
+    "portal-book-visit": "302 200 403 403 403 403 403",
+    "portal-visit": "302 200 403 403 403 403 403",  # the patient's own visit
+    "portal-visit-status": "302 200 403 403 403 403 403",
+    "portal-worklist": "302 403 200 200 403 403 403",  # each clinician sees their own care team
+    "portal-encounter": "302 403 200 404 403 403 403",  # care-team rule
+    "portal-note-save": "POST 302 403 422 404 403 403 403",  # empty form: 422 with the error summary
+    "portal-note-preview": "POST 302 403 200 404 403 403 403",
+    "portal-note-history": "302 403 200 404 403 403 403",
+    "portal-encounter-finish": "302 403 200 404 403 403 403",  # GET shows the confirmation
+    "portal-ready-to-bill": "302 403 403 403 200 403 403",
+    "portal-claims": "302 403 403 403 200 403 200",
+    "portal-claim-new": "302 403 403 403 404 403 403",  # without ?encounter= there is nothing to bill
+    "portal-code-suggestions": "302 403 403 403 200 403 403",
+    "portal-claim": "302 403 403 403 200 403 200",  # operator: no diagnosis codes, no FHIR download
     "login": ANYONE_200,
     "logout": "405 405 405 405 405 405 405",  # POST only
     "password_change": "302 200 200 200 200 200 200",
