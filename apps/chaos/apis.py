@@ -2,61 +2,58 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
 from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api_errors import Problem
+from apps.core.api_fields import ApiInputSerializer
+from apps.core.api_schema import raises
 from apps.core.permissions import IsSRE
 from apps.telemetry import context as telemetry_context
 
 from . import manifests, registry, selectors, services
+from .errors import BadTimeRange, ChaosRuleRefused, RevisionNotFound, RunNotFound
 from .models import ChaosSwitch, ExperimentRevision, ExperimentRun
 
 
-def _rule_violation(exc: services.ChaosRuleViolation) -> Problem:
-    return Problem(
-        status_code=status.HTTP_409_CONFLICT,
-        title="Chaos governance rule",
-        detail=str(exc),
-        remediation=str(exc),
-        code=exc.code,
-    )
+@contextmanager
+def _governance_refusals():
+    # The chaos services raise their own ChaosRuleViolation; the API answers it as a domain error.
+    try:
+        yield
+    except services.ChaosRuleViolation as exc:
+        raise ChaosRuleRefused(str(exc), code=exc.code) from exc
 
 
 def _revision_or_404(revision_id: int) -> ExperimentRevision:
     revision = selectors.revision_get(revision_id)
     if revision is None:
-        raise Problem(
-            status_code=404,
-            title="Not found",
-            detail=f"No revision {revision_id}.",
-            remediation="List experiments at /api/chaos/experiments to find revision ids.",
-        )
+        raise RevisionNotFound(f"No revision {revision_id}.")
     return revision
 
 
 def _run_or_404(run_id: int) -> ExperimentRun:
     run = selectors.run_get(run_id)
     if run is None:
-        raise Problem(
-            status_code=404,
-            title="Not found",
-            detail=f"No run {run_id}.",
-            remediation="The run id is in the answer to the launch request.",
-        )
+        raise RunNotFound(f"No run {run_id}.")
     return run
 
 
-class RevisionOutput(serializers.ModelSerializer):
+class RevisionSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
     experiment = serializers.CharField(source="experiment.key")
 
     class Meta:
+        ref_name = "ChaosRevision"
         model = ExperimentRevision
         fields = [
             "id",
@@ -74,11 +71,14 @@ class RevisionOutput(serializers.ModelSerializer):
         ]
 
 
-class RunOutput(serializers.ModelSerializer):
+class RunSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    revision = serializers.CharField(source="revision_id", read_only=True)
     experiment = serializers.CharField(source="revision.experiment.key")
     revision_number = serializers.IntegerField(source="revision.number")
 
     class Meta:
+        ref_name = "ChaosRun"
         model = ExperimentRun
         fields = [
             "id",
@@ -102,6 +102,15 @@ class RunOutput(serializers.ModelSerializer):
         ]
 
 
+class KillSwitchSerializer(serializers.Serializer):
+    engaged = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+    changed_by = serializers.CharField(allow_blank=True)
+
+    class Meta:
+        ref_name = "ChaosKillSwitch"
+
+
 class SchemaApi(APIView):
     """The published JSON Schema of experiment manifests."""
 
@@ -115,111 +124,117 @@ class SchemaApi(APIView):
 class ActivityCatalogueApi(APIView):
     permission_classes = [IsSRE]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    class OutputSerializer(serializers.Serializer):
+        kind = serializers.CharField()
+        name = serializers.CharField()
+        targets = serializers.ListField(child=serializers.CharField())
+        summary = serializers.CharField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return Response(registry.catalogue())
+        return Response(self.OutputSerializer(registry.catalogue(), many=True).data)
 
 
 class ExperimentListApi(APIView):
     permission_classes = [IsSRE]
 
-    class Output(serializers.Serializer):
-        class Meta:
-            ref_name = "ChaosExperimentListOutput"
-
+    class OutputSerializer(serializers.Serializer):
         key = serializers.CharField()
         title = serializers.CharField()
         source = serializers.CharField()
-        current_revision = RevisionOutput()
+        current_revision = RevisionSerializer(allow_null=True)
 
-    @extend_schema(responses=Output(many=True))
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return Response(self.Output(selectors.experiment_list(), many=True).data)
+        return Response(self.OutputSerializer(selectors.experiment_list(), many=True).data)
 
 
 class ExperimentSubmitApi(APIView):
     permission_classes = [IsSRE]
 
-    class Input(serializers.Serializer):
-        class Meta:
-            ref_name = "ChaosExperimentSubmitInput"
-
+    class InputSerializer(ApiInputSerializer):
         name = serializers.SlugField(max_length=150)
         manifest = serializers.CharField(help_text="The manifest as YAML (or JSON) text.")
 
-    @extend_schema(request=Input, responses={201: RevisionOutput})
+    @extend_schema(request=InputSerializer, responses={201: RevisionSerializer})
     def post(self, request):
-        data = self.Input(data=request.data)
+        data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         revision = services.experiment_submit(
             key=f"api/{data.validated_data['name']}",
             manifest_text=data.validated_data["manifest"],
             author=request.user.username,
         )
-        return Response(RevisionOutput(revision).data, status=status.HTTP_201_CREATED)
+        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
 
 
 class RevisionDetailApi(APIView):
     permission_classes = [IsSRE]
 
-    @extend_schema(responses=RevisionOutput)
+    @extend_schema(responses=RevisionSerializer)
+    @raises(RevisionNotFound)
     def get(self, request, revision_id: int):
-        return Response(RevisionOutput(_revision_or_404(revision_id)).data)
+        return Response(RevisionSerializer(_revision_or_404(revision_id)).data)
 
 
 class RevisionDryRunApi(APIView):
     permission_classes = [IsSRE]
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.CharField()
+        report = serializers.DictField(help_text="ok and the checks (check, ok, errors) of the dry run.")
+
+    @extend_schema(request=None, responses=OutputSerializer)
+    @raises(RevisionNotFound)
     def post(self, request, revision_id: int):
         revision = _revision_or_404(revision_id)
         report = services.revision_dry_run(revision=revision)
         revision.refresh_from_db()
-        return Response({"status": revision.status, "report": report})
+        return Response(self.OutputSerializer({"status": revision.status, "report": report}).data)
 
 
 class RevisionApproveApi(APIView):
     permission_classes = [IsSRE]
 
-    @extend_schema(request=None, responses=RevisionOutput)
+    @extend_schema(request=None, responses=RevisionSerializer)
+    @raises(RevisionNotFound, ChaosRuleRefused)
     def post(self, request, revision_id: int):
-        try:
+        with _governance_refusals():
             revision = services.revision_approve(revision=_revision_or_404(revision_id), approver=request.user.username)
-        except services.ChaosRuleViolation as exc:
-            raise _rule_violation(exc) from exc
-        return Response(RevisionOutput(revision).data)
+        return Response(RevisionSerializer(revision).data)
 
 
 class RevisionLaunchApi(APIView):
     permission_classes = [IsSRE]
 
-    @extend_schema(request=None, responses={202: RunOutput})
+    @extend_schema(request=None, responses={202: RunSerializer})
+    @raises(RevisionNotFound, ChaosRuleRefused)
     def post(self, request, revision_id: int):
         from .tasks import chaos_run_execute
 
         request_id = telemetry_context.current().get("request_id") or ""
-        try:
+        with _governance_refusals():
             run = services.run_launch(
                 revision=_revision_or_404(revision_id), launched_by=request.user.username, request_id=request_id
             )
-        except services.ChaosRuleViolation as exc:
-            raise _rule_violation(exc) from exc
         transaction.on_commit(lambda: chaos_run_execute.delay(run.pk), using="default")
-        return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunDetailApi(APIView):
     permission_classes = [IsSRE]
 
-    @extend_schema(responses=RunOutput)
+    @extend_schema(responses=RunSerializer)
+    @raises(RunNotFound)
     def get(self, request, run_id: int):
-        return Response(RunOutput(_run_or_404(run_id)).data)
+        return Response(RunSerializer(_run_or_404(run_id)).data)
 
 
 class RunReportApi(APIView):
     permission_classes = [IsSRE]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
+    @raises(RunNotFound)
     def get(self, request, run_id: int):
         return Response(selectors.run_report(_run_or_404(run_id)))
 
@@ -227,80 +242,69 @@ class RunReportApi(APIView):
 class RunAbortApi(APIView):
     permission_classes = [IsSRE]
 
-    class Input(serializers.Serializer):
-        class Meta:
-            ref_name = "ChaosRunAbortInput"
-
+    class InputSerializer(ApiInputSerializer):
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
-    @extend_schema(request=Input, responses={202: RunOutput})
+    @extend_schema(request=InputSerializer, responses={202: RunSerializer})
+    @raises(RunNotFound, ChaosRuleRefused)
     def post(self, request, run_id: int):
-        data = self.Input(data=request.data)
+        data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with _governance_refusals():
             run = services.run_abort(
                 run=_run_or_404(run_id),
                 requested_by=request.user.username,
                 reason=data.validated_data.get("reason", ""),
             )
-        except services.ChaosRuleViolation as exc:
-            raise _rule_violation(exc) from exc
-        return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunCloseApi(APIView):
     permission_classes = [IsSRE]
 
-    class Input(serializers.Serializer):
-        class Meta:
-            ref_name = "ChaosRunCloseInput"
-
+    class InputSerializer(ApiInputSerializer):
         adr_ref = serializers.CharField(max_length=300)
         notes = serializers.CharField(required=False, allow_blank=True)
 
-    @extend_schema(request=Input, responses=RunOutput)
+    @extend_schema(request=InputSerializer, responses=RunSerializer)
+    @raises(RunNotFound, ChaosRuleRefused)
     def post(self, request, run_id: int):
-        data = self.Input(data=request.data)
+        data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with _governance_refusals():
             run = services.run_close(
                 run=_run_or_404(run_id),
                 closed_by=request.user.username,
                 adr_ref=data.validated_data["adr_ref"],
                 notes=data.validated_data.get("notes", ""),
             )
-        except services.ChaosRuleViolation as exc:
-            raise _rule_violation(exc) from exc
-        return Response(RunOutput(run).data)
+        return Response(RunSerializer(run).data)
 
 
 class KillSwitchApi(APIView):
     permission_classes = [IsSRE]
 
-    class Input(serializers.Serializer):
-        class Meta:
-            ref_name = "ChaosKillSwitchInput"
-
+    class InputSerializer(ApiInputSerializer):
         engaged = serializers.BooleanField()
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=KillSwitchSerializer)
     def get(self, request):
         switch = ChaosSwitch.objects.filter(pk=1).first()
         if switch is None:
             return Response({"engaged": False, "reason": "", "changed_by": ""})
-        return Response({"engaged": switch.engaged, "reason": switch.reason, "changed_by": switch.changed_by})
+        return Response(KillSwitchSerializer(switch).data)
 
-    @extend_schema(request=Input, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=InputSerializer, responses=KillSwitchSerializer)
     def post(self, request):
-        data = self.Input(data=request.data)
+        data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         switch = services.kill_switch_set(
             engaged=data.validated_data["engaged"],
             changed_by=request.user.username,
             reason=data.validated_data.get("reason", ""),
         )
-        return Response({"engaged": switch.engaged, "reason": switch.reason, "changed_by": switch.changed_by})
+        return Response(KillSwitchSerializer(switch).data)
 
 
 class GrafanaAnnotationsApi(APIView):
@@ -308,25 +312,37 @@ class GrafanaAnnotationsApi(APIView):
 
     permission_classes = [IsSRE]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        time = serializers.IntegerField(help_text="epoch milliseconds")
+        timeEnd = serializers.IntegerField(required=False, help_text="epoch milliseconds")  # Grafana's names
+        isRegion = serializers.BooleanField(required=False)
+        title = serializers.CharField()
+        text = serializers.CharField()
+        tags = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        responses=OutputSerializer(many=True),
+        parameters=[
+            OpenApiParameter("from", str, description="epoch milliseconds (as Grafana sends) or ISO 8601"),
+            OpenApiParameter("to", str, description="epoch milliseconds (as Grafana sends) or ISO 8601"),
+        ],
+    )
+    @raises(BadTimeRange)
     def get(self, request):
-        start, end = request.query_params.get("from"), request.query_params.get("to")
+        start, end = _moment(request.query_params.get("from")), _moment(request.query_params.get("to"))
+        return Response(self.OutputSerializer(selectors.grafana_annotations(start=start, end=end), many=True).data)
 
-        def moment(value):
-            if not value:
-                return None
-            if value.isdigit():
-                from datetime import UTC, datetime
 
-                return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-            parsed = parse_datetime(value)
-            if parsed is None:
-                raise Problem(
-                    status_code=400,
-                    title="Bad time range",
-                    detail=f"Cannot read {value!r} as a time.",
-                    remediation="Give from/to as epoch milliseconds (as Grafana does) or ISO 8601.",
-                )
-            return parsed
-
-        return Response(selectors.grafana_annotations(start=moment(start), end=moment(end)))
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        if value.isdigit():
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        parsed = parse_datetime(value)
+    except (ValueError, OverflowError, OSError):
+        parsed = None
+    if parsed is None:
+        raise BadTimeRange(f"Cannot read {value!r} as a time.")
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from apps.slo.models import TimelineAnnotation
 
@@ -13,6 +14,41 @@ from .models import Experiment, ExperimentRevision, ExperimentRun
 
 def experiment_list() -> QuerySet[Experiment]:
     return Experiment.objects.prefetch_related("revisions").order_by("key")
+
+
+def experiment_list_with_runs() -> QuerySet[Experiment]:
+    """Every experiment with all its revisions (newest first) and their runs (newest first, journals
+    left out): the console's experiment list in three queries, whatever the number of rows."""
+    runs = ExperimentRun.objects.defer("journal").order_by("-started_at")
+    revisions = ExperimentRevision.objects.defer("manifest_text").order_by("-number")
+    return Experiment.objects.prefetch_related(
+        Prefetch("revisions", queryset=revisions.prefetch_related(Prefetch("runs", queryset=runs)))
+    ).order_by("key")
+
+
+def run_list(*, limit: int = 50) -> QuerySet[ExperimentRun]:
+    return ExperimentRun.objects.defer("journal").select_related("revision__experiment").order_by("-started_at")[:limit]
+
+
+def run_windows_between(*, start: datetime, end: datetime) -> list[dict]:
+    """Runs that overlap ``[start, end]`` as time spans (a running one ends now): the bands drawn on charts."""
+    now = timezone.now()
+    runs = (
+        ExperimentRun.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start), started_at__lte=end)
+        .select_related("revision__experiment")
+        .only("id", "status", "started_at", "ended_at", "revision__experiment__key", "revision__number")
+        .order_by("started_at")
+    )
+    return [
+        {
+            "run_id": run.pk,
+            "experiment": run.revision.experiment.key,
+            "status": run.status,
+            "start": run.started_at.isoformat(),
+            "end": (run.ended_at or now).isoformat(),
+        }
+        for run in runs
+    ]
 
 
 def revision_get(revision_id: int) -> ExperimentRevision | None:
@@ -83,3 +119,76 @@ def grafana_annotations(*, start: datetime | None, end: datetime | None, limit: 
             item["isRegion"] = True
         result.append(item)
     return result
+
+
+def revision_readiness(revision: ExperimentRevision) -> list[dict]:
+    """What the current profile lacks for this revision to run, each with the command that provides it
+    (empty: it can run here). The dry-run's own checks still decide; this names the missing pieces."""
+    from pathlib import Path
+
+    from . import ha_lab
+
+    manifest = revision.manifest or {}
+    missing = []
+    targets = (manifest.get("blast_radius") or {}).get("targets") or []
+    if any(t.get("kind") == "ha_cluster" for t in targets):
+        state = ha_lab.load_state()
+        if state is None or not ha_lab.process_alive(state.etcd_pid):
+            missing.append(
+                {
+                    "what": "the Patroni pair (leader + synchronous standby with etcd)",
+                    "command": "python manage.py lab_ha up",
+                }
+            )
+    pidfiles = set()
+    for section in ("method", "rollbacks"):
+        for activity in manifest.get(section) or []:
+            pidfile = (activity.get("arguments") or {}).get("pidfile")
+            if pidfile:
+                pidfiles.add(pidfile)
+    for pidfile in sorted(pidfiles):
+        if not Path(pidfile).exists():
+            if "eventbus" in pidfile:
+                command = (
+                    f"redis-server --port 6380 --daemonize yes --pidfile {pidfile} "
+                    "and PIMLAB_EVENTBUS_URL=redis://127.0.0.1:6380/0"
+                )
+            else:
+                command = f"start the process with its PID written to {pidfile} (see the manifest's rollback argv)"
+            missing.append({"what": f"a running process with its PID file at {pidfile}", "command": command})
+    return missing
+
+
+def run_workload_series(run: ExperimentRun, *, bucket_seconds: int = 1) -> list[dict]:
+    """Per-second request rate, error ratio and p99 latency of the run's background workload, read
+    from the attempts file its ``workload_start`` step recorded (empty when the run had none)."""
+    from pathlib import Path
+
+    from .workload import read_attempts
+
+    files = [
+        (entry.get("output") or {}).get("attempts_file")
+        for entry in (run.journal or {}).get("run") or []
+        if (entry.get("activity") or {}).get("action") == "workload_start" and isinstance(entry.get("output"), dict)
+    ]
+    records = [r for path in files if path for r in read_attempts(Path(path))]
+    if not records:
+        return []
+    origin = min(r["start"] for r in records)
+    buckets: dict[int, list[dict]] = {}
+    for record in records:
+        buckets.setdefault(int((record["end"] - origin) // bucket_seconds), []).append(record)
+    series = []
+    for index in range(max(buckets) + 1):
+        attempts = buckets.get(index, [])
+        latencies = sorted(r["end"] - r["start"] for r in attempts)
+        errors = sum(1 for r in attempts if not r.get("ok"))
+        series.append(
+            {
+                "t": datetime.fromtimestamp(origin + index * bucket_seconds, tz=UTC).isoformat(),
+                "request_rate": len(attempts) / bucket_seconds,
+                "api_error_ratio": errors / len(attempts) if attempts else None,
+                "p99_seconds": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else None,
+            }
+        )
+    return series

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -20,6 +18,7 @@ from apps.core.errors import DependencyUnavailable
 from apps.core.models import Persona
 from apps.patients.models import Patient
 
+from .errors import GuardrailViolation
 from .models import AmountCeiling, ArchivedClaim, Claim, StaffPatientRecord
 
 
@@ -28,21 +27,6 @@ class GuardrailRule:
     DUPLICATE_CLAIM = "duplicate_claim"
     OWN_PATIENT_RECORD = "own_patient_record"
     RATE_LIMIT = "rate_limit"
-
-
-@dataclass
-class GuardrailViolation(Exception):
-    # Every guardrail refusal is a 403 (the API's status; portal pages answer the same).
-    status: ClassVar[int] = 403
-
-    rule: str
-    detail: str
-    remediation: str
-    context: dict = field(default_factory=dict)
-    retry_after_seconds: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.rule}: {self.detail}"
 
 
 def rate_limit_settings() -> tuple[int, int]:

@@ -18,8 +18,7 @@ from django.utils import timezone
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_event_record
 from apps.core.actors import Actor
-from apps.core.api_errors import Problem
-from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.errors import Conflict, InvalidInput
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
 from apps.core.sharding import shard_scope
@@ -31,7 +30,17 @@ from apps.telemetry import context
 from apps.telemetry.spans import participant_span
 
 from . import guardrails
-from .guardrails import GuardrailViolation
+from .errors import (
+    SUBMISSION_REJECTIONS,
+    ActiveClaimNotFound,
+    EncounterMismatch,
+    EncounterNotFinished,
+    GuardrailViolation,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    UnknownPatient,
+    UnknownPayer,
+)
 from .metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_RETENTION_ACTIONS_TOTAL, CLAIM_SUBMIT_LATENCY
 from .models import ArchivedClaim, Claim, ClaimLineItem, ClaimPayment, ClaimStatus, Payer, RetentionPolicy
 from .selectors import claim_payment_find
@@ -100,6 +109,8 @@ def claim_submit(
     idempotency_key: str,
 ) -> ClaimSubmission:
     """Validate and enrich a claim, apply the guardrails, then persist claim + audit + outbox atomically."""
+    if not idempotency_key or len(idempotency_key) > 128:
+        raise IdempotencyKeyMissing()
     started = time.perf_counter()
     alias = shard_for_id(patient_id)
     context.bind(shard_id=alias)
@@ -156,7 +167,7 @@ def claim_submit(
                     retention_class=submission.claim.retention_class,
                 )
             return submission
-    except Problem:
+    except SUBMISSION_REJECTIONS:
         outcome = "rejected"
         raise
     finally:
@@ -168,13 +179,7 @@ def claim_submit(
 def _payer(code: str) -> Payer:
     payer = Payer.objects.using("default").select_related("retention_class").filter(code=code, active=True).first()
     if payer is None:
-        raise Problem(
-            status_code=400,
-            title="Unknown payer",
-            detail=f"No active payer has code {code!r}.",
-            remediation="Use a payer code from GET /api/claims/payers.",
-            code="unknown_payer",
-        )
+        raise UnknownPayer(f"No active payer has code {code!r}.")
     return payer
 
 
@@ -183,13 +188,8 @@ def _idempotent_replay(*, using: str, actor: Actor, key: str, fingerprint: str) 
     if claim is None:
         return None
     if claim.request_fingerprint != fingerprint:
-        raise Problem(
-            status_code=422,
-            title="Idempotency-Key reused with a different request",
-            detail="This Idempotency-Key was already used for a different claim body.",
-            remediation="Send a new Idempotency-Key for a new claim; repeat a key only to retry the same request.",
-            code="idempotency_key_reused",
-            claim_id=str(claim.id),
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different claim body.", extra={"claim_id": str(claim.id)}
         )
     return claim
 
@@ -267,33 +267,17 @@ def _persist(
 def _locked_encounter(*, alias: str, patient_id: int, encounter_id: int) -> tuple[Patient, Encounter]:
     patient = Patient.objects.using(alias).filter(pk=patient_id).first()
     if patient is None:
-        raise Problem(
-            status_code=422,
-            title="Unknown patient",
-            detail=f"No patient has id {patient_id}.",
-            remediation="Use the patient id shown on the encounter you are billing.",
-            code="unknown_patient",
-        )
+        raise UnknownPatient(f"No patient has id {patient_id}.")
     encounter = None
     if bucket_of(encounter_id) == bucket_of(patient_id):
         encounter = (
             Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id, patient_id=patient_id).first()
         )
     if encounter is None:
-        raise Problem(
-            status_code=422,
-            title="Encounter not found for this patient",
-            detail=f"Patient {patient_id} has no encounter {encounter_id}.",
-            remediation="Bill an encounter of this patient: check encounter_id and patient_id belong together.",
-            code="encounter_mismatch",
-        )
+        raise EncounterMismatch(f"Patient {patient_id} has no encounter {encounter_id}.")
     if encounter.status != EncounterStatus.FINISHED:
-        raise Problem(
-            status_code=422,
-            title="Encounter not finished",
-            detail=f"Encounter {encounter_id} is {encounter.status}; only finished encounters can be billed.",
-            remediation="Wait until the clinician marks the encounter finished, then submit the claim.",
-            code="encounter_not_finished",
+        raise EncounterNotFinished(
+            f"Encounter {encounter_id} is {encounter.status}; only finished encounters can be billed."
         )
     return patient, encounter
 
@@ -408,15 +392,14 @@ def claim_payment_record(
     """Record one remittance from the payer: the claim's paid total grows by ``paid_amount`` (never
     past its total), it moves to paid and ``ClaimPaid`` is emitted. The same ``idempotency_key``
     again answers with the first payment and changes nothing; with another amount it is a conflict."""
+    if not idempotency_key or len(idempotency_key) > 128:
+        raise IdempotencyKeyMissing("Each payment needs its own Idempotency-Key header (1-128 characters).")
     alias = shard_for_id(claim_id)
     context.bind(shard_id=alias)
     with participant_span("Billing Orchestrator", claim_id=claim_id), transaction.atomic(using=alias):
         claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
         if claim is None:
-            raise NotFound(
-                f"No active claim has id {claim_id}.",
-                remediation="Check the claim id; archived claims cannot be paid.",
-            )
+            raise ActiveClaimNotFound(f"No active claim has id {claim_id}.")
         earlier = claim_payment_find(claim=claim, idempotency_key=idempotency_key)
         if earlier is not None:
             if earlier.amount != paid_amount:

@@ -1,18 +1,25 @@
-"""API errors as RFC 9457 problem details, each with a ``remediation`` member telling the caller
-what to change. Unexpected errors still answer 500, but routing and transient database errors are
-mapped to clear 4xx/503 answers."""
+"""The API's one error renderer: every refusal answers RFC 9457 problem+json with a ``remediation``
+member telling the caller what to change.
+
+Services raise ``apps.core.errors.DomainError`` subclasses (with their status, headers and extra
+members); DRF's own exceptions (validation, authentication, permission, negotiation) and a
+database that did not answer are rendered in the same shape. Unexpected errors still answer 500.
+``api_not_found`` does the same for URLs under ``/api/`` that match no route, so a malformed id in
+a path gets a problem, not Django's HTML page.
+"""
 
 from __future__ import annotations
 
+import json
+
 from django.db import DatabaseError, IntegrityError
-from rest_framework import status
-from rest_framework.exceptions import APIException
+from django.http import HttpResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from .errors import DomainError
-from .ids import InvalidShardedId
-from .resolver import ShardMapMissing
+from .errors import Conflict, DependencyUnavailable, DomainError, NotFound
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -28,87 +35,35 @@ _DEFAULT_REMEDIATION = {
 }
 
 
-class Problem(APIException):
-    """An API error with an explicit status, title, remediation and optional extra members."""
-
-    def __init__(self, *, status_code: int, title: str, detail: str, remediation: str, code: str = "error", **extra):
-        self.status_code = status_code
-        self.title = title
-        self.remediation = remediation
-        self.extra = extra
-        super().__init__(detail=detail, code=code)
-
-
-def problem_response(*, status_code: int, title: str, detail, remediation: str, headers=None, **extra) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status_code, "detail": detail, "remediation": remediation}
-    body.update(extra)
-    response = Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
-    return response
-
-
 def problem_exception_handler(exc, context):
-    if isinstance(exc, DomainError):
-        body = exc.as_problem()
-        response = Response(body, status=exc.status, headers=exc.headers or None, content_type=PROBLEM_CONTENT_TYPE)
-        return response
-    if isinstance(exc, Problem):
-        return problem_response(
-            status_code=exc.status_code,
-            title=exc.title,
-            detail=str(exc.detail),
-            remediation=exc.remediation,
-            code=exc.get_codes(),
-            **exc.extra,
-        )
-    if isinstance(exc, InvalidShardedId):
-        return problem_response(
-            status_code=status.HTTP_404_NOT_FOUND,
-            title="Not found",
-            detail=str(exc),
-            remediation="Ids are the numeric strings returned by the API; check you copied the whole id.",
-        )
-    if isinstance(exc, ShardMapMissing):
-        return problem_response(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            title="Shard map incomplete",
-            detail=str(exc),
-            remediation="An operator must map this bucket in the shard map; retry afterwards.",
-            headers={"Retry-After": "30"},
-        )
-    if isinstance(exc, DomainError):
-        body = exc.as_problem()
-        body.pop("type", None)
-        return problem_response(
-            status_code=exc.status,
-            title=body.pop("title"),
-            detail=body.pop("detail"),
-            remediation=body.pop("remediation"),
-            headers=exc.headers or None,
-            **{k: v for k, v in body.items() if k != "status"},
-        )
+    """DRF ``EXCEPTION_HANDLER``: DomainError, DRF exceptions and database outages as problem+json."""
     if isinstance(exc, IntegrityError):
         # A genuine conflict with stored data: retrying the same request cannot succeed. Only the
         # constraint's name is shown; the server's message can quote the row (PHI).
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a constraint"
-        return problem_response(
-            status_code=status.HTTP_409_CONFLICT,
+        exc = Conflict(
+            f"The request conflicts with existing data ({constraint}); nothing was written.",
             title="Conflict with stored data",
-            detail=f"The request conflicts with existing data ({constraint}); nothing was written.",
             remediation="Read the current state of the resource and send a request that does not duplicate it.",
             code="integrity_conflict",
         )
-    if isinstance(exc, DatabaseError):
-        return problem_response(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    elif isinstance(exc, DatabaseError):
+        exc = DependencyUnavailable(
+            "The database did not complete the request in time; nothing was written.",
             title="Database unavailable",
-            detail="The database did not complete the request in time; nothing was written.",
-            remediation="Retry after the number of seconds in Retry-After.",
-            headers={"Retry-After": "5"},
             dependency="database",
         )
+    if isinstance(exc, DomainError):
+        return Response(exc.as_problem(), status=exc.status, headers=exc.headers, content_type=PROBLEM_CONTENT_TYPE)
     response = exception_handler(exc, context)
     if response is None:
         return None
+    response.data = _drf_problem(exc, response)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _drf_problem(exc, response) -> dict:
     detail = response.data
     errors = None
     if isinstance(detail, dict) and "detail" not in detail:
@@ -123,9 +78,16 @@ def problem_exception_handler(exc, context):
         "status": response.status_code,
         "detail": str(detail),
         "remediation": _DEFAULT_REMEDIATION.get(response.status_code, "See `detail`."),
+        "code": exc.default_code if isinstance(exc, exceptions.APIException) else "error",
     }
     if errors is not None:
         body["errors"] = errors
-    response.data = body
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
+    return body
+
+
+def api_not_found(request, exception=None):
+    """``handler404``: problem+json for unrouted ``/api/`` URLs (e.g. a non-numeric id), HTML elsewhere."""
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
+    problem = NotFound(f"No API resource at {request.path}.", code="no_route")
+    return HttpResponse(json.dumps(problem.as_problem()), status=problem.status, content_type=PROBLEM_CONTENT_TYPE)

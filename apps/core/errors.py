@@ -27,8 +27,11 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+    type: ClassVar[str] = "about:blank"
     title: ClassVar[str] = "Request refused"
     remediation: ClassVar[str] = "See `detail`."
+    # The detail when the raise site gives none (a refusal whose explanation never varies).
+    default_detail: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -51,7 +54,7 @@ class DomainError(Exception):
             self.status = status
         if code is not None:
             self.code = code
-        self.detail = detail if detail is not None else self.title
+        self.detail = detail if detail is not None else (self.default_detail or self.title)
         self.field = field
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
@@ -60,7 +63,7 @@ class DomainError(Exception):
     def as_problem(self) -> dict[str, Any]:
         """The problem+json body (without the HTTP envelope)."""
         body: dict[str, Any] = {
-            "type": "about:blank",
+            "type": self.type,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -96,6 +99,36 @@ class Conflict(DomainError):
     remediation = "Reload the resource and apply your change to its current state."
 
 
+class BadRequest(DomainError):
+    """The request itself is malformed (a header or query parameter the server cannot read)."""
+
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+    remediation = "Fix the named header or parameter and send the request again."
+
+
+class Gone(DomainError):
+    code = "gone"
+    status = 410
+    title = "Gone"
+    remediation = "The resource was archived or removed; it is not served here any more."
+
+
+class PreconditionFailed(DomainError):
+    code = "precondition_failed"
+    status = 412
+    title = "Precondition failed"
+    remediation = "GET the resource again and send its current ETag in If-Match."
+
+
+class PreconditionRequired(DomainError):
+    code = "precondition_required"
+    status = 428
+    title = "Precondition required"
+    remediation = "GET the resource, then send its ETag in an If-Match header."
+
+
 class InvalidInput(DomainError):
     code = "invalid"
     status = 422
@@ -110,8 +143,16 @@ class DependencyUnavailable(DomainError):
     status = 503
     title = "Dependency unavailable"
     remediation = "Retry after the number of seconds in Retry-After."
+    dependency: ClassVar[str] = "unknown"
+    retry_after: ClassVar[int] = 5
 
-    def __init__(self, detail: str | None = None, *, dependency: str, retry_after: int = 5, **kwargs: Any) -> None:
-        headers = {"Retry-After": str(retry_after), **(kwargs.pop("headers", None) or {})}
-        extra = {"dependency": dependency, **(kwargs.pop("extra", None) or {})}
+    def __init__(
+        self, detail: str | None = None, *, dependency: str | None = None, retry_after: int | None = None, **kwargs: Any
+    ) -> None:
+        if dependency is not None:
+            self.dependency = dependency
+        if retry_after is not None:
+            self.retry_after = retry_after
+        headers = {"Retry-After": str(self.retry_after), **(kwargs.pop("headers", None) or {})}
+        extra = {"dependency": self.dependency, **(kwargs.pop("extra", None) or {})}
         super().__init__(detail, headers=headers, extra=extra, **kwargs)

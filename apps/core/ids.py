@@ -12,6 +12,8 @@ import random
 import threading
 import time
 
+from .errors import NotFound
+
 EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 BUCKET_BITS = 10
 SEQUENCE_BITS = 12
@@ -19,13 +21,36 @@ BUCKET_COUNT = 1 << BUCKET_BITS
 _SEQUENCE_MASK = (1 << SEQUENCE_BITS) - 1
 _BUCKET_MASK = BUCKET_COUNT - 1
 
+MAX_ID = (1 << 63) - 1
+
+
+def _digits_up_to(limit: str) -> str:
+    """A regex (no anchors) matching the decimal numbers 1..``limit`` without leading zeros."""
+    branches = [f"[1-9][0-9]{{0,{len(limit) - 2}}}"]
+    for position, digit in enumerate(map(int, limit)):
+        lowest = 1 if position == 0 else 0
+        if digit > lowest:
+            below = f"[{lowest}-{digit - 1}]" if digit - 1 > lowest else str(lowest)
+            rest = len(limit) - position - 1
+            branches.append(limit[:position] + below + (f"[0-9]{{{rest}}}" if rest else ""))
+    branches.append(limit)
+    return "(?:" + "|".join(branches) + ")"
+
+
+# Every id as text (JSON strings, URL segments): exactly the numbers 1..MAX_ID, no leading zeros.
+ID_REGEX = _digits_up_to(str(MAX_ID))
+ID_PATTERN = f"^{ID_REGEX}$"
+
 # A random start keeps two processes minting ids in the same millisecond and bucket apart.
 _sequence = itertools.count(random.SystemRandom().randrange(1 << SEQUENCE_BITS))
 _lock = threading.Lock()
 
 
-class InvalidShardedId(ValueError):
-    pass
+class InvalidShardedId(NotFound, ValueError):
+    """Not an id the lab issued: to an API caller that is the same answer as an unknown id (404)."""
+
+    code = "invalid_id"
+    remediation = "Ids are the numeric strings returned by the API; check you copied the whole id."
 
 
 def new_id(bucket: int) -> int:

@@ -13,14 +13,21 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError
 
+from .errors import DependencyUnavailable
 from .ids import BUCKET_COUNT, bucket_of
 from .metrics import SHARD_MAP_AGE_SECONDS, SHARD_MAP_FALLBACK_TOTAL
 
 logger = structlog.get_logger(__name__)
 
 
-class ShardMapMissing(LookupError):
+class ShardMapMissing(DependencyUnavailable, LookupError):
     """No mapping, current or remembered, exists for a bucket."""
+
+    code = "shard_map_missing"
+    title = "Shard map incomplete"
+    remediation = "An operator must map this bucket in the shard map; retry afterwards."
+    dependency = "shard_map"
+    retry_after = 30
 
 
 class ShardResolver:

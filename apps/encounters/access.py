@@ -11,11 +11,11 @@ import structlog
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_access_record
 from apps.core.actors import Actor
-from apps.core.errors import NotFound
 from apps.core.ids import InvalidShardedId
 from apps.core.redaction import phi_redact
 from apps.slo.services import alert_event_record
 
+from .errors import EncounterNotVisible
 from .models import Encounter
 from .selectors import EncounterAccess, EncounterView, encounter_access_for, encounter_get
 
@@ -25,8 +25,8 @@ BREAK_GLASS_ALERT = "BreakGlassAccess"
 BREAK_GLASS_REASON_MAX = 200
 
 
-def encounter_not_found(encounter_id) -> NotFound:
-    return NotFound(
+def encounter_not_found(encounter_id) -> EncounterNotVisible:
+    return EncounterNotVisible(
         f"No encounter {encounter_id} is visible to you.",
         remediation="Check the id (use the Location header returned by the booking). A clinician outside "
         "the care team may send a `Break-Glass-Reason` header in an emergency; the read is audited.",

@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.actors import Actor
-from apps.core.api_errors import Problem
-from apps.core.ids import InvalidShardedId, bucket_of
+from apps.core.api_fields import ApiInputSerializer, IdField
+from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
 from apps.core.models import PersonaRole
-from apps.core.permissions import HasPersonaRole, persona_role
+from apps.core.permissions import HasPersonaRole
 from apps.telemetry.spans import participant_span
 
 from .access import encounter_read
-from .models import EncounterType
-from .selectors import BILLING_HIDDEN_FIELDS, EncounterView, encounter_booking_event
-from .services import (
+from .errors import (
     BookingInvalid,
-    EncounterBooking,
     EncounterNotFinishable,
+    EncounterNotFinishableByActor,
+    EncounterNotStarted,
     EncounterNotVisible,
     IdempotencyKeyConflict,
+    IdempotencyKeyRequired,
+    NotOwnPatient,
     PatientNotFound,
-    booking_request_fingerprint,
-    encounter_book,
-    encounter_finish,
 )
+from .models import EncounterType
+from .selectors import (
+    BILLING_HIDDEN_FIELDS,
+    EncounterView,
+    encounter_booking_event,
+    persona_may_act_for_patient,
+)
+from .services import EncounterBooking, encounter_book, encounter_finish
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 BREAK_GLASS_HEADER = "Break-Glass-Reason"
@@ -95,20 +101,11 @@ class EncounterBookApi(APIView):
     permission_classes = [CanBookEncounters]
     renderer_classes = [JSONRenderer]
 
-    class InputSerializer(serializers.Serializer):
-        patient_id = serializers.RegexField(
-            r"^[1-9][0-9]{0,18}$", error_messages={"invalid": "Send the patient's id as a string of digits."}
-        )
+    class InputSerializer(ApiInputSerializer):
+        patient_id = IdField(error_messages={"invalid": "Send the patient's id as a string of digits."})
         encounter_type = serializers.ChoiceField(choices=EncounterType.choices)
         reason = serializers.CharField(max_length=500, trim_whitespace=True)
         requested_start = serializers.DateTimeField()
-
-        def validate_patient_id(self, value):
-            try:
-                bucket_of(value)
-            except InvalidShardedId as exc:
-                raise serializers.ValidationError("This is not a patient id issued by the lab.") from exc
-            return value
 
         def validate_requested_start(self, value):
             if value <= timezone.now():
@@ -118,68 +115,37 @@ class EncounterBookApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={202: EncounterBookingOutputSerializer},
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True)],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Telehealth follow-up",
+                request_only=True,
+                value={
+                    "patient_id": "1099511640064",
+                    "encounter_type": "telehealth",
+                    "reason": "Follow-up on blood pressure readings",
+                    "requested_start": "2030-01-31T09:30:00Z",
+                },
+            )
+        ],
     )
+    @raises(IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, IdempotencyKeyConflict)
     def post(self, request):
         with participant_span("Patient API Controller"):
-            idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-            if not idempotency_key or len(idempotency_key) > 128:
-                raise Problem(
-                    status_code=status.HTTP_400_BAD_REQUEST,
-                    title="Idempotency-Key header required",
-                    detail="Booking needs an Idempotency-Key header of 1–128 characters.",
-                    remediation="Send a fresh Idempotency-Key (for example a UUID) per booking; "
-                    "reuse it only to retry the very same request.",
-                    code="idempotency_key_required",
-                )
             serializer = self.InputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
             patient_id = int(data["patient_id"])
-            self._authorize(request, patient_id)
-            fingerprint = booking_request_fingerprint(
+            if not persona_may_act_for_patient(user=request.user, patient_id=patient_id):
+                raise NotOwnPatient("A patient persona may book encounters only for its own patient record.")
+            booking: EncounterBooking = encounter_book(
+                actor=Actor.from_user(request.user),
                 patient_id=patient_id,
                 encounter_type=data["encounter_type"],
                 reason=data["reason"],
                 requested_start=data["requested_start"],
+                idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
             )
-            try:
-                booking: EncounterBooking = encounter_book(
-                    actor=Actor.from_user(request.user),
-                    patient_id=patient_id,
-                    encounter_type=data["encounter_type"],
-                    reason=data["reason"],
-                    requested_start=data["requested_start"],
-                    idempotency_key=idempotency_key,
-                    request_fingerprint=fingerprint,
-                )
-            except BookingInvalid as exc:
-                raise Problem(
-                    status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-                    title="Booking rejected",
-                    detail=str(exc),
-                    remediation="Fix the fields listed in `errors` and send the request again.",
-                    code="booking_invalid",
-                    errors=exc.errors,
-                ) from exc
-            except PatientNotFound as exc:
-                raise Problem(
-                    status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-                    title="Unknown patient",
-                    detail="No patient has this id.",
-                    remediation="Use the id of an existing patient (GET the patient first).",
-                    code="patient_not_found",
-                    errors={"patient_id": ["No patient has this id."]},
-                ) from exc
-            except IdempotencyKeyConflict as exc:
-                raise Problem(
-                    status_code=status.HTTP_409_CONFLICT,
-                    title="Idempotency-Key reused",
-                    detail="This Idempotency-Key was already used for a different booking.",
-                    remediation="Use a new Idempotency-Key for a new booking; reuse a key only to retry "
-                    "the identical request.",
-                    code="idempotency_key_conflict",
-                ) from exc
             encounter = booking.encounter
             body = _booking_representation(
                 encounter, tracking_id=booking.tracking_id, event_status=booking.event_status
@@ -188,19 +154,6 @@ class EncounterBookApi(APIView):
             if not booking.created:
                 headers["Idempotent-Replayed"] = "true"
             return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
-
-    @staticmethod
-    def _authorize(request, patient_id: int) -> None:
-        if persona_role(request.user) != PersonaRole.PATIENT:
-            return  # clinicians and billing admins book on a patient's behalf
-        if request.user.persona.patient_id != patient_id:
-            raise Problem(
-                status_code=status.HTTP_403_FORBIDDEN,
-                title="Patients book only for themselves",
-                detail="A patient persona may book encounters only for its own patient record.",
-                remediation="Use your own patient_id, or ask a clinician to book on the patient's behalf.",
-                code="not_own_patient",
-            )
 
 
 class EncounterDetailApi(APIView):
@@ -213,7 +166,8 @@ class EncounterDetailApi(APIView):
         responses={200: EncounterBookingOutputSerializer},
         parameters=[OpenApiParameter(BREAK_GLASS_HEADER, str, OpenApiParameter.HEADER, required=False)],
     )
-    def get(self, request, encounter_id: str):
+    @raises(EncounterNotVisible)
+    def get(self, request, encounter_id: int):
         encounter, access = encounter_read(
             actor=Actor.from_user(request.user),
             encounter_id=encounter_id,
@@ -239,23 +193,7 @@ class EncounterFinishApi(APIView):
         changed = serializers.BooleanField()
 
     @extend_schema(request=None, responses={200: OutputSerializer})
+    @raises(EncounterNotFinishableByActor, EncounterNotFinishable, EncounterNotStarted)
     def post(self, request, encounter_id: int):
-        try:
-            encounter, changed = encounter_finish(encounter_id=encounter_id, actor=Actor.from_user(request.user))
-        except EncounterNotVisible as exc:
-            raise Problem(
-                status_code=status.HTTP_404_NOT_FOUND,
-                title="Not found",
-                detail=f"No encounter {encounter_id} is visible to you.",
-                remediation="Check the id; only a clinician on the patient's care team can finish the visit.",
-                code="not_found",
-            ) from exc
-        except EncounterNotFinishable as exc:
-            raise Problem(
-                status_code=status.HTTP_409_CONFLICT,
-                title=exc.title,
-                detail=str(exc),
-                remediation=exc.remediation,
-                code=exc.code,
-            ) from exc
+        encounter, changed = encounter_finish(encounter_id=encounter_id, actor=Actor.from_user(request.user))
         return Response({"id": str(encounter.id), "status": encounter.status, "changed": changed})

@@ -16,6 +16,7 @@ from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.services import outbox_retention
 from apps.patients.models import CareTeamMember
 
+from .errors import EncounterNotVisible
 from .models import Encounter, EncounterStatus
 
 ENCOUNTER_CREATED = "EncounterCreated"
@@ -34,6 +35,21 @@ def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -
         .exists()
     )
     return "care team member" if on_care_team else None
+
+
+def user_is_patient(*, user, patient_id: int) -> bool:
+    """The row-level rule for patients: is ``user`` the patient persona of this patient record?"""
+    persona = getattr(user, "persona", None)
+    return persona is not None and persona.role == PersonaRole.PATIENT and persona.patient_id == patient_id
+
+
+def persona_may_act_for_patient(*, user, patient_id: int) -> bool:
+    """Patients act (book, read their encounters) only for themselves; staff personas, whose role
+    the view's permission class already checked, act on a patient's behalf."""
+    persona = getattr(user, "persona", None)
+    if persona is None or persona.role != PersonaRole.PATIENT:
+        return persona is not None
+    return user_is_patient(user=user, patient_id=patient_id)
 
 
 def clinician_on_care_team(*, clinician_user_id: int | None, patient_id: int, using: str) -> bool:
@@ -99,6 +115,26 @@ def encounter_get(*, encounter_id: int | str) -> Encounter | None:
     return for_id(Encounter, encounter_id).filter(pk=int(encounter_id)).first()
 
 
+def encounter_visible_to(*, user, encounter_id: int | str) -> Encounter | None:
+    """The encounter if ``user`` may read it under the row rule (``encounter_access_for``: the
+    patient their own, the care team, billing admins the billing view), else None: to anyone else
+    it does not exist. Callers that show it audit the read (``apps.encounters.access.encounter_read``
+    does both)."""
+    encounter = encounter_get(encounter_id=encounter_id)
+    if encounter is None:
+        return None
+    access = encounter_access_for(actor=Actor.from_user(user), encounter=encounter)
+    return encounter if access.visible else None
+
+
+def encounter_visible_get(*, encounter_id: int | str, user) -> Encounter:
+    """``encounter_visible_to``, raising ``EncounterNotVisible`` where that answers None."""
+    encounter = encounter_visible_to(user=user, encounter_id=encounter_id)
+    if encounter is None:
+        raise EncounterNotVisible(f"No encounter {encounter_id} is visible to you.")
+    return encounter
+
+
 def encounter_find_by_idempotency_key(*, using: str, booked_by_user_id: int | None, idempotency_key: str):
     return (
         Encounter.objects.using(using)
@@ -146,17 +182,6 @@ def encounters_visible_to(*, actor: Actor, limit: int = 50) -> list[Encounter]:
             return []
         rows.extend(queryset.order_by("-requested_start")[:limit])
     return sorted(rows, key=lambda e: e.requested_start, reverse=True)[:limit]
-
-
-def encounter_visible_to(*, user, encounter_id: int | str) -> Encounter | None:
-    """The encounter if ``user`` may read it under the row rule (``encounter_access_for``: the
-    patient their own, the care team, billing admins the billing view), else None (no existence
-    leak). Callers that show it audit the read (``apps.encounters.access.encounter_read`` does both)."""
-    encounter = encounter_get(encounter_id=encounter_id)
-    if encounter is None:
-        return None
-    access = encounter_access_for(actor=Actor.from_user(user), encounter=encounter)
-    return encounter if access.visible else None
 
 
 def patient_encounters(*, patient_id: int) -> list[Encounter]:

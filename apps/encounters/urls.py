@@ -6,7 +6,7 @@ from .notes.apis import EncounterNoteApi, EncounterNoteHistoryApi
 urlpatterns: list = [
     # Booking (seed "Patient Books Encounter").
     path("encounters", EncounterBookApi.as_view(), name="encounter-book"),
-    path("encounters/<str:encounter_id>", EncounterDetailApi.as_view(), name="encounter-detail"),
+    path("encounters/<int:encounter_id>", EncounterDetailApi.as_view(), name="encounter-detail"),
     path("encounters/<int:encounter_id>/finish", EncounterFinishApi.as_view(), name="encounter-finish"),
     # --- Clinical notes ---
     path("encounters/<int:encounter_id>/notes", EncounterNoteApi.as_view(), name="encounter-note"),

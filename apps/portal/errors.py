@@ -2,9 +2,8 @@
 in the error summary at the top of the page, with the same title, detail and remediation the API
 sends as problem+json.
 
-Works with ``apps.core.errors.DomainError`` and, by duck typing on ``title``/``detail``/
-``remediation``/``field``/``errors``, with the older exception types the services still raise
-(DRF ``Problem``, booking errors carrying ``errors``, guardrail violations carrying ``rule``).
+Works with ``apps.core.errors.DomainError`` (``title``/``detail``/``remediation``/``field`` and the
+``errors``/``missing``/``rule`` members some refusals carry in ``extra`` or as attributes).
 """
 
 from __future__ import annotations
@@ -14,14 +13,10 @@ from dataclasses import dataclass
 
 from django import forms
 
-from apps.claims.guardrails import GuardrailViolation
-from apps.core.api_errors import Problem
 from apps.core.errors import DomainError
-from apps.encounters.services import EncounterBookingError
 
-# Everything a service raises to say "no" (as opposed to a crash). Once every service raises
-# DomainError, this tuple is just (DomainError,).
-REFUSALS: tuple[type[BaseException], ...] = (DomainError, Problem, EncounterBookingError, GuardrailViolation)
+# Everything a service raises to say "no" (as opposed to a crash): every refusal is a DomainError.
+REFUSALS: tuple[type[BaseException], ...] = (DomainError,)
 
 GENERIC_TITLE = "The request was refused"
 GENERIC_REMEDIATION = "Check the answers on this page and try again."
@@ -58,7 +53,9 @@ def portal_error(exc: BaseException) -> PortalError:
     if not isinstance(field_errors, dict):
         field_errors = {}
     rule = getattr(exc, "rule", None)
-    title = getattr(exc, "title", None) or (f"Refused by the {rule.replace('_', ' ')} rule" if rule else GENERIC_TITLE)
+    # A guardrail names its rule: the page says which one refused (the API's title is generic).
+    title = (f"Refused by the {rule.replace('_', ' ')} rule" if rule else None) or getattr(exc, "title", None)
+    title = title or GENERIC_TITLE
     detail = _text(getattr(exc, "detail", None)) or _text(exc) or title
     remediation = _text(getattr(exc, "remediation", None)) or GENERIC_REMEDIATION
     # Without a status of its own, a refusal naming fields is invalid input (422), as in the API.

@@ -2,7 +2,7 @@
 preview of what it masks, the concurrent-edit conflict page, the note's history with an "as of"
 view, and Finish visit.
 
-Every write goes through the services of the API (``encounter_note_change``, ``encounter_finish``)
+Every write goes through the services of the API (``encounter_note_update``, ``encounter_finish``)
 inside the same controller and telemetry spans as PATCH /api/encounters/{id}/notes."""
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from apps.audits.models import AuditOutcome
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import Persona, PersonaRole
+from apps.encounters.errors import EncounterNotFinishableByActor
 from apps.encounters.models import EncounterStatus, NoteStatus
+from apps.encounters.notes.errors import NoteVersionConflict
 from apps.encounters.notes.selectors import (
     encounter_for_note,
     encounter_note_as_of,
@@ -30,15 +32,10 @@ from apps.encounters.notes.selectors import (
     note_access_for,
     note_change_preview,
 )
+from apps.encounters.notes.services import encounter_note_access_record, encounter_note_update
 from apps.encounters.notes.telemetry import note_request_telemetry
 from apps.encounters.notes.validation import NoteChange
-from apps.encounters.services import (
-    EncounterNotVisible,
-    NoteVersionConflict,
-    encounter_finish,
-    encounter_note_access_record,
-    encounter_note_change,
-)
+from apps.encounters.services import encounter_finish
 
 from .access import persona_required, through_gateway
 from .errors import REFUSALS, form_error_add, portal_error, status_for
@@ -159,12 +156,13 @@ def note_save(request, encounter_id: str):
             note_request.status_code = 400
             return _page(request, encounter, form=form, status=422)
         try:
-            updated, validated = encounter_note_change(
-                encounter=encounter,
-                actor=Actor.from_user(request.user),
+            saved = encounter_note_update(
+                encounter_id=encounter.id,
+                user=request.user,
                 expected_version=form.cleaned_data["version"],
                 change=form.change(intent),
             )
+            updated, validated = saved.encounter, saved.note
         except NoteVersionConflict as conflict:
             note_request.status_code = 412
             return _conflict_page(
@@ -299,7 +297,7 @@ def encounter_finish_page(request, encounter_id: str):
         return render(request, "portal/clinician/finish.html", {"encounter": encounter, "patient": encounter.patient})
     try:
         _finished, changed = encounter_finish(encounter_id=encounter.id, actor=Actor.from_user(request.user))
-    except EncounterNotVisible as exc:
+    except EncounterNotFinishableByActor as exc:
         raise Http404(str(exc)) from exc
     except REFUSALS as exc:
         error = portal_error(exc)

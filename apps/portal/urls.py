@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import billing, notes, visits, worklist
 from .views import financial_dashboard_page, home_page, trace_page
@@ -26,4 +26,5 @@ urlpatterns = [
     # Billing admin, SRE, operator
     path("dashboards/financial", financial_dashboard_page, name="portal-financial-dashboard"),
     path("traces/<str:trace_id>", trace_page, name="portal-trace"),
+    path("", include("apps.portal.console.urls")),
 ]

@@ -19,13 +19,14 @@ from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import PersonaRole
 from apps.encounters.models import EncounterType
+from apps.encounters.notes.services import encounter_note_access_record
 from apps.encounters.selectors import (
     encounter_booking_event,
     encounter_booking_events,
     encounter_visible_to,
     patient_encounters,
 )
-from apps.encounters.services import booking_request_fingerprint, encounter_book, encounter_note_access_record
+from apps.encounters.services import booking_request_fingerprint, encounter_book
 from apps.outbox.models import OutboxStatus
 from apps.telemetry.spans import participant_span
 

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api_fields import ApiInputSerializer
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.outbox.eventbus import get_event_bus
@@ -24,7 +25,7 @@ class FinancialDashboardApi(APIView):
     permission_classes = [CanReadFinancials]
 
     @extend_schema_serializer(component_name="FinancialDashboardQuery")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         days = serializers.IntegerField(min_value=1, max_value=366, default=30)
 
     @extend_schema(parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})

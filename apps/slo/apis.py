@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api_errors import Problem
+from apps.core.api_fields import ApiInputSerializer
+from apps.core.api_schema import raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 
-from .prometheus_reader import PrometheusQueryError
-from .selectors import MAX_SERIES_POINTS, SloNotFound, grafana_annotations, slo_series, slo_status, slo_status_list
+from .errors import PrometheusQueryError, SloNotFound
+from .selectors import MAX_SERIES_POINTS, grafana_annotations, slo_series, slo_status, slo_status_list
 
 CanReadSlos = HasPersonaRole.of(PersonaRole.SRE, PersonaRole.OPERATOR)
 
@@ -42,39 +42,44 @@ class InstantField(serializers.Field):
         return value.isoformat()
 
 
+class SloStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    service = serializers.CharField()
+    objective = serializers.FloatField()
+    window_days = serializers.IntegerField()
+    attainment = serializers.FloatField()
+    error_budget_remaining_ratio = serializers.FloatField()
+    error_budget_remaining_minutes = serializers.FloatField()
+    burn_rates = serializers.DictField(child=serializers.FloatField())
+    alert_state = serializers.ChoiceField(choices=["ok", "ticket", "page"])
+    events = serializers.DictField()
+    runbook = serializers.CharField(allow_blank=True)
+    source = serializers.CharField()
+    evaluated_at = serializers.CharField()
+
+    class Meta:
+        ref_name = "SloStatus"
+
+
 class SloListApi(APIView):
     permission_classes = [CanReadSlos]
 
     class OutputSerializer(serializers.Serializer):
-        name = serializers.CharField()
-        display_name = serializers.CharField()
-        service = serializers.CharField()
-        objective = serializers.FloatField()
-        window_days = serializers.IntegerField()
-        attainment = serializers.FloatField()
-        error_budget_remaining_ratio = serializers.FloatField()
-        error_budget_remaining_minutes = serializers.FloatField()
-        burn_rates = serializers.DictField(child=serializers.FloatField())
-        alert_state = serializers.ChoiceField(choices=["ok", "ticket", "page"])
-        events = serializers.DictField()
-        runbook = serializers.CharField(allow_blank=True)
-        source = serializers.CharField()
-        evaluated_at = serializers.CharField()
+        slos = SloStatusSerializer(many=True)
 
-        class Meta:
-            ref_name = "SloStatus"
-
-    @extend_schema(responses=OutputSerializer(many=True), summary="Every SLO with budget, burn rates and alert state")
+    @extend_schema(
+        operation_id="slo_list", responses=OutputSerializer, summary="Every SLO with budget, burn rates and alert state"
+    )
+    @raises(PrometheusQueryError)
     def get(self, request):
-        with _prometheus_problems():
-            statuses = slo_status_list()
-        return Response({"slos": self.OutputSerializer(statuses, many=True).data})
+        return Response(self.OutputSerializer({"slos": slo_status_list()}).data)
 
 
 class SloDetailApi(APIView):
     permission_classes = [CanReadSlos]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         start = InstantField(required=False)
         end = InstantField(required=False)
         step = serializers.FloatField(required=False, min_value=1, help_text="Seconds between points.")
@@ -109,22 +114,33 @@ class SloDetailApi(APIView):
         ],
         summary="One SLO: current status and its burn-rate and budget series, with timeline annotations",
     )
+    @raises(SloNotFound, PrometheusQueryError)
     def get(self, request, name: str):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        try:
-            with _prometheus_problems():
-                status = slo_status(name)
-                series = slo_series(name, **params.validated_data)
-        except SloNotFound as exc:
-            raise Problem(
-                status_code=404,
-                title="Unknown SLO",
-                detail=f"There is no SLO named {name!r}.",
-                remediation="GET /api/slo lists the SLOs by name; specs live in slo/specs/.",
-                code="unknown_slo",
-            ) from exc
+        status = slo_status(name)
+        series = slo_series(name, **params.validated_data)
         return Response({"status": status, "series": series})
+
+
+# Grafana's JSON datasource body: {"range": {"from": ..., "to": ...}, "annotation": {...}}.
+GrafanaRangeSerializer = type(
+    "GrafanaRangeSerializer",
+    (ApiInputSerializer,),
+    {
+        "from": serializers.CharField(),
+        "to": serializers.CharField(),
+        "Meta": type("Meta", (), {"ref_name": "GrafanaRange"}),
+    },
+)
+
+
+class GrafanaQuerySerializer(ApiInputSerializer):
+    range = GrafanaRangeSerializer()
+    annotation = serializers.DictField(required=False, help_text="Grafana's annotation query; `tags` filters.")
+
+    class Meta:
+        ref_name = "GrafanaAnnotationQuery"
 
 
 class SloAnnotationsApi(APIView):
@@ -133,7 +149,7 @@ class SloAnnotationsApi(APIView):
 
     permission_classes = [CanReadSlos]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ApiInputSerializer):
         start = InstantField()
         end = InstantField()
         tags = serializers.ListField(child=serializers.CharField(), required=False)
@@ -168,23 +184,16 @@ class SloAnnotationsApi(APIView):
         return self._answer(data)
 
     @extend_schema(
-        request=inline_serializer(
-            "GrafanaAnnotationQuery",
-            {
-                "range": inline_serializer(
-                    "GrafanaRange", {"from": serializers.CharField(), "to": serializers.CharField()}
-                ),
-                "annotation": serializers.DictField(required=False),
-            },
-        ),
+        request=GrafanaQuerySerializer,
         responses=OutputSerializer(many=True),
         summary="Timeline annotations for Grafana's JSON datasource (POST /annotations)",
     )
     def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
-        time_range = body.get("range") or {}
-        data = {"start": time_range.get("from"), "end": time_range.get("to")}
-        tags = (body.get("annotation") or {}).get("tags")
+        query = GrafanaQuerySerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        time_range = query.validated_data["range"]
+        data = {"start": time_range["from"], "end": time_range["to"]}
+        tags = query.validated_data.get("annotation", {}).get("tags")
         if tags:
             data["tags"] = tags
         return self._answer(data)
@@ -193,20 +202,6 @@ class SloAnnotationsApi(APIView):
         params = self.InputSerializer(data={k: v for k, v in data.items() if v is not None})
         params.is_valid(raise_exception=True)
         return Response(grafana_annotations(**params.validated_data))
-
-
-@contextmanager
-def _prometheus_problems():
-    try:
-        yield
-    except PrometheusQueryError as exc:
-        raise Problem(
-            status_code=503,
-            title="SLI source unavailable",
-            detail=str(exc),
-            remediation="Prometheus (PIMLAB_PROMETHEUS_URL) did not answer; retry in a minute or check its status.",
-            code="sli_source_unavailable",
-        ) from exc
 
 
 def _grafana_instant(value):

@@ -32,6 +32,11 @@ class EventSource(Protocol):
         ...
 
 
+def burn_rate(definition: SloDefinition, counts: EventCounts) -> float:
+    """How many times faster than the budget allows the window's events burn it (1.0 = exactly)."""
+    return counts.error_ratio / definition.error_budget
+
+
 @dataclass(frozen=True)
 class PairOutcome:
     severity: str
@@ -82,7 +87,7 @@ class SloEvaluation:
 
     @property
     def burn_rates(self) -> dict[str, float]:
-        return {name: counts.error_ratio / self.definition.error_budget for name, counts in self.windows.items()}
+        return {name: burn_rate(self.definition, counts) for name, counts in self.windows.items()}
 
     @property
     def page_firing(self) -> bool:
@@ -133,14 +138,13 @@ def slo_evaluation_compute(definition: SloDefinition, *, source: EventSource, at
 def slo_evaluation_from_counts(
     definition: SloDefinition, *, at: datetime, source: str, period: EventCounts, windows: dict[str, EventCounts]
 ) -> SloEvaluation:
-    budget = definition.error_budget
     # A window with fewer events than the guard (and never an empty one) cannot alert.
     minimum = max(definition.min_events_per_window, 1)
     pairs = []
     for pair in ALERT_WINDOW_PAIRS:
         factor = pair.factor(definition.window_days)
         long_counts, short_counts = windows[pair.long_window], windows[pair.short_window]
-        long_burn, short_burn = long_counts.error_ratio / budget, short_counts.error_ratio / budget
+        long_burn, short_burn = burn_rate(definition, long_counts), burn_rate(definition, short_counts)
         firing = (
             long_counts.total >= minimum
             and short_counts.total >= minimum

@@ -8,12 +8,9 @@ from datetime import datetime, timedelta
 import requests
 
 from .engine import EventCounts
+from .errors import PrometheusQueryError
 from .sli_queries import bad_events_expr, promql_duration, total_events_expr
 from .specs import SloDefinition
-
-
-class PrometheusQueryError(RuntimeError):
-    """Prometheus answered with an error or could not be reached."""
 
 
 class PrometheusEventSource:

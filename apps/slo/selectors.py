@@ -9,7 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .burn_rates import BURN_WINDOWS
-from .engine import EventSource, slo_evaluation_compute, slo_evaluation_from_counts
+from .engine import EventSource, burn_rate, slo_evaluation_compute, slo_evaluation_from_counts
+from .errors import SloNotFound
 from .models import AlertEvent, ServiceLevelObjective, TimelineAnnotation
 from .sampler import SampledEventSource
 from .sources import default_event_source, definition_of
@@ -17,19 +18,16 @@ from .sources import default_event_source, definition_of
 MAX_SERIES_POINTS = 1500
 
 
-class SloNotFound(LookupError):
-    """No enabled SLO of that name."""
-
-
 def slo_status_list(*, at: datetime | None = None, source: EventSource | None = None) -> list[dict]:
     """Every enabled SLO's status now: name, objective, window_days, attainment,
     error_budget_remaining_ratio/minutes, burn_rates per window, alert_state (ok|ticket|page)."""
     at = at or timezone.now()
     source = source or default_event_source()
-    return [
-        slo_evaluation_compute(definition_of(slo), source=source, at=at).as_status()
-        for slo in ServiceLevelObjective.objects.filter(enabled=True)
-    ]
+    definitions = [definition_of(slo) for slo in ServiceLevelObjective.objects.filter(enabled=True)]
+    if isinstance(source, SampledEventSource):
+        # One query for every SLO's samples, so a list page's queries do not grow with its rows.
+        source.preload_many(definitions, start=at, end=at)
+    return [slo_evaluation_compute(definition, source=source, at=at).as_status() for definition in definitions]
 
 
 def slo_status(name: str, *, at: datetime | None = None, source: EventSource | None = None) -> dict:
@@ -84,6 +82,8 @@ def slo_series(
                 "error_budget_remaining_minutes": round(evaluation.error_budget_remaining_minutes, 6),
                 "burn_rates": {k: round(v, 6) for k, v in evaluation.burn_rates.items()},
                 "alert_state": evaluation.alert_state,
+                "events": {"total": evaluation.period.total, "bad": evaluation.period.bad},
+                "window_events": {w: {"total": c.total, "bad": c.bad} for w, c in evaluation.windows.items()},
             }
         )
     return {
@@ -107,6 +107,42 @@ def slo_series(
             ).order_by("occurred_at")
         ],
     }
+
+
+def slo_burn_series(
+    *, window: str, start: datetime, end: datetime, step: timedelta, source: EventSource | None = None
+) -> list[dict]:
+    """The burn rate of one window (e.g. ``5m``) of every enabled SLO at each step of ``[start, end]``:
+    what ``slo_series`` gives for that window, without the period's counts, so a live page polling it
+    reads minutes of samples rather than the whole SLO period."""
+    length = BURN_WINDOWS[window]
+    source = source or default_event_source()
+    definitions = [definition_of(slo) for slo in ServiceLevelObjective.objects.filter(enabled=True)]
+    moments = []
+    moment = start
+    while moment <= end:
+        moments.append(moment)
+        moment += step
+    counts_series = getattr(source, "counts_series", None)
+    if counts_series is None and isinstance(source, SampledEventSource):
+        source.preload_many(definitions, start=start, end=end, lookback=length)
+    result = []
+    for definition in definitions:
+        if counts_series is not None:
+            counts = counts_series(definition, window=length, start=start, end=end, step=step)
+        else:
+            counts = [source.counts(definition, window=length, at=m) for m in moments]
+        result.append(
+            {
+                "name": definition.name,
+                "window": window,
+                "points": [
+                    {"t": m.isoformat(), "burn_rate": round(burn_rate(definition, c), 6)}
+                    for m, c in zip(moments, counts, strict=True)
+                ],
+            }
+        )
+    return result
 
 
 def timeline_annotations_between(*, start: datetime, end: datetime, tags: list[str] | None = None):

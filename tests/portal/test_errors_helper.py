@@ -1,12 +1,11 @@
-"""The portal's one error helper reads DomainError and the older refusal types alike."""
+"""The portal's one error helper reads every DomainError, whatever members it carries."""
 
 from __future__ import annotations
 
 from django import forms
 
 from apps.claims.guardrails import GuardrailViolation
-from apps.core.api_errors import Problem
-from apps.core.errors import Conflict, InvalidInput
+from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.encounters.services import BookingInvalid
 from apps.portal.errors import form_error_add, portal_error
 
@@ -33,11 +32,11 @@ def test_a_domain_error_without_a_field_goes_to_the_summary():
     assert form.non_field_errors() == ["Conflict: Someone else saved first. " + Conflict.remediation]
 
 
-def test_older_refusals_are_read_by_duck_typing():
+def test_refusals_carrying_field_errors_statuses_and_rules_are_read():
     invalid = portal_error(BookingInvalid({"reason": ["Say briefly why the visit is needed."]}))
     assert invalid.status == 422 and invalid.field_errors == {"reason": ["Say briefly why the visit is needed."]}
     problem = portal_error(
-        Problem(status_code=409, title="Taken", detail="Key reused.", remediation="Use a new key.", code="reused")
+        DomainError("Key reused.", status=409, title="Taken", remediation="Use a new key.", code="reused")
     )
     assert (problem.status, problem.title, problem.message) == (409, "Taken", "Key reused. Use a new key.")
     guardrail = portal_error(GuardrailViolation(rule="amount_ceiling", detail="Too much.", remediation="Split it."))

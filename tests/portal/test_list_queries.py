@@ -14,9 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.claims.models import Claim
-from apps.core.actors import Actor
+from apps.encounters.notes.services import encounter_note_update
 from apps.encounters.notes.validation import NoteChange
-from apps.encounters.services import encounter_note_change
 from tests.factories import EncounterFactory, PatientFactory, care_team_member, encounter_for
 
 from .conftest import browser_for
@@ -63,11 +62,10 @@ def add_claims(lab, count: int) -> None:
 
 def add_note_revisions(lab, count: int) -> None:
     encounter = lab.setdefault("history_encounter", encounter_for(lab["patient_record"]))
-    actor = Actor.from_user(lab["clinician"])
     for _ in range(count):
         encounter.refresh_from_db()
-        encounter_note_change(
-            encounter=encounter, actor=actor, expected_version=encounter.note_version,
+        encounter_note_update(
+            encounter_id=encounter.id, user=lab["clinician"], expected_version=encounter.note_version,
             change=NoteChange(text=f"Revision {uuid.uuid4().hex[:6]}", status="draft"),
         )  # fmt: skip
 

@@ -10,7 +10,7 @@ from apps.core.resolver import shard_for_id
 from apps.telemetry import context
 
 from ..models import Encounter
-from ..selectors import clinician_relation
+from ..selectors import clinician_relation, user_is_patient
 from .glossary import glossary_rules
 from .validation import NoteChange, NoteState, ValidatedNote, note_command_validate
 
@@ -54,7 +54,7 @@ def note_access_for(*, user, encounter: Encounter) -> NoteAccess:
         if relation is not None:
             return NoteAccess(True, True, True, relation)
         return NoteAccess(False, False, False, "clinician not on the patient's care team")
-    if role == PersonaRole.PATIENT and persona.patient_id == encounter.patient_id:
+    if user_is_patient(user=user, patient_id=encounter.patient_id):
         return NoteAccess(True, False, False, "the patient's own encounter")
     return NoteAccess(False, False, False, f"role {role or 'none'} has no access to clinical notes")
 

@@ -18,29 +18,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from rest_framework import status
-
-from apps.core.api_errors import Problem
 from apps.core.redaction import PLACEHOLDERS, phi_redact
 
 from ..models import GlossaryAction, NoteStatus
+from .errors import NoteContextMissing
 from .glossary import GlossaryRules
-
-PROBLEM_TYPE_MISSING_CONTEXT = "https://pimlab.dev/problems/note-missing-context"
-
-
-class NoteContextMissing(Problem):
-    def __init__(self, *, detail: str, remediation: str, missing: list[str], current_version: int):
-        super().__init__(
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            title="The note change needs more context",
-            detail=detail,
-            remediation=remediation,
-            code="note_missing_context",
-            type=PROBLEM_TYPE_MISSING_CONTEXT,
-            missing=missing,
-            current_version=current_version,
-        )
 
 
 @dataclass(frozen=True)

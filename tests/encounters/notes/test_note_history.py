@@ -47,7 +47,7 @@ def test_history_lists_versions_with_field_level_diffs(world):
     assert last["note_released"] == (False, True)
     assert last["note_amendment_reason"] == ("", "Corrected duration")
     assert versions[3]["change_reason"] == "Corrected duration"
-    assert versions[3]["changed_by_user_id"] == world.users["care_team_clinician"].pk
+    assert versions[3]["changed_by_user_id"] == str(world.users["care_team_clinician"].pk)
 
 
 def test_as_of_returns_the_note_as_it_was(world):

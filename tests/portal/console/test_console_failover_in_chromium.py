@@ -1,0 +1,83 @@
+"""The pod-kill failover drill launched from the console on a real Patroni pair: the run page follows
+it live and the report shows the RTO and RPO the run stored, with the workload's charts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from apps.chaos import selectors
+from apps.chaos.models import ExperimentRun, RunStatus
+from apps.chaos.services import experiment_submit, revision_approve, revision_dry_run
+from apps.core.models import PersonaRole
+from tests.chaos.conftest import ha_pair, manifest_text  # noqa: F401 - fixture
+from tests.chaos.test_failover_drill import app_server  # noqa: F401 - fixture
+from tests.support.browser import chromium, log_in, screenshot
+
+from .conftest import celery_worker, person
+from .test_console_in_chromium import chart_datasets
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
+
+
+def test_pod_kill_failover_from_the_console_reports_the_stored_rto_and_rpo(
+    ha_pair,  # noqa: F811
+    app_server,  # noqa: F811
+    live_server,
+    settings,
+    tmp_path,
+):
+    _server, base_url = app_server
+    author, approver = person(PersonaRole.SRE, "sre-author"), person(PersonaRole.SRE, "sre-approver")
+    revision = experiment_submit(
+        key="sql-failover-pod-kill.yaml",
+        manifest_text=manifest_text(
+            "sql-failover-pod-kill.yaml",
+            owner=author.username,
+            configuration={"rto_target_seconds_pod_kill": 25, "app_base_url": base_url},
+        ),
+        author=author.username,
+    )
+    assert revision_dry_run(revision=revision)["ok"]
+    revision_approve(revision=revision, approver=approver.username)
+
+    worker_env = {
+        "PIMLAB_HA_DIR": str(settings.PIMLAB_HA_DIR),
+        "PIMLAB_HA_BASE_PORT": str(settings.PIMLAB_HA_BASE_PORT),
+    }
+    with celery_worker(tmp_path / "worker.log", **worker_env), chromium() as browser:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        log_in(page, live_server.url, author.username)
+        page.goto(f"{live_server.url}/console/drills")
+        assert "Yes" in page.inner_text(f"#revision-{revision.pk}")  # the pair is up: it can run here
+        page.goto(f"{live_server.url}/console/drills/revisions/{revision.pk}/launch")
+        page.check("#confirm-inject")
+        page.click("#confirm-launch")
+        page.wait_for_url("**/console/drills/runs/*")
+        deadline = time.monotonic() + 600
+        while page.get_attribute("#run-live", "data-status") == "running" and time.monotonic() < deadline:
+            assert page.locator("#abort-run").is_visible()
+            page.wait_for_timeout(1000)
+        run = ExperimentRun.objects.get()
+        assert run.status == RunStatus.COMPLETED, (run.journal.get("run"), run.journal.get("rollbacks"))
+        page.reload()
+        assert page.inner_text("#run-verdict") == "Passed"
+        assert page.inner_text("#figure-rto") == f"{run.summary['rto_seconds']} s"
+        assert page.inner_text("#figure-rpo") == str(run.summary["rpo_acknowledged_writes_lost"]) == "0"
+        assert page.inner_text("#figure-error-ratio") == str(run.summary["error_ratio"])
+        series = selectors.run_workload_series(run)
+        titles = range(page.locator("canvas").count())
+        charts = {page.inner_text(f"#run-chart-{i}-title"): f"run-chart-{i}" for i in titles}
+        rate = chart_datasets(page, charts["Workload request rate"])["requests/s"]
+        assert rate == [p["request_rate"] for p in series] and max(rate) > 0
+        errors = chart_datasets(page, charts["api_error_ratio of the workload"])["error ratio"]
+        assert errors == [p["api_error_ratio"] for p in series] and max(e or 0 for e in errors) > 0
+        assert f"{run.summary['old_leader']} → {run.summary['new_leader']}" in page.inner_text("#figure-leaders")
+        screenshot(page, "console-failover-report")
+        timeline = page.inner_text("#timeline")
+        assert "injection" in timeline and "recovery" in timeline and "rollback" in timeline
