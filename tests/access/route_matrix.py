@@ -70,6 +70,24 @@ PORTAL = {
     "portal-claim-new": "302 403 403 403 404 403 403",  # without ?encounter= there is nothing to bill
     "portal-code-suggestions": "302 403 403 403 200 403 403",
     "portal-claim": "302 403 403 403 200 403 200",  # operator: no diagnosis codes, no FHIR download
+    "console-slos": "302 403 403 403 403 200 200",
+    "console-slo": "302 403 403 403 403 404 404",  # no such SLO
+    "console-drills": "302 403 403 403 403 200 200",
+    "console-drill-submit": "302 403 403 403 403 200 403",  # drills are the SRE's
+    "console-kill-switch": "POST 302 403 403 403 403 302 403",  # SRE: back to the drills page
+    "console-revision": "302 403 403 403 403 404 404",  # no such revision
+    "console-revision-dry-run": "POST 302 403 403 403 403 404 403",
+    "console-revision-approve": "POST 302 403 403 403 403 404 403",
+    "console-revision-launch": "302 403 403 403 403 404 403",
+    "console-run": "302 403 403 403 403 404 404",  # no such run
+    "console-run-live": "302 403 403 403 403 404 404",
+    "console-run-abort": "POST 302 403 403 403 403 404 403",
+    "console-run-close": "POST 302 403 403 403 403 404 403",
+    "console-run-journal": "302 403 403 403 403 404 404",
+    "console-probes": "302 403 403 403 403 200 200",
+    "console-probes-run": "POST 302 403 403 403 403 302 403",
+    "console-alerts": "302 403 403 403 403 200 200",
+    "console-doc": "302 403 403 403 403 404 404",  # no such document
     "login": ANYONE_200,
     "logout": "405 405 405 405 405 405 405",  # POST only
     "password_change": "302 200 200 200 200 200 200",

@@ -50,6 +50,7 @@ class RouteWorld:
             "uidb64": "MQ",
             "token": "set-password",
             "url": "no-such-page/",
+            "path": "no-such-doc.md",
         }
 
     def request(self, persona: str, method: str, path: str):
