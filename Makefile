@@ -11,7 +11,7 @@ EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/
 PATIENTS ?= 200
 LAB_SEED ?= 42
 
-.PHONY: run test install migrate seed services lint format check bench clean validate-sequences
+.PHONY: run test install migrate seed services lint format check bench clean validate-sequences observe load profile-web
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
@@ -41,11 +41,22 @@ seed: migrate
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
 # The banner appears once the web process answers; then only warnings and errors reach the console,
 # the full JSON logs go to rotated files under var/log/.
+# OBSERVE=1 adds the projection worker and the lab's Prometheus + Alertmanager (`make observe`):
+# the worker then serves its own metrics on 9808 (own folder), the projection worker on 9809, and
+# the SLO engine reads Prometheus (PIMLAB_PROMETHEUS_URL).
+OBSERVE ?= 0
+RUN_PROCESSES := web worker beat$(if $(filter 1,$(OBSERVE)), projections observe)
+OBSERVE_ENV := $(if $(filter 1,$(OBSERVE)),PIMLAB_WORKER_METRICS_PORT=$(or $(PIMLAB_WORKER_METRICS_PORT),9808) PIMLAB_PROJECTION_METRICS_PORT=$(or $(PIMLAB_PROJECTION_METRICS_PORT),9809) PIMLAB_WORKER_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc-worker" PIMLAB_PROMETHEUS_URL=http://127.0.0.1:$(or $(PIMLAB_PROMETHEUS_PORT),9090))
 run: seed
 	@$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
-	@echo "Starting web, worker and beat"
-	@$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" PIMLAB_LOG_DIR="$(LOG_DIR)" \
-		PIMLAB_CONSOLE_LOG_LEVEL=WARNING GUNICORN_LOG_LEVEL=warning bash scripts/run_lab.sh
+	@echo "Starting $(RUN_PROCESSES)"
+	@$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" PIMLAB_LOG_DIR="$(LOG_DIR)" $(OBSERVE_ENV) \
+		PIMLAB_CONSOLE_LOG_LEVEL=WARNING GUNICORN_LOG_LEVEL=warning RUN_PROCESSES="$(RUN_PROCESSES)" bash scripts/run_lab.sh
+
+# The lab's Prometheus (:9090) and Alertmanager (:9093) in the foreground, for a lab started with
+# `make run` (configs: dashboards/prometheus/; rendered copy, data and logs: var/observe/).
+observe: install
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py observe
 
 services:
 	bash scripts/ensure_services.sh
@@ -73,6 +84,32 @@ bench: install services
 # --- Runtime sequence catalog ---------------------------------------------------------------------
 # Diagrams, paths, span names, metrics and dashboards of docs/requirements/runtime-sequence-catalog.md
 # against the code; non-zero on drift. CATALOG=… checks another copy (SEED_CATALOG=… the seed it must equal).
+# LIVE=1 also replays each scenario against the running lab (PIMLAB_PROBE_BASE_URL; the services
+# profile, whose processes export spans to the shared trace store), derives participants and message
+# order from the recorded traces into docs/requirements/derived/*.mmd and fails on drift.
 validate-sequences: install
-	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED_CATALOG),--seed $(SEED_CATALOG))
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py validate_sequences $(if $(CATALOG),--catalog $(CATALOG)) $(if $(SEED_CATALOG),--seed $(SEED_CATALOG)) $(if $(filter 1,$(LIVE)),--from-traces)
 # --- end runtime sequence catalog ---
+
+# --- Persona load (Locust) and profiles (py-spy) ----------------------------------------------------
+# Headless, bounded in time, against the running lab (HOST); report (req/s, failures, p50/p95/p99
+# per operation) beside the run in var/load/<time>/. USERS, SPAWN_RATE, DURATION as Locust takes them.
+HOST ?= http://127.0.0.1:8000
+USERS ?= 20
+SPAWN_RATE ?= 5
+DURATION ?= 60s
+LOAD_RUN := $(VAR_DIR)/load/$(shell date -u +%Y%m%dT%H%M%SZ)
+load: install
+	mkdir -p "$(LOAD_RUN)"
+	$(EMBEDDED) PIMLAB_VAR_DIR="$(VAR_DIR)" $(PY) manage.py load_personas --out "$(LOAD_RUN)/personas.json"
+	LOAD_PERSONAS="$(LOAD_RUN)/personas.json" $(VENV)/bin/locust -f load/locustfile.py --headless --host $(HOST) \
+		-u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) --csv "$(LOAD_RUN)/locust" --html "$(LOAD_RUN)/locust.html" \
+		--only-summary --exit-code-on-error 0
+	$(PY) load/report.py "$(LOAD_RUN)"
+
+# A flame graph (SVG) of one web worker for SECONDS_TO_PROFILE, while `make load` (or any traffic)
+# runs: PID=<gunicorn worker pid> (default: the first worker found). Written to var/profiles/; pass
+# PROFILE_OUT=<a load run folder> to have that run's report link it.
+SECONDS_TO_PROFILE ?= 20
+profile-web: install
+	$(PY) scripts/profile_web_worker.py --seconds $(SECONDS_TO_PROFILE) $(if $(PID),--pid $(PID)) --out "$(or $(PROFILE_OUT),$(VAR_DIR)/profiles)"

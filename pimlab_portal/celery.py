@@ -3,7 +3,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import import_modules, setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import import_modules, setup_logging, worker_init, worker_process_init, worker_process_shutdown
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.local")
@@ -26,6 +26,17 @@ def keep_django_logging(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+def serve_worker_metrics(**kwargs):
+    """In the worker's main process, before the pool forks: its /metrics port when one is set."""
+    from django.conf import settings
+
+    if settings.PIMLAB_WORKER_METRICS_PORT:
+        from apps.telemetry.worker_metrics import worker_metrics_serve
+
+        worker_metrics_serve(port=settings.PIMLAB_WORKER_METRICS_PORT)
 
 
 @worker_process_init.connect

@@ -26,4 +26,5 @@ urlpatterns = [
     path("api/", include("apps.chaos.urls")),
     path("api/", include("apps.probes.urls")),
     path("", include("apps.portal.urls")),
+    path("", include("apps.probes.portal_urls")),
 ]

@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from apps.telemetry.metric_defaults import label_product, shards, zero_series
+
 AUDIT_EVENT_WRITE_TOTAL = Counter(
     "audit_event_write_total",
     "AUDIT_EVENT rows written on a shard, in the transaction of the change they record.",
@@ -49,3 +51,14 @@ AUDIT_CHAIN_BROKEN = Gauge(
     ["shard_id"],
     multiprocess_mode="mostrecent",
 )
+
+# Series that exist before the first audited change (apps/telemetry/metric_defaults.py).
+zero_series(
+    AUDIT_EVENT_WRITE_TOTAL,
+    lambda: label_product(
+        shard_id=shards(), outcome=("success", "denied", "failed"), actor_role=("patient", "clinician", "billing_admin")
+    ),
+)
+zero_series(AUDIT_WRITE_LATENCY_SECONDS, lambda: label_product(stage=("shard", "store"), shard_id=shards()))
+for _gauge in (AUDIT_BUFFER_DEPTH, AUDIT_BUFFER_OLDEST_AGE_SECONDS, AUDIT_CHAIN_BROKEN):
+    zero_series(_gauge, lambda: label_product(shard_id=shards()))

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from apps.core.actors import Actor
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .metrics import (
@@ -19,7 +20,7 @@ from .models import AuditEvent, AuditOutcome
 
 logger = structlog.get_logger(__name__)
 
-AUDIT_LOGGER_SPAN = "Audit Logger"
+AUDIT_LOGGER_SPAN = Participant.AUDIT_LOGGER
 
 
 def audit_event_record(

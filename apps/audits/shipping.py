@@ -17,6 +17,7 @@ from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .chain import GENESIS_HASH, chain_key_ring, link_sign
@@ -66,7 +67,7 @@ def audit_events_ship(*, shard_alias: str, batch_size: int | None = None, max_ba
     batch_size = batch_size or settings.PIMLAB_AUDIT_SHIP_BATCH_SIZE
     context.bind(shard_id=shard_alias)
     shipped = 0
-    with tracer().start_as_current_span("Audit Shipper", attributes={"shard_id": shard_alias}) as span:
+    with tracer().start_as_current_span(Participant.AUDIT_SHIPPER, attributes={"shard_id": shard_alias}) as span:
         try:
             connections[AUDIT_STORE_ALIAS].ensure_connection()
         except DatabaseError as exc:

@@ -19,6 +19,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from apps.telemetry import context as telemetry_context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
@@ -59,16 +60,16 @@ def tolerance_met(tolerance, value) -> bool:
 
 # Span names follow the seed's participants (Chaos-Induced Failover): whom the activity acts on.
 PARTICIPANT_OF_ACTIVITY = {
-    "ha_pod_kill": "SQL Primary",
-    "ha_postmaster_kill": "SQL Primary",
-    "ha_switchover": "SQL Primary",
-    "ha_measure_recovery": "SQL Secondary",
-    "ha_rejoin": "SQL Secondary",
-    "slo_alert_state": "SLO Dashboard",
-    "slo_burn_rate": "SLO Dashboard",
-    "slo_error_budget_remaining": "SLO Dashboard",
+    "ha_pod_kill": Participant.SQL_PRIMARY,
+    "ha_postmaster_kill": Participant.SQL_PRIMARY,
+    "ha_switchover": Participant.SQL_PRIMARY,
+    "ha_measure_recovery": Participant.SQL_SECONDARY,
+    "ha_rejoin": Participant.SQL_SECONDARY,
+    "slo_alert_state": Participant.SLO_DASHBOARD,
+    "slo_burn_rate": Participant.SLO_DASHBOARD,
+    "slo_error_budget_remaining": Participant.SLO_DASHBOARD,
 }
-RUN_SPAN = "Chaos Tooling"
+RUN_SPAN = Participant.CHAOS_TOOLING
 
 
 def run_activity(ctx: ActivityContext, activity: dict, *, kind: str | None = None, tolerance=None) -> dict:

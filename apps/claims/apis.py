@@ -21,6 +21,7 @@ from apps.core.api_fields import ApiInputSerializer, IdField
 from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole, IsBillingAdmin
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from . import errors
@@ -86,7 +87,7 @@ class ClaimSubmitApi(APIView):
     )
     @raises(*errors.SUBMISSION_ERRORS)
     def post(self, request):
-        with participant_span("Billing Service API"):
+        with participant_span(Participant.BILLING_SERVICE_API):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             values = data.validated_data

@@ -1,5 +1,8 @@
 from prometheus_client import Counter, Histogram
 
+from apps.outbox.metrics import OUTBOX_DEAD_LETTERED_TOTAL
+from apps.telemetry.metric_defaults import label_product, shards, zero_series
+
 CLAIM_SUBMIT_LATENCY = Histogram(
     "claim_submit_latency",
     "Seconds spent by the billing orchestrator on one claim submission, by outcome and shard.",
@@ -15,4 +18,17 @@ CLAIM_RETENTION_ACTIONS_TOTAL = Counter(
     "claim_retention_actions_total",
     "Claims moved by the retention policy: archived into archive storage or purged from it.",
     ["action", "retention_class", "shard_id"],
+)
+
+# Series that exist before the first claim (apps/telemetry/metric_defaults.py).
+zero_series(
+    CLAIM_SUBMIT_LATENCY,
+    lambda: label_product(
+        outcome=("created", "replayed", "rejected", "guardrail_violation", "error"),
+        shard_id=shards(),
+        actor_role=("billing_admin",),
+    ),
+)
+zero_series(
+    OUTBOX_DEAD_LETTERED_TOTAL, lambda: label_product(shard_id=shards(), event_type=("ClaimSubmitted", "ClaimPaid"))
 )

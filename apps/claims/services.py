@@ -27,6 +27,7 @@ from apps.encounters.models import Encounter, EncounterStatus
 from apps.outbox.services import outbox_event_record
 from apps.patients.models import Patient
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from . import guardrails
@@ -116,7 +117,9 @@ def claim_submit(
     context.bind(shard_id=alias)
     outcome = "error"
     try:
-        with participant_span("Billing Orchestrator", encounter_id=encounter_id, line_item_count=len(line_items)):
+        with participant_span(
+            Participant.BILLING_ORCHESTRATOR, encounter_id=encounter_id, line_item_count=len(line_items)
+        ):
             fingerprint = claim_request_fingerprint(
                 patient_id=patient_id,
                 encounter_id=encounter_id,
@@ -210,7 +213,10 @@ def _persist(
 ) -> ClaimSubmission:
     try:
         with transaction.atomic(using=alias):
-            with participant_span("Billing Repository Adapter"), participant_span("SQL Shard Primary", db_alias=alias):
+            with (
+                participant_span(Participant.BILLING_REPOSITORY_ADAPTER),
+                participant_span(Participant.SQL_SHARD_PRIMARY, db_alias=alias),
+            ):
                 patient, encounter = _locked_encounter(alias=alias, patient_id=patient_id, encounter_id=encounter_id)
                 # Re-checked under the encounter lock: a concurrent retry of this request is a replay,
                 # not a duplicate claim.
@@ -246,7 +252,7 @@ def _persist(
                         "retention_class": claim.retention_class,
                     },
                 )
-            with participant_span("Outbox Writer", event_type=CLAIM_SUBMITTED):
+            with participant_span(Participant.OUTBOX_WRITER, event_type=CLAIM_SUBMITTED):
                 outbox_event_record(
                     using=alias,
                     aggregate_type=AGGREGATE_TYPE,
@@ -396,7 +402,7 @@ def claim_payment_record(
         raise IdempotencyKeyMissing("Each payment needs its own Idempotency-Key header (1-128 characters).")
     alias = shard_for_id(claim_id)
     context.bind(shard_id=alias)
-    with participant_span("Billing Orchestrator", claim_id=claim_id), transaction.atomic(using=alias):
+    with participant_span(Participant.BILLING_ORCHESTRATOR, claim_id=claim_id), transaction.atomic(using=alias):
         claim = Claim.objects.using(alias).select_for_update().filter(pk=claim_id).first()
         if claim is None:
             raise ActiveClaimNotFound(f"No active claim has id {claim_id}.")

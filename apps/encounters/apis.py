@@ -14,6 +14,7 @@ from apps.core.api_fields import ApiInputSerializer, IdField
 from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .access import encounter_read
@@ -131,7 +132,7 @@ class EncounterBookApi(APIView):
     )
     @raises(IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, IdempotencyKeyConflict)
     def post(self, request):
-        with participant_span("Patient API Controller"):
+        with participant_span(Participant.PATIENT_API_CONTROLLER):
             serializer = self.InputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data

@@ -36,6 +36,7 @@ from apps.outbox.services import outbox_event_record
 from apps.outbox.tasks import outbox_relay_nudge_on_commit
 from apps.patients.models import Patient
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .errors import (
@@ -122,8 +123,11 @@ def encounter_book(
         request_fingerprint = booking_request_fingerprint(
             patient_id=patient_id, encounter_type=encounter_type, reason=reason, requested_start=requested_start
         )
-    with participant_span("Patient Orchestrator"), profile_tags(scenario="encounter_book", actor_role=actor.role):
-        with participant_span("Shard Resolver", refresh_labels=True):
+    with (
+        participant_span(Participant.PATIENT_ORCHESTRATOR),
+        profile_tags(scenario="encounter_book", actor_role=actor.role),
+    ):
+        with participant_span(Participant.SHARD_RESOLVER, refresh_labels=True):
             alias = shard_for_bucket(bucket_of(patient_id))
             context.bind(shard_id=alias)
         _booking_authorize(actor=actor, patient_id=patient_id, alias=alias)
@@ -260,7 +264,7 @@ def _booking_write(
     request_fingerprint: str,
 ) -> EncounterBooking:
     with transaction.atomic(using=alias):
-        with participant_span("Patient Repository Adapter"):
+        with participant_span(Participant.PATIENT_REPOSITORY_ADAPTER):
             encounter = Encounter(
                 patient_id=patient_id,
                 encounter_type=encounter_type,
@@ -272,7 +276,7 @@ def _booking_write(
                 request_fingerprint=request_fingerprint,
             )
             encounter.assign_id(bucket_of(patient_id))
-            with participant_span("SQL"):
+            with participant_span(Participant.SQL_SHARD_PRIMARY):
                 # The unique (booked_by_user_id, idempotency_key) constraint makes a concurrent
                 # duplicate fail here (IntegrityError), never a check-then-insert race.
                 encounter.save(using=alias, force_insert=True)
@@ -285,7 +289,7 @@ def _booking_write(
                     actor=actor,
                     detail={"encounter_type": encounter_type},
                 )
-        with participant_span("Outbox Writer"):
+        with participant_span(Participant.OUTBOX_WRITER):
             event = outbox_event_record(
                 using=alias,
                 aggregate_type="Patient",
@@ -336,7 +340,7 @@ def encounter_finish(*, encounter_id: int, actor: Actor) -> tuple[Encounter, boo
     ``EncounterFinished`` outbox row. Finishing a finished encounter changes nothing (returns False)."""
     alias = shard_for_id(encounter_id)
     context.bind(shard_id=alias)
-    with participant_span("Encounter Orchestrator", operation="finish"), transaction.atomic(using=alias):
+    with participant_span(Participant.ENCOUNTER_ORCHESTRATOR, operation="finish"), transaction.atomic(using=alias):
         encounter = Encounter.objects.using(alias).select_for_update().filter(pk=encounter_id).first()
         if encounter is None:
             raise EncounterNotFinishableByActor(f"No encounter {encounter_id} is visible to you.")

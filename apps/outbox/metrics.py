@@ -22,6 +22,8 @@ from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from apps.telemetry.metric_defaults import label_product, shards, zero_series
+
 logger = structlog.get_logger(__name__)
 
 EVENTBUS_PUBLISH_LATENCY = Histogram(
@@ -143,3 +145,8 @@ def register_backlog_collector(registry=None) -> None:
 
     (registry or REGISTRY).register(OutboxBacklogCollector())
     _collector_registered = True
+
+
+# Series that exist before the first publish (apps/telemetry/metric_defaults.py); dead letters by
+# event type are declared by the apps that own the event types.
+zero_series(EVENTBUS_PUBLISH_LATENCY, lambda: label_product(shard_id=shards(), outcome=("ok", "error", "unavailable")))

@@ -37,6 +37,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .eventbus import EventBus, EventBusUnavailable, get_event_bus
@@ -103,7 +104,7 @@ def outbox_relay_drain(*, shard_alias: str, batch_size: int = 500, bus: EventBus
 
 def outbox_relay_batch(*, shard_alias: str, batch_size: int, bus: EventBus) -> BatchOutcome:
     with (
-        tracer().start_as_current_span("Outbox Relay", attributes={"shard_id": shard_alias}) as relay_span,
+        tracer().start_as_current_span(Participant.OUTBOX_RELAY, attributes={"shard_id": shard_alias}) as relay_span,
         transaction.atomic(using=shard_alias),
     ):
         if not _take_shard_relay_lock(shard_alias):
@@ -234,7 +235,7 @@ class HeldBack(Exception):
 def _publish_pipeline(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
     attributes = {"shard_id": alias, "messaging.operation": "publish", "messaging.batch.message_count": len(rows)}
     with tracer().start_as_current_span(
-        "Event Bus", kind=SpanKind.PRODUCER, links=_trace_links(rows), attributes=attributes
+        Participant.EVENT_BUS, kind=SpanKind.PRODUCER, links=_trace_links(rows), attributes=attributes
     ) as span:
         started = time.perf_counter()
         try:

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 from apps.core.permissions import persona_role
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 
@@ -37,7 +38,7 @@ def through_gateway(view):
     def wrapped(request, *args, **kwargs):
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        with participant_span("API Gateway", refresh_labels=True) as gateway:
+        with participant_span(Participant.API_GATEWAY, refresh_labels=True) as gateway:
             response = view(request, *args, **kwargs)
             gateway.set_attribute("http.route", getattr(request.resolver_match, "route", "") or "")
             gateway.set_attribute("http.status_code", response.status_code)

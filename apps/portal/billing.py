@@ -36,6 +36,7 @@ from apps.core.ids import InvalidShardedId
 from apps.core.models import PersonaRole
 from apps.core.pagination import page_number, paginate_across_shards
 from apps.encounters.selectors import encounter_get
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .access import persona_required, through_gateway
@@ -179,7 +180,7 @@ def claim_submit_page(request):
         if not items:
             form.add_error(None, "Add at least one line item: a procedure code, its diagnosis codes and a price.")
         else:
-            with participant_span("Billing Service API"):
+            with participant_span(Participant.BILLING_SERVICE_API):
                 try:
                     submission = claim_submit(
                         actor=Actor.from_user(request.user),

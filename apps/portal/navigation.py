@@ -17,6 +17,7 @@ _CONSOLE = [
     ("console-drills", "Drills"),
     ("console-probes", "Probes"),
     ("console-alerts", "Alerts"),
+    ("portal-sequences", "Sequences"),
 ]
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
     PersonaRole.PATIENT: [("portal-my-visits", "My visits"), ("portal-book-visit", "Book a visit")],

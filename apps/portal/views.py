@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -10,7 +11,8 @@ from apps.core.models import PersonaRole
 from apps.core.permissions import persona_role
 from apps.outbox.eventbus import get_event_bus
 from apps.projections.selectors import financial_kpis, projection_freshness
-from apps.telemetry.tracing import span_store
+from apps.telemetry.trace_store import merged_trace
+from apps.telemetry.tracing import shared_trace_store, span_store
 
 FINANCIAL_ROLES = {PersonaRole.BILLING_ADMIN, PersonaRole.SRE, PersonaRole.OPERATOR}
 TRACE_ROLES = FINANCIAL_ROLES | {PersonaRole.CLINICIAN}
@@ -101,25 +103,54 @@ def _chart_data(kpis: dict) -> dict:
 @require_GET
 @login_required
 def trace_page(request, trace_id: str):
-    """The spans of one trace from the in-process span store (OTLP deployments link to Tempo instead)."""
+    """One trace as a waterfall: the spans every process exported to the shared trace store (web
+    workers, Celery workers, the projection worker) plus this worker's own not yet exported ones.
+    OTLP deployments also find the trace in their collector (Tempo, Jaeger) under the same id."""
     _require_role(request, TRACE_ROLES)
-    try:
-        spans = span_store.trace(trace_id)
-    except ValueError:
-        raise Http404("Not a trace id") from None
+    trace_id = trace_id.lower()
+    if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
+        raise Http404("Not a trace id: a trace id is 32 hexadecimal characters.")
+    spans = merged_trace(
+        trace_id, shared=shared_trace_store(), local=span_store.trace(trace_id), role=settings.PIMLAB_PROCESS_ROLE
+    )
     if not spans:
-        raise Http404("This trace is not (or no longer) in the span store.")
-    origin = spans[0].start_time
-    rows = [
-        {
-            "name": span.name,
-            "offset_ms": round((span.start_time - origin) / 1e6, 2),
-            "duration_ms": round((span.end_time - span.start_time) / 1e6, 2),
-            "span_id": format(span.context.span_id, "016x"),
-            "parent_id": format(span.parent.span_id, "016x") if span.parent else "",
-            "links": len(span.links),
-            "shard_id": span.attributes.get("shard_id", ""),
-        }
-        for span in spans
-    ]
-    return render(request, "portal/trace.html", {"trace_id": trace_id, "spans": rows})
+        raise Http404("This trace is not (or no longer) in the trace store.")
+    return render(request, "portal/trace.html", {"trace_id": trace_id, **trace_waterfall(spans)})
+
+
+def trace_waterfall(spans: list[dict]) -> dict:
+    """Rows in tree order (children under their parent, by start) with offsets and bar geometry."""
+    origin = min(span["start_ns"] for span in spans)
+    total_ns = max(max(span["end_ns"] for span in spans) - origin, 1)
+    known = {span["span_id"] for span in spans}
+    children: dict[str, list[dict]] = {}
+    for span in spans:
+        parent = span["parent_id"] if span["parent_id"] in known else ""
+        children.setdefault(parent, []).append(span)
+    rows: list[dict] = []
+
+    def visit(parent: str, depth: int) -> None:
+        for span in children.get(parent, []):
+            offset, duration = span["start_ns"] - origin, span["end_ns"] - span["start_ns"]
+            rows.append(
+                {
+                    "name": span["name"],
+                    "depth": depth,
+                    "indent_rem": depth * 0.75,
+                    "offset_ms": round(offset / 1e6, 2),
+                    "duration_ms": round(duration / 1e6, 2),
+                    "left_pct": round(100 * offset / total_ns, 2),
+                    "width_pct": max(round(100 * duration / total_ns, 2), 0.3),
+                    "span_id": span["span_id"],
+                    "parent_id": span["parent_id"],
+                    "links": len(span["links"]),
+                    "shard_id": span["attributes"].get("shard_id", ""),
+                    "process": f"{span['process_role'] or 'process'} {span['pid']}",
+                    "error": span["status"] == "ERROR",
+                }
+            )
+            visit(span["span_id"], depth + 1)
+
+    visit("", 0)
+    processes = sorted({row["process"] for row in rows})
+    return {"spans": rows, "processes": processes, "total_ms": round(total_ns / 1e6, 2)}

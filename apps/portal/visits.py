@@ -28,6 +28,7 @@ from apps.encounters.selectors import (
 )
 from apps.encounters.services import booking_request_fingerprint, encounter_book
 from apps.outbox.models import OutboxStatus
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from .access import persona_required, through_gateway
@@ -108,7 +109,7 @@ def book_visit_page(request):
     if form.is_valid():
         data = form.cleaned_data
         patient_id = _own_patient_id(request)
-        with participant_span("Patient API Controller"):
+        with participant_span(Participant.PATIENT_API_CONTROLLER):
             try:
                 booking = encounter_book(
                     actor=Actor.from_user(request.user),

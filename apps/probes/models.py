@@ -11,6 +11,12 @@ class ProbeScenario(models.TextChoices):
     CLAIM_SUBMISSION = "claim_submission", "Billing Submits Claim"
 
 
+# The fourth scenario is probed on the chaos path (a failover manifest's dry run and steady state),
+# not through the HTTP API: it is a scenario of the results, not of the HTTP replay.
+CHAOS_FAILOVER = "chaos_failover"
+RESULT_SCENARIO_CHOICES = [*ProbeScenario.choices, (CHAOS_FAILOVER, "Chaos-Induced Failover")]
+
+
 class ProbeOutcome(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILURE = "failure", "Failure"
@@ -36,7 +42,7 @@ class ProbeTarget(models.Model):
 
 
 class ProbeResult(models.Model):
-    scenario = models.CharField(max_length=40, choices=ProbeScenario.choices, db_index=True)
+    scenario = models.CharField(max_length=40, choices=RESULT_SCENARIO_CHOICES, db_index=True)
     shard_alias = models.CharField(max_length=64, db_index=True)
     outcome = models.CharField(max_length=10, choices=ProbeOutcome.choices, db_index=True)
     started_at = models.DateTimeField(db_index=True)
@@ -52,6 +58,11 @@ class ProbeResult(models.Model):
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
     base_url = models.CharField(max_length=200)
     resource_ids = models.JSONField(default=dict, blank=True, help_text="Encounter and claim ids the probe created.")
+    telemetry_missing = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Spans, log fields and metric increments the run should have left and did not.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -20,12 +20,14 @@ from opentelemetry import propagate
 
 from apps.projections.models import ClaimFact
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .chaos_guard import chaos_cover
 from .models import ProbeOutcome, ProbeResult, ProbeScenario
 from .personas import ProbeIdentity, probe_identities
 from .services import probe_result_record
+from .telemetry_checks import metrics_read, telemetry_missing
 
 logger = structlog.get_logger(__name__)
 
@@ -77,7 +79,7 @@ class ProbeSession:
     def step(self, name: str, action: Callable[[], object]):
         self.current_step = name
         started = time.perf_counter()
-        with tracer("pimlab.probes").start_as_current_span(f"Synthetic Probe: {name}"):
+        with tracer("pimlab.probes").start_as_current_span(f"{Participant.SYNTHETIC_PROBE}: {name}"):
             value = action()
         self.steps[name] = round(time.perf_counter() - started, 4)
         return value
@@ -219,13 +221,26 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
 
     session = ProbeSession(base_url=base_url, identity=identity, timeout=timeout)
     outcome, failed_step, error = ProbeOutcome.SUCCESS, "", ""
-    with tracer("pimlab.probes").start_as_current_span("Synthetic Probe") as span:
+    missing: list[str] = []
+    try:
+        metrics_before = metrics_read(base_url, timeout=timeout)
+    except (requests.RequestException, ValueError):
+        metrics_before = []
+    with tracer("pimlab.probes").start_as_current_span(Participant.SYNTHETIC_PROBE) as span:
         span.set_attribute("scenario", scenario)
         span.set_attribute("shard_id", shard)
         span.set_attribute("persona", PROBE_PERSONA)
         trace_id = context.current_trace_id() or ""
         try:
             SCENARIOS[scenario](session)
+            missing = telemetry_missing(
+                scenario=scenario,
+                trace_id=trace_id,
+                metrics_before=metrics_before,
+                metrics_after=lambda: metrics_read(base_url, timeout=timeout),
+            )
+            if missing:
+                raise ProbeStepFailed("telemetry", "missing: " + "; ".join(missing))
         except ProbeStepFailed as failure:
             outcome, failed_step, error = ProbeOutcome.FAILURE, failure.step, failure.detail
         except requests.RequestException as exc:
@@ -254,6 +269,7 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
         error=error,
         trace_id=trace_id,
         resource_ids=session.resources,
+        telemetry_missing=missing,
     )
 
 

@@ -8,4 +8,9 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=41),
         "options": {"expires": 3000},
     },
+    "probes-chaos-failover-hourly": {
+        "task": "probes.chaos_failover",
+        "schedule": crontab(minute=43),
+        "options": {"expires": 3000},
+    },
 }

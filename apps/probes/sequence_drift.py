@@ -8,7 +8,8 @@ Checks, each reported per scenario:
 - spans: every diagram participant that is a traced component appears as a span name in the runtime
   test module of its scenario (``tests/runtime/*.py``; a module belongs to the scenarios whose name
   its docstring quotes); participants outside the traced process are listed in ``NOT_TRACED`` with
-  the reason, and a participant whose span is named differently is mapped in ``SPAN_NAME_OF``;
+  the reason; every other participant must be a member of ``apps.telemetry.participants.Participant``
+  (the one source of span names), so a span and its participant never go by different names;
 - metrics: every metric an "Instrumentation Notes" block names is exported by the metrics registry
   that ``/metrics`` serves (after importing every app's URLs, metrics and tasks modules);
 - dashboards: each scenario's dashboard in ``dashboards/sequence-catalog/`` queries its metrics;
@@ -24,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.telemetry.participants import Participant, participant_of
+
 from .sequence_catalog import SequenceCatalog, catalog_parse
 
 # The catalog names its integration tests as `.spec` files; the suite implements them as pytest modules.
@@ -32,18 +35,15 @@ PATH_ALIASES = {
 }
 # Participants that are not spans of the lab's process, with the reason (shown in the report).
 NOT_TRACED = {
-    "Patient Persona": "the caller (its requests are the server spans' parents)",
-    "Clinician Persona": "the caller (its requests are the server spans' parents)",
-    "Admin Persona": "the caller (its requests are the server spans' parents)",
-    "SRE Operator": "the person running the drill (recorded as launched_by/closed_by on the run)",
-    "Metrics/Logs/Traces": "the telemetry backends the spans are exported to",
-    "Observability Stack": "the telemetry backends; its annotations are TimelineAnnotation rows",
-    "GitOps Controller": "the manifest folder and `manage.py chaos_reconcile` (revisions, dry run, approval); "
+    Participant.PATIENT_PERSONA: "the caller (its requests are the server spans' parents)",
+    Participant.CLINICIAN_PERSONA: "the caller (its requests are the server spans' parents)",
+    Participant.ADMIN_PERSONA: "the caller (its requests are the server spans' parents)",
+    Participant.SRE_OPERATOR: "the person running the drill (recorded as launched_by/closed_by on the run)",
+    Participant.METRICS_LOGS_TRACES: "the telemetry backends the spans are exported to",
+    Participant.OBSERVABILITY_STACK: "the telemetry backends; its annotations are TimelineAnnotation rows",
+    Participant.GITOPS_CONTROLLER: "the manifest folder and `manage.py chaos_reconcile` (revisions, dry run, "
+    "approval); "
     "a batch step, covered by tests/chaos/test_governance.py",
-}
-# (scenario, participant label) -> the span name the code and its runtime test use.
-SPAN_NAME_OF = {
-    ("Patient Books Encounter", "SQL Shard Primary"): "SQL",
 }
 # (scenario, participant label) -> why the code emits no such span yet. Reported as a known gap (not
 # drift); once a runtime test asserts the span, the entry itself is reported as drift (remove it).
@@ -173,8 +173,16 @@ def sequences_validate(
                     "span", scenario.name, participant.label, True, f"not traced: {NOT_TRACED[participant.label]}"
                 )
                 continue
-            span = SPAN_NAME_OF.get((scenario.name, participant.label), participant.label)
-            shown = f"span {span!r}" if span != participant.label else "span"
+            if participant_of(participant.label) is None:
+                report.add(
+                    "span",
+                    scenario.name,
+                    participant.label,
+                    False,
+                    "not a member of apps.telemetry.participants.Participant: add it there and name the span by it",
+                )
+                continue
+            span, shown = participant.label, "span"
             gap = KNOWN_GAPS.get((scenario.name, participant.label))
             if gap is not None:
                 closed = span in asserted

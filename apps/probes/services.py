@@ -24,6 +24,7 @@ def probe_result_record(
     chaos_run_id: int | None = None,
     trace_id: str = "",
     resource_ids: dict | None = None,
+    telemetry_missing: list[str] | None = None,
 ) -> ProbeResult:
     result = ProbeResult.objects.using("default").create(
         scenario=scenario,
@@ -38,6 +39,7 @@ def probe_result_record(
         skip_reason=skip_reason[:300],
         chaos_run_id=chaos_run_id,
         trace_id=trace_id,
+        telemetry_missing=telemetry_missing or [],
         base_url=base_url[:200],
         resource_ids=resource_ids or {},
     )

@@ -12,3 +12,11 @@ def probes_run_all_task() -> dict:
     for result in probe_run_all():
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
     return counts
+
+
+@shared_task(name="probes.chaos_failover")
+def probes_chaos_failover_task() -> str:
+    """Hourly: the failover scenario on the chaos path (dry run + steady state, nothing injected)."""
+    from .chaos_probe import probe_chaos_failover_run
+
+    return probe_chaos_failover_run().outcome

@@ -12,6 +12,7 @@ from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.outbox.eventbus import get_event_bus
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .selectors import financial_kpis, projection_freshness
@@ -32,7 +33,7 @@ class FinancialDashboardApi(APIView):
     def get(self, request):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        with tracer("pimlab.projections").start_as_current_span("Financial Dashboard") as span:
+        with tracer("pimlab.projections").start_as_current_span(Participant.FINANCIAL_DASHBOARD) as span:
             for key, value in context.current().items():
                 if value is not None:
                     span.set_attribute(key, str(value))

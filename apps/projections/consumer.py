@@ -21,6 +21,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
 
 from apps.outbox.eventbus import BusMessage, EventBus
+from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .events import CONSUMER_GROUP, DEAD_LETTER_STREAM, PROJECTION_NAME, STREAMS, MalformedEvent, parse_envelope
@@ -134,7 +135,7 @@ class ProjectionConsumer:
                 outcome.dead_lettered += 1
         started_ns = time.time_ns()
         with tracer("pimlab.projections").start_as_current_span(
-            "Projection Worker",
+            Participant.PROJECTION_WORKER,
             links=[link for _, event in parsed[:100] if (link := _producer_link(event.headers)) is not None],
             attributes={"projection": PROJECTION_NAME, "messaging.batch.message_count": len(parsed)},
         ) as batch_span:
@@ -199,11 +200,15 @@ class ProjectionConsumer:
         }
         span_tracer = tracer("pimlab.projections")
         span = span_tracer.start_span(
-            "Projection Worker", context=parent, links=[batch_link], attributes=attributes, start_time=started_ns
+            Participant.PROJECTION_WORKER,
+            context=parent,
+            links=[batch_link],
+            attributes=attributes,
+            start_time=started_ns,
         )
         if event.event_type != "EncounterCreated":
             child = span_tracer.start_span(
-                "Financial Dashboard",
+                Participant.FINANCIAL_DASHBOARD,
                 context=trace.set_span_in_context(span),
                 attributes={**attributes, "kpi": "financial_daily_aggregate"},
                 start_time=kpi_started_ns or started_ns,

@@ -1,5 +1,7 @@
 from prometheus_client import Counter, Gauge, Histogram
 
+from apps.telemetry.metric_defaults import label_product, zero_series
+
 PROJECTION_WORKER_LAG_SECONDS = Gauge(
     "projection_worker_lag_seconds",
     "Now minus the commit time of the last event the projection worker applied.",
@@ -45,3 +47,7 @@ PROJECTION_DEAD_LETTERS_TOTAL = Counter(
 PROJECTION_REDELIVERED_TOTAL = Counter(
     "projection_redelivered_total", "Pending entries claimed from a crashed or stalled consumer.", ["projection"]
 )
+
+# Series that exist before the first event (apps/telemetry/metric_defaults.py).
+for _metric in (PROJECTION_WORKER_LAG_SECONDS, PROJECTION_BACKLOG_ALERT):
+    zero_series(_metric, lambda: label_product(projection=("financial",)))

@@ -17,7 +17,9 @@ from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 
 from .errors import PrometheusQueryError, SloNotFound
+from .receiver import alert_receiver_token_check
 from .selectors import MAX_SERIES_POINTS, grafana_annotations, slo_series, slo_status, slo_status_list
+from .services import alertmanager_notification_record
 
 CanReadSlos = HasPersonaRole.of(PersonaRole.SRE, PersonaRole.OPERATOR)
 
@@ -202,6 +204,46 @@ class SloAnnotationsApi(APIView):
         params = self.InputSerializer(data={k: v for k, v in data.items() if v is not None})
         params.is_valid(raise_exception=True)
         return Response(grafana_annotations(**params.validated_data))
+
+
+class AlertmanagerWebhookApi(APIView):
+    """Alertmanager's webhook receiver: the lab records each alert transition (with its runbook link)
+    in its alert log, where the SRE console's Alerts page reads it. Authenticated by the bearer token
+    in ``PIMLAB_ALERT_RECEIVER_TOKEN_FILE`` (Alertmanager's ``credentials_file``)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        version = serializers.CharField()
+        receiver = serializers.CharField(required=False, allow_blank=True)
+        status = serializers.ChoiceField(choices=["firing", "resolved"])
+        alerts = serializers.ListField(child=serializers.DictField(), allow_empty=True)
+
+        class Meta:
+            ref_name = "AlertmanagerNotification"
+
+        def validate_version(self, value):
+            if value != "4":
+                raise serializers.ValidationError("Only Alertmanager's webhook payload version 4 is understood.")
+            return value
+
+    class OutputSerializer(serializers.Serializer):
+        recorded = serializers.IntegerField()
+        alert_event_ids = serializers.ListField(child=serializers.IntegerField())
+
+        class Meta:
+            ref_name = "AlertmanagerReceipt"
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer, auth=[])
+    def post(self, request):
+        alert_receiver_token_check(request.headers.get("Authorization", ""))
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        events = alertmanager_notification_record(notification=request.data)
+        return Response(
+            self.OutputSerializer({"recorded": len(events), "alert_event_ids": [e.pk for e in events]}).data
+        )
 
 
 def _grafana_instant(value):

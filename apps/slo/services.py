@@ -50,9 +50,11 @@ def alert_event_record(
     labels: dict | None = None,
     annotations: dict | None = None,
     occurred_at: datetime | None = None,
+    deliver: bool = True,
 ) -> AlertEvent:
     """Record an alert state change. It is POSTed to ``PIMLAB_ALERT_WEBHOOK_URL`` once committed
-    (and retried by ``alert_events_deliver_pending`` if the receiver was down)."""
+    (and retried by ``alert_events_deliver_pending`` if the receiver was down); ``deliver=False``
+    for alerts that arrived through Alertmanager, which has notified its own receivers already."""
     event = AlertEvent.objects.create(
         name=name,
         severity=severity,
@@ -60,8 +62,9 @@ def alert_event_record(
         labels=labels or {},
         annotations=annotations or {},
         occurred_at=occurred_at or timezone.now(),
+        delivered_at=None if deliver else timezone.now(),
     )
-    if settings.PIMLAB_ALERT_WEBHOOK_URL:
+    if deliver and settings.PIMLAB_ALERT_WEBHOOK_URL:
         transaction.on_commit(lambda: alert_event_deliver(alert_event_id=event.pk))
     return event
 
@@ -298,3 +301,60 @@ def alert_events_deliver_pending(*, max_age: timedelta = timedelta(hours=6)) -> 
     pending = AlertEvent.objects.filter(delivered_at__isnull=True, occurred_at__gte=timezone.now() - max_age)
     ids = pending.order_by("occurred_at").values_list("pk", flat=True)
     return sum(alert_event_deliver(alert_event_id=pk) for pk in ids)
+
+
+# --- alerts from Alertmanager ------------------------------------------------------------------
+
+
+def _alertmanager_time(value: str | None) -> datetime | None:
+    from django.utils.dateparse import parse_datetime
+
+    if not value or value.startswith("0001-01-01"):
+        return None
+    return parse_datetime(value)
+
+
+def alertmanager_notification_record(*, notification: dict) -> list[AlertEvent]:
+    """Record the state changes in one Alertmanager webhook notification (payload version 4).
+
+    Alertmanager repeats a firing alert every ``repeat_interval``: an alert whose latest recorded
+    state is already the notified one is not recorded again, so the lab's alert log holds
+    transitions (firing, resolved) like the alerts the lab raises itself."""
+    recorded = []
+    with transaction.atomic():
+        for alert in notification.get("alerts", []):
+            labels = {str(k): str(v) for k, v in (alert.get("labels") or {}).items()}
+            status = AlertStatus.RESOLVED if alert.get("status") == AlertStatus.RESOLVED else AlertStatus.FIRING
+            name = labels.get("alertname", "unnamed")
+            latest = AlertEvent.objects.filter(name=name, labels=labels).order_by("-occurred_at", "-pk").first()
+            if latest is not None and latest.status == status:
+                continue
+            severity = labels.get("severity", "")
+            annotations = {str(k): str(v) for k, v in (alert.get("annotations") or {}).items()}
+            annotations.update(
+                source="alertmanager",
+                receiver=str(notification.get("receiver", "")),
+                fingerprint=str(alert.get("fingerprint", "")),
+                generator_url=str(alert.get("generatorURL", "")),
+            )
+            moment = _alertmanager_time(alert.get("endsAt" if status == AlertStatus.RESOLVED else "startsAt"))
+            recorded.append(
+                alert_event_record(
+                    name=name,
+                    severity=severity if severity in AlertSeverity.values else AlertSeverity.TICKET,
+                    status=status,
+                    labels=labels,
+                    annotations=annotations,
+                    occurred_at=moment or timezone.now(),
+                    deliver=False,
+                )
+            )
+    for event in recorded:
+        logger.info(
+            "alertmanager_alert_recorded",
+            alert_event_id=event.pk,
+            alertname=event.name,
+            status=event.status,
+            runbook_url=event.annotations.get("runbook_url", ""),
+        )
+    return recorded

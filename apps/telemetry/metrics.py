@@ -1,5 +1,7 @@
 from prometheus_client import Counter, Histogram
 
+from .metric_defaults import http_label_sets, zero_series
+
 HTTP_SERVER_DURATION_SECONDS = Histogram(
     "http_server_duration_seconds",
     "Duration of HTTP requests served by Django, by route template, method, status and persona.",
@@ -18,3 +20,5 @@ CELERY_TASK_DURATION_SECONDS = Histogram(
     ["task"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+
+zero_series(HTTP_SERVER_DURATION_SECONDS, http_label_sets)

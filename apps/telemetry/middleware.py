@@ -10,6 +10,7 @@ from opentelemetry import trace
 
 from . import context
 from .metrics import HTTP_SERVER_DURATION_SECONDS
+from .participants import Participant
 from .spans import participant_span
 
 API_PREFIX = "/api/"
@@ -26,7 +27,8 @@ class RequestTelemetryMiddleware:
         if request.path_info.startswith(API_PREFIX):
             # The seed's "API Gateway": authentication, throttling, content negotiation and routing
             # to the API controller, for every API call.
-            with participant_span("API Gateway", refresh_labels=True) as gateway:
+            with participant_span(Participant.API_GATEWAY, refresh_labels=True) as gateway:
+                gateway.set_attribute("http.method", request.method)
                 response = self.get_response(request)
                 gateway.set_attribute("http.route", _route(request))
                 gateway.set_attribute("http.status_code", response.status_code)

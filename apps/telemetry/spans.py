@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from opentelemetry import trace
 
 from . import context
+from .participants import Participant
 from .tracing import tracer
 
 _tracer: trace.Tracer | None = None
@@ -31,14 +32,15 @@ def _attribute(value):
 
 
 @contextmanager
-def participant_span(name: str, *, refresh_labels: bool = False, **attributes) -> Iterator[trace.Span]:
-    """A span named after a seed participant, carrying the correlation labels.
+def participant_span(name: Participant, *, refresh_labels: bool = False, **attributes) -> Iterator[trace.Span]:
+    """A span named after a seed participant (a ``Participant`` member, never a free string), carrying
+    the correlation labels.
 
     ``refresh_labels`` re-reads the labels when the span ends, for spans inside which they are
     learnt (the persona after token authentication, the shard after resolution)."""
     labels: dict = correlation_attributes()
     labels.update({key: _attribute(value) for key, value in attributes.items() if value is not None})
-    with _participant_tracer().start_as_current_span(name, attributes=labels) as span:
+    with _participant_tracer().start_as_current_span(Participant(name).value, attributes=labels) as span:
         yield span
         if refresh_labels:
             for key, value in correlation_attributes().items():

@@ -19,7 +19,7 @@ REQUEST_SEQUENCE = [
     "Patient Orchestrator",
     "Shard Resolver",
     "Patient Repository Adapter",
-    "SQL",
+    "SQL Shard Primary",
     "Outbox Writer",
 ]
 PARENT_OF = {
@@ -27,7 +27,7 @@ PARENT_OF = {
     "Patient Orchestrator": "Patient API Controller",
     "Shard Resolver": "Patient Orchestrator",
     "Patient Repository Adapter": "Patient Orchestrator",
-    "SQL": "Patient Repository Adapter",
+    "SQL Shard Primary": "Patient Repository Adapter",
     "Outbox Writer": "Patient Orchestrator",
 }
 LABELS = ("trace_id", "request_id", "user_id", "persona", "actor_role")

@@ -11,17 +11,18 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from apps.telemetry import context
+from apps.telemetry.participants import Participant
 from apps.telemetry.spans import correlation_attributes, participant_span
 
 logger = structlog.get_logger(__name__)
 
 # Span names = participants of "Scenario: Clinician Documents Encounter".
-SPAN_API_CONTROLLER = "Encounter API Controller"
-SPAN_VALIDATOR = "Command Validator"
-SPAN_ORCHESTRATOR = "Encounter Orchestrator"
-SPAN_REPOSITORY = "Encounter Repository Adapter"
-SPAN_TEMPORAL_HISTORY = "SQL Temporal History"
-SPAN_TELEMETRY = "Telemetry Interceptor"
+SPAN_API_CONTROLLER = Participant.ENCOUNTER_API_CONTROLLER
+SPAN_VALIDATOR = Participant.COMMAND_VALIDATOR
+SPAN_ORCHESTRATOR = Participant.ENCOUNTER_ORCHESTRATOR
+SPAN_REPOSITORY = Participant.ENCOUNTER_REPOSITORY_ADAPTER
+SPAN_TEMPORAL_HISTORY = Participant.SQL_TEMPORAL_HISTORY
+SPAN_TELEMETRY = Participant.TELEMETRY_INTERCEPTOR
 
 ENCOUNTER_NOTE_UPDATE_DURATION = Histogram(
     "encounter_note_update_duration",
