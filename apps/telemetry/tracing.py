@@ -38,7 +38,7 @@ def build_tracer_provider(
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if trace_store is not None:
         provider.add_span_processor(
-            BatchSpanProcessor(trace_store, schedule_delay_millis=500, max_export_batch_size=512)
+            ScrubbingBatchSpanProcessor(trace_store, schedule_delay_millis=500, max_export_batch_size=512)
         )
     # OpenTelemetry's own variables: the SDK and exporter read the other OTEL_* ones themselves.
     endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")

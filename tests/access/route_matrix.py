@@ -49,6 +49,7 @@ API = {
     "api-schema": ANYONE_200,
     "api-docs": ANYONE_200,
     "api-redoc": ANYONE_200,
+    "alerts-alertmanager-webhook": "POST 503 503 503 503 503 503 503",  # needs its shared secret, unset here
 }
 
 PORTAL = {
@@ -88,6 +89,7 @@ PORTAL = {
     "console-probes-run": "POST 302 403 403 403 403 302 403",
     "console-alerts": "302 403 403 403 403 200 200",
     "console-doc": "302 403 403 403 403 404 404",  # no such document
+    "portal-sequences": "302 403 403 403 403 200 200",
     "login": ANYONE_200,
     "logout": "405 405 405 405 405 405 405",  # POST only
     "password_change": "302 200 200 200 200 200 200",
