@@ -37,18 +37,21 @@ seed: migrate
 	@$(EMBEDDED) $(PY) manage.py probe_setup $(QUIET)
 	@$(EMBEDDED) $(PY) manage.py seed_workload --visits 60 $(QUIET)
 
-# Web (gunicorn), worker and beat from the Procfile, on the embedded profile; Ctrl-C stops all three.
+# Web (gunicorn), worker, the chaos worker (its own queue), the supervised projection worker and beat
+# from the Procfile, on the embedded profile; Ctrl-C stops them all (and whatever a drill started).
+# The manifest folder is reconciled first, so the drills are listed from the first page load.
 # They share one metrics folder, so the web process's /metrics also shows the worker's samples.
 # The banner appears once the web process answers; then only warnings and errors reach the console,
 # the full JSON logs go to rotated files under var/log/.
-# OBSERVE=1 adds the projection worker and the lab's Prometheus + Alertmanager (`make observe`):
+# OBSERVE=1 adds the lab's Prometheus + Alertmanager (`make observe`):
 # the worker then serves its own metrics on 9808 (own folder), the projection worker on 9809, and
 # the SLO engine reads Prometheus (PIMLAB_PROMETHEUS_URL).
 OBSERVE ?= 0
-RUN_PROCESSES := web worker beat$(if $(filter 1,$(OBSERVE)), projections observe)
+RUN_PROCESSES := web worker chaos projections beat$(if $(filter 1,$(OBSERVE)), observe)
 OBSERVE_ENV := $(if $(filter 1,$(OBSERVE)),PIMLAB_WORKER_METRICS_PORT=$(or $(PIMLAB_WORKER_METRICS_PORT),9808) PIMLAB_PROJECTION_METRICS_PORT=$(or $(PIMLAB_PROJECTION_METRICS_PORT),9809) PIMLAB_WORKER_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc-worker" PIMLAB_PROMETHEUS_URL=http://127.0.0.1:$(or $(PIMLAB_PROMETHEUS_PORT),9090))
 run: seed
 	@$(EMBEDDED) $(PY) manage.py collectstatic --noinput --verbosity 0
+	@$(EMBEDDED) $(PY) manage.py chaos_reconcile $(QUIET)
 	@echo "Starting $(RUN_PROCESSES)"
 	@$(EMBEDDED) PROMETHEUS_MULTIPROC_DIR="$(VAR_DIR)/prometheus-multiproc" PIMLAB_LOG_DIR="$(LOG_DIR)" $(OBSERVE_ENV) \
 		PIMLAB_CONSOLE_LOG_LEVEL=WARNING GUNICORN_LOG_LEVEL=warning RUN_PROCESSES="$(RUN_PROCESSES)" bash scripts/run_lab.sh

@@ -1,23 +1,23 @@
 """Faults in the rest of the platform, each paired with the rollback that undoes it.
 
-- event bus outage: freeze the broker process (SIGSTOP) / thaw it (SIGCONT); the real relay
-  (``outbox_drain``) shows the outbox backing up and draining;
-- projection worker kill: SIGKILL the worker / start it again; ``projection_staleness`` and
-  ``projection_backlog`` show the lag rising and recovering;
+- event bus outage: freeze the lab's broker (SIGSTOP of its supervised redis-server) / thaw it;
+  on the embedded profile (a table bus, no broker process) the bus refuses every call while the
+  outage flag is set. The real relay (``outbox_drain``) shows the outbox backing up and draining;
+- projection worker kill: SIGKILL the supervised worker / start it again through its supervisor;
+  ``projection_staleness`` and ``projection_backlog`` show the lag rising and recovering;
 - latency injection on one shard: a trigger that sleeps before writes to one table / drop it;
 - stale shard map: point a shard's map entries at an unknown alias / restore them;
 - audit store outage: refuse new connections to the audit database / allow them again.
 
-Processes are named by PID files given in the manifest (never by process name), so a drill
-touches only the instance it was pointed at.
+A manifest names components and bounded parameters only; ``apps.chaos.components`` resolves a
+component to the lab's own pid file, command and bus (settings). Ceilings of every number are
+declared with the activity and checked by the dry-run.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -25,41 +25,52 @@ from django.db import connections, transaction
 from apps.core.metrics import SHARD_MAP_FALLBACK_TOTAL
 from apps.core.models import ShardMapEntry
 from apps.core.resolver import resolver
+from apps.outbox.eventbus import get_event_bus
 from apps.outbox.models import OutboxEvent, OutboxStatus
+from apps.outbox.relay import outbox_relay_drain
+from apps.projections.selectors import projection_backlog as projection_backlog_read
 
-from .ha_lab import process_alive
+from . import components
 from .registry import ActivityContext, ActivityFailed, action, probe
 
 LATENCY_TRIGGER = "pimlab_chaos_latency"
-LATENCY_TABLES = {"encounters_encounter", "patients_patient", "outbox_outboxevent", "audits_auditevent"}
+LATENCY_TABLES = ("encounters_encounter", "patients_patient", "outbox_outboxevent", "audits_auditevent")
+MAX_LATENCY_MS = 5000  # a write waits at most 5 s: slow, never a held lock for minutes
 
 
-def _pid_from_file(pidfile: str) -> int:
-    try:
-        return int(Path(pidfile).read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError) as exc:
-        raise ActivityFailed(f"No PID in {pidfile}: is the process running?") from exc
-
-
-def _signal(pidfile: str, sig: int) -> dict:
-    pid = _pid_from_file(pidfile)
-    if not process_alive(pid):
-        raise ActivityFailed(f"Process {pid} from {pidfile} is not running.")
+def _signal_component(component: str, sig: int) -> dict:
+    pid = components.require_pid(component)
     os.kill(pid, sig)
-    return {"pid": pid, "signal": signal.Signals(sig).name}
+    return {"component": component, "pid": pid, "signal": signal.Signals(sig).name}
 
 
-@action("eventbus_outage", targets=("component",))
-def eventbus_outage(ctx: ActivityContext, pidfile: str) -> dict:
-    """Event bus outage: freeze the broker (SIGSTOP); the outbox must back up, not lose events."""
-    ctx.annotate("injection", "Event bus outage (broker frozen)")
-    return _signal(pidfile, signal.SIGSTOP)
+@action(
+    "eventbus_outage",
+    targets=("component",),
+    choices={"component": ("eventbus",)},
+    requires=("eventbus",),
+)
+def eventbus_outage(ctx: ActivityContext, component: str = "eventbus") -> dict:
+    """Event bus outage: freeze the lab's broker (or refuse the embedded bus); the outbox must back up."""
+    ctx.annotate("injection", "Event bus outage")
+    if components.uses_redis_bus():
+        return _signal_component("eventbus", signal.SIGSTOP)
+    components.eventbus_outage_flag().touch()
+    return {"component": "eventbus", "embedded": True, "refusing": True}
 
 
-@action("eventbus_restore", targets=("component",))
-def eventbus_restore(ctx: ActivityContext, pidfile: str) -> dict:
-    """Rollback of eventbus_outage: thaw the broker (SIGCONT)."""
-    return _signal(pidfile, signal.SIGCONT)
+@action(
+    "eventbus_restore",
+    targets=("component",),
+    choices={"component": ("eventbus",)},
+    requires=("eventbus",),
+)
+def eventbus_restore(ctx: ActivityContext, component: str = "eventbus") -> dict:
+    """Rollback of eventbus_outage: thaw the broker (SIGCONT) or lift the embedded bus's outage."""
+    if components.uses_redis_bus():
+        return _signal_component("eventbus", signal.SIGCONT)
+    components.eventbus_outage_flag().unlink(missing_ok=True)
+    return {"component": "eventbus", "embedded": True, "refusing": False}
 
 
 @probe("outbox_pending")
@@ -68,20 +79,10 @@ def outbox_pending(ctx: ActivityContext, shard: str) -> int:
     return OutboxEvent.objects.using(shard).filter(status=OutboxStatus.PENDING).count()
 
 
-def _event_bus(eventbus_url: str):
-    from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus
-
-    return RedisStreamsEventBus(eventbus_url) if eventbus_url else get_event_bus()
-
-
 @action("outbox_drain", targets=("shard",))
-def outbox_drain(ctx: ActivityContext, shard: str, eventbus_url: str = "") -> dict:
-    """Run the outbox relay on one shard now (the real ``outbox_relay_drain``); reports what is left.
-
-    ``eventbus_url``: a redis:// bus other than the configured one (a drill's dedicated broker)."""
-    from apps.outbox.relay import outbox_relay_drain
-
-    published = outbox_relay_drain(shard_alias=shard, bus=_event_bus(eventbus_url))
+def outbox_drain(ctx: ActivityContext, shard: str) -> dict:
+    """Run the outbox relay on one shard now (the real ``outbox_relay_drain``, the lab's bus); reports what is left."""
+    published = outbox_relay_drain(shard_alias=shard, bus=get_event_bus())
     rows = OutboxEvent.objects.using(shard)
     return {
         "shard": shard,
@@ -92,19 +93,15 @@ def outbox_drain(ctx: ActivityContext, shard: str, eventbus_url: str = "") -> di
 
 
 @probe("projection_staleness")
-def projection_staleness(ctx: ActivityContext, eventbus_url: str = "") -> float:
+def projection_staleness(ctx: ActivityContext) -> float:
     """``claim_projection_staleness``: age in seconds of the oldest claim event the projection has not applied."""
-    from apps.projections.backlog import projection_backlog_measure
-
-    return projection_backlog_measure(bus=_event_bus(eventbus_url)).staleness_seconds
+    return projection_backlog_read(bus=get_event_bus()).staleness_seconds
 
 
 @probe("projection_backlog")
-def projection_backlog(ctx: ActivityContext, eventbus_url: str = "") -> int:
+def projection_backlog(ctx: ActivityContext) -> int:
     """Events waiting for the projection worker (delivered but unacknowledged + not yet delivered)."""
-    from apps.projections.backlog import projection_backlog_measure
-
-    return projection_backlog_measure(bus=_event_bus(eventbus_url)).total
+    return projection_backlog_read(bus=get_event_bus()).total
 
 
 @probe("outbox_dead")
@@ -113,27 +110,37 @@ def outbox_dead(ctx: ActivityContext, shard: str) -> int:
     return OutboxEvent.objects.using(shard).filter(status=OutboxStatus.DEAD).count()
 
 
-@action("process_kill", targets=("component",))
-def process_kill(ctx: ActivityContext, pidfile: str) -> dict:
-    """Projection worker kill (or any worker): SIGKILL the PID in ``pidfile``."""
-    ctx.annotate("injection", f"SIGKILL of the process in {pidfile}")
-    return _signal(pidfile, signal.SIGKILL)
+@action(
+    "process_kill",
+    targets=("component",),
+    choices={"component": ("projection_worker",)},
+    requires=("supervised",),
+)
+def process_kill(ctx: ActivityContext, component: str) -> dict:
+    """Projection worker kill: SIGKILL the lab's supervised process of ``component``."""
+    ctx.annotate("injection", f"SIGKILL of the {component}")
+    return _signal_component(component, signal.SIGKILL)
 
 
-@action("process_start", targets=("component",))
-def process_start(
-    ctx: ActivityContext, argv: list[str], pidfile: str, log_file: str = "", env: dict | None = None
-) -> dict:
-    """Rollback of process_kill: start the process again (``env`` added to this process's environment)
-    and write its PID file."""
-    log = open(log_file or os.devnull, "ab")  # noqa: SIM115 - handed to the child
-    environment = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
-    Path(pidfile).write_text(str(process.pid))
-    return {"pid": process.pid}
+@action(
+    "process_start",
+    targets=("component",),
+    choices={"component": ("projection_worker",)},
+    requires=("supervised",),
+)
+def process_start(ctx: ActivityContext, component: str) -> dict:
+    """Rollback of process_kill: the lab starts its own command for ``component`` again (its supervisor
+    does, under ``make run``), inside the lab's process tree."""
+    return {"component": component, "pid": components.component_start(component)}
 
 
-@action("shard_latency_inject", targets=("shard",))
+@action(
+    "shard_latency_inject",
+    targets=("shard",),
+    limits={"delay_ms": MAX_LATENCY_MS},
+    choices={"table": LATENCY_TABLES},
+    requires=("postgresql_shard",),
+)
 def shard_latency_inject(ctx: ActivityContext, shard: str, table: str = "encounters_encounter", delay_ms: int = 200):
     """Latency on one shard only: every write to ``table`` there sleeps ``delay_ms`` first (a trigger)."""
     if table not in LATENCY_TABLES:
@@ -141,7 +148,7 @@ def shard_latency_inject(ctx: ActivityContext, shard: str, table: str = "encount
     connection = connections[shard]
     if connection.vendor != "postgresql":
         raise ActivityFailed("Latency injection needs a PostgreSQL shard.")
-    seconds = max(0, int(delay_ms)) / 1000
+    seconds = min(max(0, int(delay_ms)), MAX_LATENCY_MS) / 1000
     with transaction.atomic(using=shard), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE OR REPLACE FUNCTION {LATENCY_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS "
@@ -156,7 +163,7 @@ def shard_latency_inject(ctx: ActivityContext, shard: str, table: str = "encount
     return {"shard": shard, "table": table, "delay_ms": delay_ms}
 
 
-@action("shard_latency_remove", targets=("shard",))
+@action("shard_latency_remove", targets=("shard",), choices={"table": LATENCY_TABLES}, requires=("postgresql_shard",))
 def shard_latency_remove(ctx: ActivityContext, shard: str, table: str = "encounters_encounter") -> dict:
     """Rollback of shard_latency_inject."""
     if table not in LATENCY_TABLES:
@@ -166,7 +173,7 @@ def shard_latency_remove(ctx: ActivityContext, shard: str, table: str = "encount
     return {"shard": shard, "table": table, "removed": True}
 
 
-@probe("shard_latency_injected")
+@probe("shard_latency_injected", choices={"table": LATENCY_TABLES}, requires=("postgresql_shard",))
 def shard_latency_injected(ctx: ActivityContext, shard: str, table: str = "encounters_encounter") -> bool:
     """True while the latency trigger exists on the shard's table."""
     with connections[shard].cursor() as cursor:
@@ -238,8 +245,13 @@ def _on_maintenance_db(sql: str, params: list) -> None:
         cursor.execute(sql, params)
 
 
-@action("audit_store_outage", targets=("component",))
-def audit_store_outage(ctx: ActivityContext) -> dict:
+@action(
+    "audit_store_outage",
+    targets=("component",),
+    choices={"component": ("audit_store",)},
+    requires=("postgresql_audit",),
+)
+def audit_store_outage(ctx: ActivityContext, component: str = "audit_store") -> dict:
     """Audit store outage: refuse new connections to the audit database and end the open ones."""
     name = _audit_database()
     connections["audit"].close()
@@ -252,8 +264,13 @@ def audit_store_outage(ctx: ActivityContext) -> dict:
     return {"database": name, "allow_connections": False}
 
 
-@action("audit_store_restore", targets=("component",))
-def audit_store_restore(ctx: ActivityContext) -> dict:
+@action(
+    "audit_store_restore",
+    targets=("component",),
+    choices={"component": ("audit_store",)},
+    requires=("postgresql_audit",),
+)
+def audit_store_restore(ctx: ActivityContext, component: str = "audit_store") -> dict:
     """Rollback of audit_store_outage."""
     name = _audit_database()
     quoted = connections["default"].ops.quote_name(name)
@@ -261,7 +278,7 @@ def audit_store_restore(ctx: ActivityContext) -> dict:
     return {"database": name, "allow_connections": True}
 
 
-@probe("audit_store_reachable")
+@probe("audit_store_reachable", requires=("postgresql_audit",))
 def audit_store_reachable(ctx: ActivityContext) -> bool:
     """True when a fresh connection to the audit store answers."""
     from django.db import DatabaseError
@@ -277,7 +294,7 @@ def audit_store_reachable(ctx: ActivityContext) -> bool:
         connections["audit"].close()
 
 
-@probe("shard_resolve")
+@probe("shard_resolve", limits={"bucket": 1023})
 def shard_resolve(ctx: ActivityContext, bucket: int) -> str:
     """The shard alias the resolver answers for a logical bucket (current map, or remembered on fallback)."""
     resolver.invalidate()

@@ -25,6 +25,10 @@ from .workload import ACKNOWLEDGED_TABLE, analyse, missing_acknowledged, read_at
 logger = structlog.get_logger(__name__)
 
 HA_SHARD_LABEL = "ha"
+NODE_CHOICES = ("leader", *ha_lab.NODE_NAMES)
+MAX_WAIT_SECONDS = 600  # every timeout argument of the HA actions
+MAX_WORKLOAD_WRITERS = 16
+MAX_WORKLOAD_SECONDS = 3600
 
 
 def _lab() -> ha_lab.LabState:
@@ -41,21 +45,21 @@ def _rto_target(ctx: ActivityContext, fault: str) -> float:
     )
 
 
-@probe("ha_leader_present")
+@probe("ha_leader_present", requires=("ha_pair",))
 def ha_leader_present(ctx: ActivityContext) -> bool:
     """The HA pair has a leader answering Patroni's /primary."""
     state = ha_lab.load_state()
     return bool(state and ha_lab.cluster_leader(state))
 
 
-@probe("ha_replication_healthy")
+@probe("ha_replication_healthy", requires=("ha_pair",))
 def ha_replication_healthy(ctx: ActivityContext) -> bool:
     """The leader reports a streaming synchronous standby."""
     state = ha_lab.load_state()
     return bool(state and ha_lab.sync_standby(state))
 
 
-@action("ha_wait_healthy", targets=("ha_cluster",))
+@action("ha_wait_healthy", targets=("ha_cluster",), limits={"timeout": MAX_WAIT_SECONDS}, requires=("ha_pair",))
 def ha_wait_healthy(ctx: ActivityContext, timeout: float = 120) -> dict:
     """Wait until the pair has a leader and a streaming synchronous standby."""
     state = _lab()
@@ -63,22 +67,23 @@ def ha_wait_healthy(ctx: ActivityContext, timeout: float = 120) -> dict:
     return {"leader": ha_lab.cluster_leader(state), "sync_standby": standby}
 
 
-@action("workload_start", targets=("ha_cluster",))
-def workload_start(
-    ctx: ActivityContext,
-    kind: str = "http",
-    writers: int = 2,
-    shard_index: int = 1,
-    duration: float = 600,
-    base_url: str = "",
-) -> dict:
-    """Start the background persona workload against the HA shard (its own process).
+@action(
+    "workload_start",
+    targets=("ha_cluster",),
+    limits={"writers": MAX_WORKLOAD_WRITERS, "duration": MAX_WORKLOAD_SECONDS},
+    choices={"kind": ("http", "orm")},
+    requires=("ha_pair",),
+)
+def workload_start(ctx: ActivityContext, kind: str = "http", writers: int = 2, duration: float = 600) -> dict:
+    """Start the background persona workload against the HA shard (a child process of the lab).
 
     ``http`` (default): patient personas book encounters through ``POST /api/encounters`` of the
-    app at ``base_url`` (else the run's ``app_base_url`` configuration, else
-    ``PIMLAB_EXTERNAL_URL``), whose shard ``shard_<shard_index>`` must be the HA pair's multi-host
-    URL. ``orm``: bare writes on that shard alias, the unit of comparison without the app."""
+    lab's own app (``PIMLAB_EXTERNAL_URL``), whose shard ``shard_<PIMLAB_HA_SHARD_INDEX>`` is the HA
+    pair's multi-host URL. ``orm``: bare writes on that shard alias, the unit of comparison without
+    the app. The manifest names neither the URL nor the shard: persona tokens go to the lab only."""
     state = _lab()
+    shard_index = settings.PIMLAB_HA_SHARD_INDEX
+    writers, duration = min(int(writers), MAX_WORKLOAD_WRITERS), min(float(duration), MAX_WORKLOAD_SECONDS)
     workdir = Path(state.base_dir) / f"workload-{ctx.run_id or 'adhoc'}-{int(time.time() * 1000)}"
     workdir.mkdir(parents=True)
     out, stop_file = workdir / "attempts.jsonl", workdir / "stop"
@@ -93,13 +98,15 @@ def workload_start(
         f"--duration={duration}",
         f"--alias=shard_{shard_index}",
     ]
+    base_url = ""
     if kind == "http":
-        base_url = (base_url or ctx.configuration.get("app_base_url") or settings.PIMLAB_EXTERNAL_URL).rstrip("/")
+        base_url = settings.PIMLAB_EXTERNAL_URL.rstrip("/")
         argv.append(f"--base-url={base_url}")
     env = workload_env(shard_index=shard_index, shard_url=state.dsn())
     env["PIMLAB_LOG_LEVEL"] = "WARNING"
     with open(workdir / "workload.log", "ab") as log:
-        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # No new session: the workload belongs to the lab's process tree and stops with it.
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     ctx.state["workload"] = {"pid": process.pid, "out": str(out), "stop_file": str(stop_file), "kind": kind}
 
     def first_write():
@@ -114,7 +121,7 @@ def workload_start(
     return {"pid": process.pid, "kind": kind, "writers": writers, "attempts_file": str(out), "base_url": base_url}
 
 
-@action("ha_pod_kill", targets=("ha_cluster",))
+@action("ha_pod_kill", targets=("ha_cluster",), choices={"node": NODE_CHOICES}, requires=("ha_pair",))
 def ha_pod_kill(ctx: ActivityContext, node: str = "leader") -> dict:
     """Kill a node like a pod kill: SIGKILL its Patroni agent and its postmaster together."""
     state = _lab()
@@ -127,7 +134,7 @@ def ha_pod_kill(ctx: ActivityContext, node: str = "leader") -> dict:
     return result
 
 
-@action("ha_postmaster_kill", targets=("ha_cluster",))
+@action("ha_postmaster_kill", targets=("ha_cluster",), choices={"node": NODE_CHOICES}, requires=("ha_pair",))
 def ha_postmaster_kill(ctx: ActivityContext, node: str = "leader") -> dict:
     """Crash only the leader's postmaster; Patroni restarts it or fails over."""
     state = _lab()
@@ -140,7 +147,7 @@ def ha_postmaster_kill(ctx: ActivityContext, node: str = "leader") -> dict:
     return result
 
 
-@action("ha_switchover", targets=("ha_cluster",))
+@action("ha_switchover", targets=("ha_cluster",), choices={"candidate": ha_lab.NODE_NAMES}, requires=("ha_pair",))
 def ha_switchover(ctx: ActivityContext, candidate: str | None = None) -> dict:
     """Planned switchover with patronictl to the synchronous standby."""
     state = _lab()
@@ -153,7 +160,7 @@ def ha_switchover(ctx: ActivityContext, candidate: str | None = None) -> dict:
     return result
 
 
-@action("ha_measure_recovery", targets=("ha_cluster",))
+@action("ha_measure_recovery", targets=("ha_cluster",), limits={"timeout": MAX_WAIT_SECONDS}, requires=("ha_pair",))
 def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     """Wait for the first write through the app after the fault; RTO = that write's ack − the fault."""
     fault, workload = ctx.state.get("fault"), ctx.state.get("workload")
@@ -167,11 +174,13 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
         name = ha_lab.cluster_leader(state)
         return name if name and (in_place or name != fault["node"]) else None
 
-    new_leader = ctx.wait_for(
-        leader_after_fault,
-        timeout=timeout,
-        what="a new leader",
-    )
+    target = _rto_target(ctx, fault["kind"])
+    deadline = time.monotonic() + float(timeout)
+    try:
+        new_leader = ctx.wait_for(leader_after_fault, timeout=timeout, what="a new leader")
+    except ActivityFailed:
+        _no_recovery(ctx, fault, timeout=float(timeout), target=target, what="no new leader")
+        raise
     leader_port = state.node(new_leader).pg_port
 
     settled_at = time.time()
@@ -186,9 +195,16 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
         )
         return report if report.rto_seconds is not None else None
 
-    report = ctx.wait_for(recovered, timeout=timeout, what="the first successful write on the new leader")
+    try:
+        report = ctx.wait_for(
+            recovered,
+            timeout=max(1.0, deadline - time.monotonic()),
+            what="the first successful write on the new leader",
+        )
+    except ActivityFailed:
+        _no_recovery(ctx, fault, timeout=float(timeout), target=target, what="no successful write")
+        raise
     ctx.state["recovered_at"] = report.recovered_at
-    target = _rto_target(ctx, fault["kind"])
     SQL_FAILOVER_DURATION_SECONDS.labels(shard_id=HA_SHARD_LABEL, fault=fault["kind"]).set(report.rto_seconds)
     ctx.summary.update(
         {
@@ -208,7 +224,26 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     return {"rto_seconds": report.rto_seconds, "rto_target_seconds": target, "new_leader": new_leader}
 
 
-def _rto_alert(ctx: ActivityContext, rto: float, target: float, fault: str) -> None:
+def _no_recovery(ctx: ActivityContext, fault: dict, *, timeout: float, target: float, what: str) -> None:
+    """No recovery within the timeout: the failover lasted at least the time since the fault. Record that
+    lower bound in sql_failover_duration_seconds, mark the outcome, and page before the step fails."""
+    elapsed = max(time.time() - fault["at"], timeout)
+    SQL_FAILOVER_DURATION_SECONDS.labels(shard_id=HA_SHARD_LABEL, fault=fault["kind"]).set(elapsed)
+    ctx.summary.update(
+        {
+            "fault": fault["kind"],
+            "rto_seconds": None,
+            "rto_timeout_seconds": timeout,
+            "rto_target_seconds": target,
+            "failover_outcome": "timeout",
+            "old_leader": fault["node"],
+        }
+    )
+    ctx.annotate("recovery", f"No recovery after {fault['kind']} within {timeout:.0f} s ({what})")
+    _rto_alert(ctx, elapsed, target, fault["kind"], summary=f"No recovery within {timeout:.0f} s ({what})")
+
+
+def _rto_alert(ctx: ActivityContext, rto: float, target: float, fault: str, *, summary: str = "") -> None:
     from apps.slo.services import alert_event_record
 
     alert_event_record(
@@ -217,7 +252,7 @@ def _rto_alert(ctx: ActivityContext, rto: float, target: float, fault: str) -> N
         status="firing",
         labels={"shard_id": HA_SHARD_LABEL, "experiment": ctx.experiment_key, "fault": fault},
         annotations={
-            "summary": f"Failover took {rto:.1f} s, over the {target:.0f} s RTO target",
+            "summary": summary or f"Failover took {rto:.1f} s, over the {target:.0f} s RTO target",
             "runbook": "docs/runbooks/30_sql-failover.md",
             "run_id": str(ctx.run_id or ""),
         },
@@ -225,7 +260,7 @@ def _rto_alert(ctx: ActivityContext, rto: float, target: float, fault: str) -> N
     ctx.summary["rto_alert"] = "critical"
 
 
-@action("workload_stop", targets=("ha_cluster",))
+@action("workload_stop", targets=("ha_cluster",), requires=("ha_pair",))
 def workload_stop(ctx: ActivityContext, verify: bool = True) -> dict:
     """Stop the workload and check every acknowledged write exists on the leader (RPO)."""
     workload = ctx.state.get("workload")
@@ -288,7 +323,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-@action("ha_rejoin", targets=("ha_cluster",))
+@action("ha_rejoin", targets=("ha_cluster",), limits={"timeout": MAX_WAIT_SECONDS}, requires=("ha_pair",))
 def ha_rejoin(ctx: ActivityContext, timeout: float = 180) -> dict:
     """Rollback: restart the killed node's Patroni (pg_rewind) and wait until it streams as sync standby."""
     state = _lab()

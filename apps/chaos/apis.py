@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -20,8 +19,8 @@ from apps.core.api_schema import raises
 from apps.core.permissions import IsSRE
 from apps.telemetry import context as telemetry_context
 
-from . import manifests, registry, selectors, services
-from .errors import BadTimeRange, ChaosRuleRefused, RevisionNotFound, RunNotFound
+from . import activities, manifests, selectors, services
+from .errors import BadTimeRange, ChaosRuleRefused, ManifestUnparseable, RevisionNotFound, RunNotFound
 from .models import ChaosSwitch, ExperimentRevision, ExperimentRun
 
 
@@ -63,6 +62,8 @@ class RevisionSerializer(serializers.ModelSerializer):
             "author",
             "approved_by",
             "approved_at",
+            "approvals",
+            "approvals_required",
             "content_hash",
             "dry_run_report",
             "dry_run_at",
@@ -93,6 +94,7 @@ class RunSerializer(serializers.ModelSerializer):
             "abort_reason",
             "summary",
             "journal",
+            "heartbeat_at",
             "started_at",
             "ended_at",
             "closed_at",
@@ -129,10 +131,18 @@ class ActivityCatalogueApi(APIView):
         name = serializers.CharField()
         targets = serializers.ListField(child=serializers.CharField())
         summary = serializers.CharField()
+        arguments = serializers.ListField(child=serializers.CharField(), help_text="The only arguments it takes.")
+        limits = serializers.DictField(child=serializers.FloatField(), help_text="Ceiling of each numeric argument.")
+        choices = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), help_text="Allowed values of name arguments."
+        )
+        requires = serializers.ListField(
+            child=serializers.CharField(), help_text="Capabilities the profile must have (checked at dry-run)."
+        )
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return Response(self.OutputSerializer(registry.catalogue(), many=True).data)
+        return Response(self.OutputSerializer(activities.catalogue(), many=True).data)
 
 
 class ExperimentListApi(APIView):
@@ -157,6 +167,7 @@ class ExperimentSubmitApi(APIView):
         manifest = serializers.CharField(help_text="The manifest as YAML (or JSON) text.")
 
     @extend_schema(request=InputSerializer, responses={201: RevisionSerializer})
+    @raises(ManifestUnparseable)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -210,14 +221,11 @@ class RevisionLaunchApi(APIView):
     @extend_schema(request=None, responses={202: RunSerializer})
     @raises(RevisionNotFound, ChaosRuleRefused)
     def post(self, request, revision_id: int):
-        from .tasks import chaos_run_execute
-
         request_id = telemetry_context.current().get("request_id") or ""
-        with _governance_refusals():
+        with _governance_refusals():  # run_launch hands the run to the chaos worker on commit
             run = services.run_launch(
                 revision=_revision_or_404(revision_id), launched_by=request.user.username, request_id=request_id
             )
-        transaction.on_commit(lambda: chaos_run_execute.delay(run.pk), using="default")
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

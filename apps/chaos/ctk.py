@@ -7,6 +7,11 @@ handle, the fault's time) through this module, as they share a process.
 
 ``chaos run`` needs the project importable and its settings: ``PYTHONPATH=<checkout>`` and
 ``DJANGO_SETTINGS_MODULE`` (``pimlab_portal.settings.local`` unless set).
+
+Exports stay governed: the exported experiment carries a Chaos Toolkit control (this module)
+whose ``before_experiment_control`` and ``before_method_control`` check that the exported
+revision is still approved and the kill switch is released, and interrupt the run otherwise, so
+``chaos run`` never reaches the method of a retired, superseded or switched-off drill.
 """
 
 from __future__ import annotations
@@ -34,9 +39,43 @@ def _context(configuration: dict | None):
     return ActivityContext(configuration=configuration or {}, state=_STATE, summary=_SUMMARY, experiment_key="ctk")
 
 
+def governance_refusal(revision_id: int | None) -> str | None:
+    """Why an exported experiment must not run now (None when it may)."""
+    _django_ready()
+    from .models import ChaosSwitch, ExperimentRevision, RevisionStatus
+
+    switch = ChaosSwitch.objects.filter(engaged=True).first()
+    if switch is not None:
+        return f"the chaos kill switch is engaged ({switch.reason or 'no reason given'})"
+    revision = ExperimentRevision.objects.filter(pk=revision_id).first() if revision_id else None
+    if revision is None:
+        return f"revision {revision_id} does not exist in this lab"
+    if revision.status != RevisionStatus.APPROVED:
+        return f"revision {revision.number} of {revision.experiment.key} is {revision.status}, not approved"
+    return None
+
+
+def _governed(revision_id: int | None) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    refusal = governance_refusal(revision_id)
+    if refusal:
+        raise InterruptExecution(f"pimlab governance: refused, {refusal}.")
+
+
+def before_experiment_control(context: Any = None, revision_id: int | None = None, **kwargs) -> None:
+    """Chaos Toolkit control: refuse to start unless the revision is approved and the switch released."""
+    _governed(revision_id)
+
+
+def before_method_control(context: Any = None, revision_id: int | None = None, **kwargs) -> None:
+    """Chaos Toolkit control: checked again right before the method (the state may have changed)."""
+    _governed(revision_id)
+
+
 def _run(kind: str, name: str, arguments: dict | None, configuration: dict | None) -> Any:
     _django_ready()
-    from .registry import get_activity
+    from .activities import get_activity
 
     activity = get_activity(kind, name)
     if activity is None:
@@ -105,8 +144,8 @@ def _activity(activity: dict, configuration: dict) -> dict:
     return exported
 
 
-def export_experiment(manifest: dict, *, reference: str = "") -> dict:
-    """The manifest as a Chaos Toolkit experiment (version 1.0.0 format)."""
+def export_experiment(manifest: dict, *, reference: str = "", revision_id: int | None = None) -> dict:
+    """The manifest as a Chaos Toolkit experiment (version 1.0.0 format), governed by ``revision_id``."""
     configuration = dict(manifest.get("configuration") or {})
     hypothesis = manifest["steady_state_hypothesis"]
     return {
@@ -122,6 +161,7 @@ def export_experiment(manifest: dict, *, reference: str = "") -> dict:
                 "owner": manifest["owner"],
                 "adr": manifest["adr"],
                 "blast_radius": manifest["blast_radius"],
+                "revision_id": revision_id,
             }
         ],
         "steady-state-hypothesis": {
@@ -136,6 +176,12 @@ def export_experiment(manifest: dict, *, reference: str = "") -> dict:
                 for probe in hypothesis["probes"]
             ],
         },
+        "controls": [
+            {
+                "name": "pimlab-governance",
+                "provider": {"type": "python", "module": MODULE, "arguments": {"revision_id": revision_id}},
+            }
+        ],
         "method": [_activity(a, configuration) for a in manifest["method"]],
         "rollbacks": [_activity(a, configuration) for a in manifest.get("rollbacks", [])],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -27,14 +28,36 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse(text: str) -> tuple[dict, list[str]]:
-    """The manifest as a dict and the YAML errors (empty when it parsed to a mapping)."""
+@dataclass(frozen=True)
+class ParseError:
+    message: str
+    line: int | None = None  # 1-based, as editors count
+    column: int | None = None
+
+
+def parse_error(text: str) -> ParseError | None:
+    """Why ``text`` is no manifest mapping, with the parser's line and column when it has them."""
     try:
         data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        problem = " ".join(part for part in (exc.context, exc.problem) if part) or "unreadable YAML"
+        where = f" at line {line}, column {column}" if mark else ""
+        return ParseError(f"YAML{where}: {problem}.", line, column)
     except yaml.YAMLError as exc:
-        return {}, [f"YAML: {exc}"]
+        return ParseError(f"YAML: {exc}")
     if not isinstance(data, dict):
-        return {}, ["The manifest must be a YAML mapping (title, owner, adr, …)."]
+        return ParseError("The manifest must be a YAML mapping (title, owner, adr, …).", 1, 1)
+    return None
+
+
+def parse(text: str) -> tuple[dict, list[str]]:
+    """The manifest as a dict and the YAML errors (empty when it parsed to a mapping)."""
+    error = parse_error(text)
+    if error is not None:
+        return {}, [error.message]
+    data = yaml.safe_load(text)
     return data, []
 
 

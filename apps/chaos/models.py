@@ -36,6 +36,7 @@ class RevisionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected (dry-run failed)"
     APPROVED = "approved", "Approved"
     SUPERSEDED = "superseded", "Superseded by a newer revision"
+    RETIRED = "retired", "Retired (manifest removed from the GitOps folder)"
 
 
 class ExperimentRevision(models.Model):
@@ -45,11 +46,18 @@ class ExperimentRevision(models.Model):
     manifest_text = models.TextField()
     manifest = models.JSONField(default=dict, blank=True, help_text="Parsed manifest (empty when unparsable).")
     status = models.CharField(max_length=12, choices=RevisionStatus.choices, default=RevisionStatus.DRAFT)
-    author = models.CharField(max_length=150, help_text="Username of the SRE who submitted it (or the manifest owner).")
+    author = models.CharField(
+        max_length=150,
+        help_text="Who changed it: the submitting SRE (API), the commit author (GitOps checkout), or the reconciler.",
+    )
     dry_run_report = models.JSONField(default=dict, blank=True)
     dry_run_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.CharField(max_length=150, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    approvals = models.JSONField(default=list, blank=True, help_text="[{by, at}] of each distinct SRE approval.")
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1, help_text="2 when the author is the reconciler (no identity changed the file)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -61,6 +69,9 @@ class ExperimentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment.key} r{self.number} ({self.status})"
+
+
+WORKER_LOST = "aborted (worker lost)"
 
 
 class RunStatus(models.TextChoices):
@@ -75,7 +86,9 @@ class ExperimentRun(models.Model):
     revision = models.ForeignKey(ExperimentRevision, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True)
     outcome = models.CharField(
-        max_length=12, blank=True, help_text="completed/aborted/failed; kept when the run is closed."
+        max_length=32,
+        blank=True,
+        help_text="completed/aborted/failed/aborted (worker lost); kept when the run is closed.",
     )
     deviated = models.BooleanField(default=False, help_text="The steady-state hypothesis did not hold after the run.")
     launched_by = models.CharField(max_length=150)
@@ -83,6 +96,12 @@ class ExperimentRun(models.Model):
     abort_requested = models.BooleanField(default=False)
     abort_reason = models.CharField(max_length=300, blank=True)
     journal = models.JSONField(default=dict, blank=True, help_text="Chaos Toolkit-style journal.")
+    state = models.JSONField(
+        default=dict, blank=True, help_text="What the activities saved for their rollbacks (read by the reaper)."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Last sign of life of the worker executing the run."
+    )
     summary = models.JSONField(default=dict, blank=True, help_text="RTO, RPO, error ratio, budget consumed.")
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)

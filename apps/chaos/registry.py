@@ -1,12 +1,21 @@
-"""The registry of actions and probes a manifest may name, and the context they run in.
+"""What an activity is, the context it runs in, and the decorators that register it.
 
-An activity is a function ``fn(ctx, **arguments)`` returning JSON-serialisable output. Actions
-declare the kinds of target they touch, so the dry-run can check them against the manifest's
-blast radius. The same functions back the Chaos Toolkit export (``apps.chaos.ctk``).
+An activity is a function ``fn(ctx, **arguments)`` returning JSON-serialisable output. Action
+modules import this module (and nothing imports them back from here); ``apps.chaos.activities``
+imports every action module and answers look-ups, so there is no registry ⇄ actions cycle.
+
+Each activity declares what the dry-run checks before anything runs:
+- ``target_kinds``: the blast-radius target kinds it touches;
+- ``limits``: the ceiling of every numeric argument (``{"seconds": 600}``) — an argument the
+  function does not take is refused, so a manifest cannot pass paths, commands, URLs or env;
+- ``choices``: the values a string argument may take (``component``, ``table``, ``node``);
+- ``requires``: the profile capabilities it needs (``postgresql_shard``, ``postgresql_audit``,
+  ``ha_pair``, ``supervised:<component>`` …), checked by ``apps.chaos.capabilities``.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +39,14 @@ class Activity:
     function: ActivityFunction
     target_kinds: tuple[str, ...] = ()
     summary: str = ""
+    limits: dict[str, float] = field(default_factory=dict)
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+
+    @property
+    def parameters(self) -> list[str]:
+        """Argument names a manifest may give (everything after ``ctx``)."""
+        return list(inspect.signature(self.function).parameters)[1:]
 
 
 @dataclass
@@ -71,44 +88,57 @@ class ActivityContext:
             time.sleep(interval)
 
 
-_ACTIVITIES: dict[tuple[str, str], Activity] = {}
+ACTIVITIES: dict[tuple[str, str], Activity] = {}
 
 
-def action(name: str, *, targets: tuple[str, ...] = (), summary: str = ""):
+def _register(kind: str, name: str, function: ActivityFunction, **declared) -> None:
+    summary = declared.pop("summary", "") or (function.__doc__ or "")
+    ACTIVITIES[(kind, name)] = Activity(name, kind, function, summary=summary, **declared)
+
+
+def action(
+    name: str,
+    *,
+    targets: tuple[str, ...] = (),
+    summary: str = "",
+    limits: dict[str, float] | None = None,
+    choices: dict[str, tuple[str, ...]] | None = None,
+    requires: tuple[str, ...] = (),
+):
     def register(function: ActivityFunction) -> ActivityFunction:
-        _ACTIVITIES[("action", name)] = Activity(name, "action", function, targets, summary or (function.__doc__ or ""))
+        _register(
+            "action",
+            name,
+            function,
+            target_kinds=targets,
+            summary=summary,
+            limits=dict(limits or {}),
+            choices=dict(choices or {}),
+            requires=requires,
+        )
         return function
 
     return register
 
 
-def probe(name: str, *, summary: str = ""):
+def probe(
+    name: str,
+    *,
+    summary: str = "",
+    limits: dict[str, float] | None = None,
+    choices: dict[str, tuple[str, ...]] | None = None,
+    requires: tuple[str, ...] = (),
+):
     def register(function: ActivityFunction) -> ActivityFunction:
-        _ACTIVITIES[("probe", name)] = Activity(name, "probe", function, (), summary or (function.__doc__ or ""))
+        _register(
+            "probe",
+            name,
+            function,
+            summary=summary,
+            limits=dict(limits or {}),
+            choices=dict(choices or {}),
+            requires=requires,
+        )
         return function
 
     return register
-
-
-def load_activities() -> None:
-    """Import the modules that register activities (kept explicit: no import-time magic elsewhere)."""
-    from . import actions_platform, actions_sql, probes  # noqa: F401
-
-
-def get_activity(kind: str, name: str) -> Activity | None:
-    load_activities()
-    return _ACTIVITIES.get((kind, name))
-
-
-def known(kind: str) -> list[str]:
-    load_activities()
-    return sorted(name for k, name in _ACTIVITIES if k == kind)
-
-
-def catalogue() -> list[dict]:
-    load_activities()
-    return [
-        {"kind": a.kind, "name": a.name, "targets": list(a.target_kinds), "summary": a.summary.strip().splitlines()[0]}
-        for a in sorted(_ACTIVITIES.values(), key=lambda a: (a.kind, a.name))
-        if a.summary.strip()
-    ]

@@ -1,30 +1,40 @@
 """Executes one run of an approved revision and writes its journal (in Chaos Toolkit's shape).
 
 Order: steady state before → method (after the injection step, the steady state "during") →
-steady state after → rollbacks. Rollbacks ALWAYS run, whatever happened before, and are not
-abortable; a failed rollback makes the run failed. Abort (SRE, kill switch, max duration) is
-noticed between activities and inside long waits.
+steady state after → rollbacks. Rollbacks ALWAYS run, whatever happened before; an abort does not
+stop them, but each has its own bounded timeout (``PIMLAB_CHAOS_ROLLBACK_TIMEOUT_SECONDS``), so a
+rollback never pins a worker. A failed rollback makes the run failed. Abort (SRE, kill switch,
+``duration_seconds`` — the hard stop — or ``abort_conditions``) is noticed between activities and
+inside long waits.
+
+While it executes, a run heartbeats (``heartbeat_at``) from a thread of its worker and saves what
+its activities keep for their rollbacks (``state``). When the worker dies, the reaper
+(:func:`runs_reap_lost`, on beat) runs the rollbacks from that state and ends the run
+``aborted (worker lost)``.
 """
 
 from __future__ import annotations
 
 import platform
 import socket
+import threading
 import time
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
-from django.db import DatabaseError
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from apps.telemetry import context as telemetry_context
 from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
+from .activities import get_activity
 from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
-from .models import ChaosSwitch, ExperimentRun, RunStatus
-from .registry import ActivityContext, ActivityFailed, ChaosAborted, get_activity
+from .models import WORKER_LOST, ChaosSwitch, ExperimentRun, RunStatus
+from .registry import ActivityContext, ActivityFailed, ChaosAborted
 
 logger = structlog.get_logger("apps.chaos.controller")
 
@@ -144,8 +154,13 @@ class RunController:
     def abort_reason(self) -> str | None:
         if self._abort_reason:
             return self._abort_reason
+        elapsed = time.monotonic() - self.started
+        hard_stop = self.manifest.get("duration_seconds")
+        if hard_stop and elapsed > hard_stop:
+            self._abort_reason = f"duration_seconds {hard_stop} reached (hard stop)"
+            return self._abort_reason
         limit = (self.manifest.get("abort_conditions") or {}).get("max_duration_seconds")
-        if limit and time.monotonic() - self.started > limit:
+        if limit and elapsed > limit:
             self._abort_reason = f"max_duration_seconds {limit} exceeded"
             return self._abort_reason
         now = time.monotonic()
@@ -153,13 +168,15 @@ class RunController:
             return None
         self._last_poll = now
         try:
-            requested, reason = ExperimentRun.objects.filter(pk=self.run.pk).values_list(
-                "abort_requested", "abort_reason"
+            requested, reason, current = ExperimentRun.objects.filter(pk=self.run.pk).values_list(
+                "abort_requested", "abort_reason", "status"
             )[0]
             switch = ChaosSwitch.objects.filter(engaged=True).first()
         except DatabaseError:
             return None
-        if switch is not None:
+        if current != RunStatus.RUNNING:  # the reaper took it (heartbeats lost): stop, it rolls back
+            self._abort_reason = f"run ended elsewhere ({current})"
+        elif switch is not None:
             self._abort_reason = f"kill switch engaged: {switch.reason or 'no reason given'}"
         elif requested:
             self._abort_reason = reason or "abort requested"
@@ -180,11 +197,19 @@ class RunController:
         )
 
     def save(self, **fields) -> None:
+        """Write what the run did; only while it is still RUNNING, so a reaped run keeps the reaper's word."""
         self.run.journal = self.journal
         self.run.summary = self.ctx.summary
+        self.run.state = _jsonable(self.ctx.state)
         for name, value in fields.items():
             setattr(self.run, name, value)
-        self.run.save()
+        ExperimentRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
+            journal=self.run.journal,
+            summary=self.run.summary,
+            state=self.run.state,
+            abort_reason=self.run.abort_reason,
+            **fields,
+        )
 
     # --- execution ---
     def execute(self) -> ExperimentRun:
@@ -207,7 +232,12 @@ class RunController:
                 actor_role="sre",
                 trace_id=telemetry_context.current_trace_id(),
             )
-            run = self._execute()
+            heartbeat = Heartbeat(self.run.pk)
+            heartbeat.start()
+            try:
+                run = self._execute()
+            finally:
+                heartbeat.stop()
             span.set_attribute("chaos.status", run.status)
             return run
 
@@ -268,7 +298,12 @@ class RunController:
             CHAOS_EXPERIMENT_ACTIVE.labels(experiment=self.key, shard_id=self.shard_label).set(0)
             CHAOS_RUNS_TOTAL.labels(experiment=self.key, outcome=status).inc()
             self.annotate("end", f"Chaos run {self.run.pk} {status}; summary: {self._summary_line()}")
-            self.save(status=status, outcome=status, deviated=deviated, ended_at=timezone.now())
+            if ExperimentRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).exists():
+                self.save(status=status, outcome=status, deviated=deviated, ended_at=timezone.now())
+            else:  # reaped meanwhile: keep the reaper's outcome, add this journal beside it
+                self.run.refresh_from_db()
+                self.run.journal = {**self.run.journal, "worker": self.journal}
+                ExperimentRun.objects.filter(pk=self.run.pk).update(journal=self.run.journal)
             logger.info("chaos_run_end", run_id=self.run.pk, status=status, summary=self.ctx.summary)
         return self.run
 
@@ -302,20 +337,13 @@ class RunController:
         return analyse(read_attempts(Path(workload["out"])), fault_at=None).error_ratio
 
     def _rollbacks(self) -> bool:
-        rollback_ctx = ActivityContext(
-            configuration=self.ctx.configuration,
-            state=self.ctx.state,
-            summary=self.ctx.summary,
-            run_id=self.ctx.run_id,
+        ok = rollbacks_execute(
+            manifest=self.manifest,
+            ctx=self.ctx,
             experiment_key=self.key,
             annotate=self.annotate,
-        )  # no abort_check: a rollback is never interrupted
-        ok = True
-        for activity in self.manifest.get("rollbacks", []):
-            entry = run_activity(rollback_ctx, activity)
-            self.journal["rollbacks"].append(entry)
-            ok = ok and entry["status"] == "succeeded"
-            self.save()
+            record=lambda entry: (self.journal["rollbacks"].append(entry), self.save()),
+        )
         if self.manifest.get("rollbacks"):
             self.annotate("rollback", f"Rollbacks {'succeeded' if ok else 'FAILED'}")
         return ok
@@ -359,3 +387,146 @@ def run_execute(*, run: ExperimentRun) -> ExperimentRun:
     if run.status != RunStatus.RUNNING or run.journal:
         return run  # already executed (a redelivered task)
     return RunController(run).execute()
+
+
+def _jsonable(value):
+    """The activities' state as JSON (what is not JSON is not needed by a rollback in another process)."""
+    import json
+
+    return json.loads(json.dumps(value, default=lambda _: None))
+
+
+def rollbacks_execute(*, manifest: dict, ctx: ActivityContext, experiment_key: str, annotate, record) -> bool:
+    """Run every rollback, each under its own deadline; True when all succeeded."""
+    timeout = settings.PIMLAB_CHAOS_ROLLBACK_TIMEOUT_SECONDS
+    ok = True
+    for activity in manifest.get("rollbacks", []):
+        deadline = time.monotonic() + timeout
+        rollback_ctx = ActivityContext(
+            configuration=ctx.configuration,
+            state=ctx.state,
+            summary=ctx.summary,
+            run_id=ctx.run_id,
+            experiment_key=experiment_key,
+            annotate=annotate,
+            # Not the run's abort: a rollback runs after an abort too, but never past its own deadline.
+            abort_check=lambda deadline=deadline: (
+                f"rollback timeout ({timeout:g} s)" if time.monotonic() > deadline else None
+            ),
+        )
+        try:
+            entry = run_activity(rollback_ctx, activity)
+        except ChaosAborted as exc:
+            entry = {"activity": activity, "status": "failed", "exception": [f"RollbackTimeout: {exc}", ""]}
+            entry.update({"start": None, "end": _iso(time.time()), "duration": timeout, "output": None})
+        record(entry)
+        ok = ok and entry["status"] == "succeeded"
+    return ok
+
+
+class Heartbeat:
+    """Writes ``heartbeat_at`` every ``PIMLAB_CHAOS_HEARTBEAT_SECONDS`` from a thread of the worker,
+    so a run whose worker died is told apart from a run in a long step."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.interval = settings.PIMLAB_CHAOS_HEARTBEAT_SECONDS
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"chaos-heartbeat-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._touch()
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=self.interval + 5)
+
+    def _touch(self) -> None:
+        ExperimentRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+    def _beat(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                try:
+                    self._touch()
+                except DatabaseError as exc:  # a missed beat; the timeout tolerates several
+                    logger.warning("chaos_heartbeat_failed", run_id=self.run_id, error=str(exc))
+        finally:
+            connections.close_all()  # this thread's own connections
+
+
+def runs_reap_lost(*, now=None) -> list[ExperimentRun]:
+    """Runs whose worker stopped heartbeating: run their rollbacks, end them ``aborted (worker lost)``,
+    reset ``chaos_experiment_active`` (the probes' chaos skip ends with the run's RUNNING status)."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.PIMLAB_CHAOS_HEARTBEAT_TIMEOUT_SECONDS)
+    never_started_before = now - timedelta(seconds=settings.PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS)
+    # Launched but never taken by a worker: nothing was injected, the run only blocks launches.
+    for run in ExperimentRun.objects.filter(
+        status=RunStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=never_started_before
+    ):
+        updated = ExperimentRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at__isnull=True).update(
+            status=RunStatus.ABORTED,
+            outcome="aborted (never started)",
+            abort_reason="no chaos worker took the run within PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS",
+            ended_at=now,
+        )
+        if updated:
+            logger.error("chaos_run_never_started", run_id=run.pk)
+    reaped = []
+    lost = ExperimentRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+    for run_id in lost.values_list("pk", flat=True):
+        with transaction.atomic(using="default"):
+            run = (
+                ExperimentRun.objects.select_for_update(skip_locked=True)
+                .filter(pk=run_id, status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+                .first()
+            )
+            if run is None:
+                continue  # another reaper has it, or it beat again
+            # Claim it first: a late heartbeat of a half-dead worker no longer matches RUNNING.
+            run.status, run.outcome = RunStatus.ABORTED, WORKER_LOST
+            run.abort_reason = f"worker lost: no heartbeat since {run.heartbeat_at.isoformat()}"[:300]
+            run.save(update_fields=["status", "outcome", "abort_reason"])
+        reaped.append(_reap(ExperimentRun.objects.select_related("revision__experiment").get(pk=run_id)))
+    return reaped
+
+
+def _reap(run: ExperimentRun) -> ExperimentRun:
+    manifest, key = run.revision.manifest, run.revision.experiment.key
+    journal = dict(run.journal or {})
+    journal.setdefault("rollbacks", [])
+    summary = dict(run.summary or {})
+    ctx = ActivityContext(
+        configuration=dict(manifest.get("configuration") or {}),
+        state=dict(run.state or {}),
+        summary=summary,
+        run_id=run.pk,
+        experiment_key=key,
+    )
+    logger.error("chaos_run_worker_lost", run_id=run.pk, experiment=key, heartbeat_at=str(run.heartbeat_at))
+
+    def record(entry):
+        journal["rollbacks"].append(entry)
+        ExperimentRun.objects.filter(pk=run.pk).update(journal=journal, summary=summary)
+
+    ok = rollbacks_execute(manifest=manifest, ctx=ctx, experiment_key=key, annotate=lambda *_: None, record=record)
+    targets = manifest.get("blast_radius", {}).get("targets", [])
+    CHAOS_EXPERIMENT_ACTIVE.labels(experiment=key, shard_id=",".join(t["name"] for t in targets) or "none").set(0)
+    CHAOS_RUNS_TOTAL.labels(experiment=key, outcome="aborted").inc()
+    summary.update({"status": WORKER_LOST, "rollbacks": "succeeded" if ok else "failed", "reaped": True})
+    journal.update({"status": "aborted", "end": _iso(time.time())})
+    ExperimentRun.objects.filter(pk=run.pk).update(
+        journal=journal, summary=summary, state=_jsonable(ctx.state), ended_at=timezone.now()
+    )
+    from apps.slo.services import timeline_annotation_record
+
+    timeline_annotation_record(
+        source="chaos",
+        text=f"[{key}] Chaos run {run.pk} aborted (worker lost); rollbacks {'succeeded' if ok else 'FAILED'}",
+        tags=["chaos", "end", f"experiment:{key}", f"run:{run.pk}"],
+        reference=str(run.pk),
+    )
+    run.refresh_from_db()
+    return run

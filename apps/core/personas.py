@@ -15,6 +15,8 @@ DEMO_PASSWORDS = {
 }
 
 SRE_USERNAME = "sre"
+# A second SRE: chaos drills need an approver who is not the author (four-eyes, ADR-012).
+SECOND_SRE_USERNAME = "sre2"
 OPERATOR_USERNAME = "operator"
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,9 +25,21 @@ CATALOG = "default"
 _POLL_INTERVAL_SECONDS = 0.05
 
 
+def outage_flag() -> Path:
+    """While this file exists the embedded bus refuses every call, as a frozen broker would.
+
+    The embedded bus has no process a drill could freeze; the chaos controller's event bus outage
+    creates and removes this file (in the lab's run folder, never a path from a manifest)."""
+    return Path(settings.PIMLAB_RUN_DIR) / "eventbus.outage"
+
+
 class DatabaseEventBus:
     def __init__(self, using: str = CATALOG):
         self.using = using
+
+    def _refuse_during_outage(self) -> None:
+        if outage_flag().exists():
+            raise EventBusUnavailable("embedded event bus unavailable: outage injected by a chaos drill")
 
     # -- producing -----------------------------------------------------------------------
     def publish_batch(self, events: list[dict]) -> list[str]:
@@ -36,6 +50,7 @@ class DatabaseEventBus:
         return results  # type: ignore[return-value]
 
     def publish_each(self, events: list[dict]) -> list[str | Exception]:
+        self._refuse_during_outage()
         entries = []
         results: list[str | Exception | None] = [None] * len(events)
         for position, event in enumerate(events):
@@ -78,6 +93,7 @@ class DatabaseEventBus:
         return found
 
     def read_group(self, *, group, consumer, streams, count=100, block_ms=None) -> list[BusMessage]:
+        self._refuse_during_outage()
         deadline = time.monotonic() + (block_ms or 0) / 1000
         while True:
             messages: list[BusMessage] = []
@@ -153,6 +169,8 @@ class DatabaseEventBus:
         return [BusMessage(stream=stream, message_id=str(e.id), event=e.event) for e in entries]
 
     def ping(self) -> bool:
+        if outage_flag().exists():
+            return False
         try:
             EventStreamEntry.objects.using(self.using).exists()
         except DatabaseError:

@@ -24,6 +24,7 @@ from apps.core.models import Persona, PersonaRole
 from apps.core.personas import (
     DEMO_PASSWORDS,
     OPERATOR_USERNAME,
+    SECOND_SRE_USERNAME,
     SRE_USERNAME,
     billing_admin_username,
     clinician_username,
@@ -209,8 +210,10 @@ def _staff_users(*, patients: int, password_hashes: dict, summary: SeedSummary) 
         wanted.append((clinician_username(i), PersonaRole.CLINICIAN, f"Dr. Clinician {i + 1:02d}", False))
     for i in range(BILLING_ADMIN_COUNT):
         wanted.append((billing_admin_username(i), PersonaRole.BILLING_ADMIN, f"Billing admin {i + 1:02d}", False))
-    # The SRE and the operator use the Django admin (shards, outbox, audit trail, drills).
+    # The SREs and the operator use the Django admin (shards, outbox, audit trail, drills) as staff
+    # with the model permissions of their job (STAFF_PERMISSIONS), never as superusers.
     wanted.append((SRE_USERNAME, PersonaRole.SRE, "Site reliability engineer", True))
+    wanted.append((SECOND_SRE_USERNAME, PersonaRole.SRE, "Site reliability engineer (approver)", True))
     wanted.append((OPERATOR_USERNAME, PersonaRole.OPERATOR, "Lab operator", True))
 
     ids: dict[str, list[int]] = defaultdict(list)
@@ -223,15 +226,40 @@ def _staff_users(*, patients: int, password_hashes: dict, summary: SeedSummary) 
                     "password": password_hashes[role],
                     "email": f"{username}@pimlab.example.test",
                     "is_staff": is_admin,
-                    "is_superuser": is_admin,
+                    "is_superuser": False,
                 },
             )
+            if is_admin:
+                user.user_permissions.set(_staff_permissions(role))
             summary.users_created += created
             Persona.objects.using("default").get_or_create(
                 user=user, defaults={"role": role, "display_name": display_name}
             )
             ids[role].append(user.pk)
     return ids
+
+
+# Admin permissions per staff role: read everything the lab records; the operator also retries
+# dead letters and edits the shard map; SREs may engage the chaos kill switch. Drill governance
+# (approve, launch) is not an admin permission: it goes through the chaos services.
+_VIEWED_APPS = ("core", "patients", "encounters", "claims", "audits", "outbox", "projections", "slo", "probes", "chaos")
+STAFF_PERMISSIONS = {
+    PersonaRole.OPERATOR: ("outbox.change_outboxevent", "core.change_shardmapentry", "slo.change_alertevent"),
+    PersonaRole.SRE: ("chaos.change_chaosswitch", "slo.change_servicelevelobjective"),
+}
+
+
+def _staff_permissions(role: str) -> list:
+    from django.contrib.auth.models import Permission
+
+    viewed = Permission.objects.using("default").filter(
+        content_type__app_label__in=_VIEWED_APPS, codename__startswith="view_"
+    )
+    granted = [
+        Permission.objects.using("default").filter(content_type__app_label=label, codename=codename).first()
+        for label, codename in (name.split(".", 1) for name in STAFF_PERMISSIONS.get(role, ()))
+    ]
+    return [*viewed, *(p for p in granted if p is not None)]
 
 
 def _patient_personas_ensure(*, located: list[_SeededPatient], password_hash: str, summary: SeedSummary) -> None:

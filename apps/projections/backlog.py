@@ -99,14 +99,20 @@ def stream_backlog(bus: EventBus, stream: str) -> StreamBacklog:
     return backlog
 
 
-def projection_backlog_measure(*, bus: EventBus, now: datetime | None = None) -> ProjectionBacklog:
-    """Measure, export the gauges, and raise or resolve the backlog alert on a threshold crossing."""
+def projection_backlog_read(*, bus: EventBus, now: datetime | None = None) -> ProjectionBacklog:
+    """The backlog per stream and the staleness of the oldest unapplied claim event; writes nothing."""
     now = now or timezone.now()
     result = ProjectionBacklog(streams={stream: stream_backlog(bus, stream) for stream in STREAMS})
-    for stream, backlog in result.streams.items():
-        PROJECTION_BACKLOG_EVENTS.labels(projection=PROJECTION_NAME, stream=stream).set(backlog.total)
     oldest = [result.streams[s].oldest_occurred_at for s in CLAIM_STREAMS if result.streams[s].oldest_occurred_at]
     result.staleness_seconds = max((now - min(oldest)).total_seconds(), 0.0) if oldest else 0.0
+    return result
+
+
+def projection_backlog_measure(*, bus: EventBus, now: datetime | None = None) -> ProjectionBacklog:
+    """Measure, export the gauges, and raise or resolve the backlog alert on a threshold crossing."""
+    result = projection_backlog_read(bus=bus, now=now)
+    for stream, backlog in result.streams.items():
+        PROJECTION_BACKLOG_EVENTS.labels(projection=PROJECTION_NAME, stream=stream).set(backlog.total)
     CLAIM_PROJECTION_STALENESS.set(result.staleness_seconds)
     firing = result.total > backlog_alert_threshold()
     PROJECTION_BACKLOG_ALERT.labels(projection=PROJECTION_NAME).set(1 if firing else 0)

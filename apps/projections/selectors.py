@@ -9,7 +9,7 @@ import structlog
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from .backlog import projection_backlog_measure
+from .backlog import ProjectionBacklog, projection_backlog_measure, projection_backlog_read
 from .events import PROJECTION_NAME
 from .models import ClaimFact, EncounterFact, FinancialDailyAggregate, ProcessedEvent, ProjectionCheckpoint
 
@@ -83,6 +83,11 @@ def financial_kpis(*, days: int = 30, today: date | None = None) -> dict:
         "per_payer": [{**item, "payer_code": item.pop("key")} for item in group(lambda row: row.payer_code)],
         "per_status": [{**item, "status": item.pop("key")} for item in group(lambda row: row.status)],
     }
+
+
+def projection_backlog(*, bus) -> ProjectionBacklog:
+    """Events waiting for the projection worker and the claim staleness, without exporting or alerting."""
+    return projection_backlog_read(bus=bus)
 
 
 def projection_freshness(*, bus) -> dict:

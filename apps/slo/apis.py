@@ -16,7 +16,7 @@ from apps.core.api_schema import raises
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 
-from .errors import PrometheusQueryError, SloNotFound
+from .errors import AlertReceiverNotConfigured, AlertReceiverTokenRefused, PrometheusQueryError, SloNotFound
 from .receiver import alert_receiver_token_check
 from .selectors import MAX_SERIES_POINTS, grafana_annotations, slo_series, slo_status, slo_status_list
 from .services import alertmanager_notification_record
@@ -236,6 +236,7 @@ class AlertmanagerWebhookApi(APIView):
             ref_name = "AlertmanagerReceipt"
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer, auth=[])
+    @raises(AlertReceiverNotConfigured, AlertReceiverTokenRefused)
     def post(self, request):
         alert_receiver_token_check(request.headers.get("Authorization", ""))
         body = self.InputSerializer(data=request.data)

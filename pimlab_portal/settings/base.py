@@ -312,6 +312,34 @@ PIMLAB_CHAOS_POLICY = {
 PIMLAB_CHAOS_ADR_URL_PATTERN = os.environ.get(
     "PIMLAB_CHAOS_ADR_URL_PATTERN", r"^https://[\w.-]+(/[\w.~%-]+)*/ADR-\d{3}[\w.~%-]*$"
 )
+# The lab's own processes: pid files of supervised components (projection worker, event bus
+# broker) and fault flags live here. Drills resolve components to these files, never to paths
+# from a manifest.
+PIMLAB_RUN_DIR = os.environ.get("PIMLAB_RUN_DIR", str(VAR_DIR / "run"))
+# How the lab starts a supervised component again (the rollback of a kill); "{python}" is this
+# interpreter and the command runs in the checkout.
+PIMLAB_CHAOS_COMPONENT_COMMANDS = {
+    "projection_worker": ["{python}", "manage.py", "projections_worker", "--consumer", "projections-supervised"],
+}
+# What /proc/<pid>/cmdline must contain before a drill signals a component's pid: a pid file that
+# names another process (the database, say) is refused.
+PIMLAB_CHAOS_PROCESS_MARKERS = {"projection_worker": "projections_worker", "eventbus": "redis-server"}
+# The HA pair serves this shard index (shard_<n>) for the failover workload.
+PIMLAB_HA_SHARD_INDEX = int(os.environ.get("PIMLAB_HA_SHARD_INDEX", "1"))
+# A running drill heartbeats this often; the reaper (beat) treats a run silent for the timeout as
+# lost: it runs its rollbacks and ends it `aborted (worker lost)`.
+PIMLAB_CHAOS_HEARTBEAT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_HEARTBEAT_SECONDS", "5"))
+PIMLAB_CHAOS_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_HEARTBEAT_TIMEOUT_SECONDS", "30"))
+PIMLAB_CHAOS_REAPER_INTERVAL_SECONDS = float(os.environ.get("PIMLAB_CHAOS_REAPER_INTERVAL_SECONDS", "10"))
+# A launched run no chaos worker took within this long is ended `aborted (never started)` (it injected
+# nothing); longer than the chaos task's hard time limit, so a run queued behind another drill is safe.
+PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS", "4800"))
+# Each rollback is interrupted after this long (a rollback never pins a worker).
+PIMLAB_CHAOS_ROLLBACK_TIMEOUT_SECONDS = float(os.environ.get("PIMLAB_CHAOS_ROLLBACK_TIMEOUT_SECONDS", "300"))
+# Drills run on their own queue and worker (Procfile `chaos`), with Celery time limits: the longest
+# manifest (duration_seconds ≤ 3600) plus its rollbacks.
+CELERY_TASK_ROUTES = {"chaos.run_execute": {"queue": "chaos"}}
+CELERY_TASK_ANNOTATIONS = {"chaos.run_execute": {"soft_time_limit": 4200, "time_limit": 4500}}
 
 # --- Encounter booking retries and outbox relay (apps.encounters, apps.outbox) -----------------
 PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "4"))

@@ -87,7 +87,7 @@ def small_manifest(**changes) -> dict:
             "max_patient_share": 0.5,
             "max_traffic_share": 0.5,
         },
-        "duration_seconds": 60,
+        "duration_seconds": 120,
         "steady_state_hypothesis": {
             "title": "always",
             "probes": [{"name": "constant", "probe": "constant", "arguments": {"value": True}, "tolerance": True}],
@@ -109,4 +109,4 @@ def approved_run(*, key: str = "api/run-test", **changes):
     report = services.revision_dry_run(revision=revision)
     assert report["ok"], report
     services.revision_approve(revision=revision, approver="sre-approver")
-    return services.run_launch(revision=revision, launched_by="sre-approver")
+    return services.run_launch(revision=revision, launched_by="sre-approver", enqueue=False)

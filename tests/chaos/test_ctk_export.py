@@ -76,7 +76,7 @@ def test_exported_experiment_runs_with_the_chaos_cli(tmp_path):
     revision = services.experiment_submit(key="api/ctk", manifest_text=yaml.safe_dump(manifest), author="sre-author")
     services.revision_dry_run(revision=revision)
     services.revision_approve(revision=revision, approver="sre-approver")
-    run = services.run_launch(revision=revision, launched_by="sre-approver")
+    run = services.run_launch(revision=revision, launched_by="sre-approver", enqueue=False)
 
     exported_path = tmp_path / "experiment.json"
     call_command("chaos_export", str(run.pk), out=str(exported_path))
@@ -122,3 +122,61 @@ def test_exported_experiment_runs_with_the_chaos_cli(tmp_path):
     assert journal["steady_states"]["after"]["steady_state_met"] is True
     assert journal["steady_states"]["after"]["probes"][1]["tolerance_met"] is True  # {min, max} via the project
     assert latency_trigger_count() == 0
+
+
+def chaos_run(exported_path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    env = child_env(PYTHONPATH=str(settings.BASE_DIR))
+    journal_path = tmp_path / f"journal-{exported_path.stem}.json"
+    completed = subprocess.run(
+        [str(CHAOS_CLI), "--no-log-file", "run", "--journal-path", str(journal_path), str(exported_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    return completed, json.loads(journal_path.read_text())
+
+
+def test_an_export_refuses_to_run_its_method_once_the_kill_switch_is_engaged_or_the_revision_is_retired(tmp_path):
+    inject = {
+        "name": "inject latency",
+        "type": "action",
+        "action": "shard_latency_inject",
+        "arguments": {"shard": "shard_1", "table": "patients_patient", "delay_ms": 5},
+    }
+    remove = {
+        **inject,
+        "name": "remove",
+        "action": "shard_latency_remove",
+        "arguments": {"shard": "shard_1", "table": "patients_patient"},
+    }
+    manifest = small_manifest(method=[inject, remove], rollbacks=[])
+    revision = services.experiment_submit(
+        key="api/ctk-gov", manifest_text=yaml.safe_dump(manifest), author="sre-author"
+    )
+    services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver="sre-approver")
+    exported_path = tmp_path / "governed.json"
+    call_command("chaos_export", str(revision.pk), revision=True, out=str(exported_path))
+    exported = json.loads(exported_path.read_text())
+    assert exported["controls"] == [
+        {
+            "name": "pimlab-governance",
+            "provider": {"type": "python", "module": "apps.chaos.ctk", "arguments": {"revision_id": revision.pk}},
+        }
+    ]
+
+    services.kill_switch_set(engaged=True, changed_by="sre-lead", reason="incident")
+    completed, journal = chaos_run(exported_path, tmp_path)
+    assert journal["status"] == "interrupted", completed.stdout + completed.stderr
+    assert journal["run"] == [] and latency_trigger_count() == 0  # the method never ran
+    assert "kill switch is engaged" in completed.stdout + completed.stderr
+
+    services.kill_switch_set(engaged=False, changed_by="sre-lead")
+    from apps.chaos.models import RevisionStatus
+
+    type(revision).objects.filter(pk=revision.pk).update(status=RevisionStatus.RETIRED)
+    completed, journal = chaos_run(exported_path, tmp_path)
+    assert journal["status"] == "interrupted" and journal["run"] == []
+    assert "is retired, not approved" in completed.stdout + completed.stderr

@@ -17,20 +17,20 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.chaos import ha_lab
+from apps.chaos import components, ha_lab
+from apps.chaos.activities import get_activity
 from apps.chaos.models import RunStatus
-from apps.chaos.registry import ActivityContext, get_activity
+from apps.chaos.registry import ActivityContext
 from apps.chaos.runner import run_execute
 from apps.core.actors import Actor
 from apps.core.models import PersonaRole
 from apps.encounters.metrics import ENCOUNTER_WRITE_LATENCY
 from apps.encounters.services import booking_request_fingerprint, encounter_book
 from apps.outbox.consumers import IdempotentConsumer
-from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, stream_for
+from apps.outbox.eventbus import RedisStreamsEventBus, get_event_bus, reset_event_bus, stream_for
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.projections.events import CONSUMER_GROUP, STREAMS, parse_envelope
 from apps.projections.models import ClaimFact, EncounterFact, FinancialDailyAggregate, ProcessedEvent
@@ -65,10 +65,12 @@ def component_blast_radius(name: str) -> dict:
 
 
 @pytest.fixture
-def dedicated_broker(tmp_path):
-    """A Redis of its own for the event bus (frozen by the drill); killed by PID afterwards."""
+def dedicated_broker(tmp_path, settings):
+    """A Redis of its own as the lab's event bus (frozen by the drill), its pid file in the lab's run
+    folder where the drill finds it (never a path from the manifest); killed by PID afterwards."""
     port = free_base_port(low=15440, high=15500, span=2)
-    pidfile = tmp_path / "redis.pid"
+    settings.PIMLAB_RUN_DIR = str(tmp_path)
+    pidfile = tmp_path / "eventbus.pid"
     subprocess.run(
         [
             *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
@@ -80,12 +82,15 @@ def dedicated_broker(tmp_path):
         if pidfile.exists() and pidfile.read_text().strip():
             break
         time.sleep(0.1)
+    settings.PIMLAB_EVENTBUS_URL = f"redis://127.0.0.1:{port}/0"
+    reset_event_bus()
     try:
-        yield pidfile, f"redis://127.0.0.1:{port}/0"
+        yield pidfile, settings.PIMLAB_EVENTBUS_URL
     finally:
         pid = int(pidfile.read_text())
         os.kill(pid, signal.SIGCONT)
         ha_lab.kill_pid(pid)
+        reset_event_bus()
 
 
 def book(patient, user, count: int) -> list[str]:
@@ -111,23 +116,23 @@ def test_eventbus_outage_backs_the_outbox_up_and_the_relay_drains_it_without_los
     dedicated_broker, settings
 ):
     settings.PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = 0.01  # the thawed bus is retried at once
-    pidfile, bus_url = dedicated_broker
+    _, bus_url = dedicated_broker
     patient = PatientFactory(bucket=SHARD_0_BUCKET)
     user, _ = persona_user(PersonaRole.PATIENT, patient=patient)
 
     booked = book(patient, user, 3)
-    assert act("outbox_drain", shard="shard_0", eventbus_url=bus_url) == {
+    assert act("outbox_drain", shard="shard_0") == {
         "shard": "shard_0",
         "published": 3,
         "pending": 0,
         "dead": 0,
     }
 
-    act("eventbus_outage", pidfile=str(pidfile))
+    act("eventbus_outage", component="eventbus")
     try:
         booked += book(patient, user, 4)
         assert measure("outbox_pending", shard="shard_0") == 4
-        during = act("outbox_drain", shard="shard_0", eventbus_url=bus_url)  # the relay meets a frozen bus
+        during = act("outbox_drain", shard="shard_0")  # the relay meets a frozen bus
         assert during["published"] == 0 and during["pending"] == 4 and during["dead"] == 0
         booked += book(patient, user, 3)
         assert measure("outbox_pending", shard="shard_0") == 7  # backs up while the bus is out
@@ -136,9 +141,9 @@ def test_eventbus_outage_backs_the_outbox_up_and_the_relay_drains_it_without_los
         charged = OutboxEvent.objects.using("shard_0").filter(attempts__gt=0)
         assert [e.status for e in charged] == [OutboxStatus.PENDING]
     finally:
-        act("eventbus_restore", pidfile=str(pidfile))
+        act("eventbus_restore", component="eventbus")
 
-    after = act("outbox_drain", shard="shard_0", eventbus_url=bus_url)
+    after = act("outbox_drain", shard="shard_0")
     assert after == {"shard": "shard_0", "published": 7, "pending": 0, "dead": 0}
 
     # Every booking reached the bus (a batch the frozen Redis read before the client gave up may be
@@ -164,7 +169,7 @@ def test_eventbus_outage_backs_the_outbox_up_and_the_relay_drains_it_without_los
 
 def test_eventbus_outage_run_thaws_the_broker_in_its_rollback_and_drains(dedicated_broker, settings):
     settings.PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = 0.01
-    pidfile, bus_url = dedicated_broker
+    _, bus_url = dedicated_broker
     patient = PatientFactory(bucket=SHARD_0_BUCKET)
     user, _ = persona_user(PersonaRole.PATIENT, patient=patient)
     book(patient, user, 2)
@@ -177,19 +182,14 @@ def test_eventbus_outage_run_thaws_the_broker_in_its_rollback_and_drains(dedicat
                 "max_traffic_share": 0.5,
             },
             method=[
-                {**step, "name": "freeze", "action": "eventbus_outage", "arguments": {"pidfile": str(pidfile)}}
+                {**step, "name": "freeze", "action": "eventbus_outage", "arguments": {"component": "eventbus"}}
                 | {"injection": True},
                 {"name": "backlog", "type": "probe", "probe": "outbox_pending", "arguments": {"shard": "shard_0"}},
                 {**step, "name": "fail", "action": "fail"},
             ],
             rollbacks=[
-                {**step, "name": "thaw", "action": "eventbus_restore", "arguments": {"pidfile": str(pidfile)}},
-                {
-                    **step,
-                    "name": "drain",
-                    "action": "outbox_drain",
-                    "arguments": {"shard": "shard_0", "eventbus_url": bus_url},
-                },
+                {**step, "name": "thaw", "action": "eventbus_restore", "arguments": {"component": "eventbus"}},
+                {**step, "name": "drain", "action": "outbox_drain", "arguments": {"shard": "shard_0"}},
             ],
         )
     )
@@ -220,7 +220,9 @@ def projection_pending(bus) -> int:
 
 
 @pytest.mark.slow
-def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catches_up_exactly(tmp_path):
+def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catches_up_exactly(
+    tmp_path, settings, monkeypatch
+):
     history = synthetic_history(claims=300, seed=5)
     first, second = history[: len(history) // 2], history[len(history) // 2 :]
     read_models_apply([parse_envelope(envelope) for envelope in history])
@@ -231,7 +233,12 @@ def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catche
     bus.client.delete(*STREAMS)
 
     env = child_env(PIMLAB_EVENTBUS_URL=settings.PIMLAB_EVENTBUS_URL, PIMLAB_LOG_LEVEL="WARNING")
-    pidfile = tmp_path / "projection-worker.pid"
+    # The lab's projection worker: its command and environment come from the lab, not the manifest.
+    settings.PIMLAB_RUN_DIR = str(tmp_path)
+    settings.PIMLAB_CHAOS_COMPONENT_COMMANDS = {"projection_worker": projection_worker_argv()}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pidfile = tmp_path / "projection_worker.pid"
     worker = subprocess.Popen(projection_worker_argv(), cwd=ROOT, env=env, start_new_session=True)
     pidfile.write_text(str(worker.pid))
 
@@ -248,7 +255,7 @@ def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catche
         assert caught_up(len(first))
         assert measure("projection_staleness") == 0.0
 
-        act("process_kill", pidfile=str(pidfile))
+        act("process_kill", component="projection_worker")
         worker.wait(timeout=10)
         bus.publish_batch(second)
         time.sleep(0.5)
@@ -256,8 +263,8 @@ def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catche
         assert measure("projection_staleness") > 0  # the oldest unapplied claim event ages
         assert ProcessedEvent.objects.count() == len(first)
 
-        # The rollback of the drill: the worker starts again from the same command line.
-        act("process_start", argv=projection_worker_argv(), pidfile=str(pidfile), env=env)
+        # The rollback of the drill: the lab starts its worker again from its own command line.
+        act("process_start", component="projection_worker")
         assert caught_up(len(history))
         assert measure("projection_staleness") == 0.0
         assert projection_pending(bus) == 0
@@ -267,6 +274,7 @@ def test_projection_worker_kill_raises_staleness_and_the_restarted_worker_catche
             ha_lab.kill_pid(pid)
         if worker.poll() is None:
             worker.wait(timeout=10)
+        components.stop_children()
 
 
 # --- latency injection on one shard -------------------------------------------------------------

@@ -67,6 +67,14 @@ def app_server(django_db_setup, ha_pair):
         server.wait(timeout=10)
 
 
+@pytest.fixture
+def lab_app(app_server, settings):
+    """The app server as the lab's own app: the drill workload books through PIMLAB_EXTERNAL_URL
+    (a manifest names no URL)."""
+    settings.PIMLAB_EXTERNAL_URL = app_server[1]
+    return app_server
+
+
 class ReadinessWatch(threading.Thread):
     """Polls /readyz and records whether the server's connection to the HA shard works."""
 
@@ -89,15 +97,15 @@ pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pyte
 
 
 def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoins(
-    ha_pair, app_server, sre_author, sre_approver
+    ha_pair, lab_app, sre_author, sre_approver
 ):
-    server, base_url = app_server
+    server, base_url = lab_app
     revision = experiment_submit(
         key="sql-failover-pod-kill.yaml",
         manifest_text=manifest_text(
             "sql-failover-pod-kill.yaml",
             owner="sre-author",
-            configuration={"rto_target_seconds_pod_kill": 25, "app_base_url": base_url},
+            configuration={"rto_target_seconds_pod_kill": 25},
         ),
         author="sre-author",
     )
@@ -110,7 +118,7 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     watch = ReadinessWatch(base_url)
     watch.start()
     try:
-        run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+        run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
     finally:
         watch.stopped.set()
         watch.join(timeout=10)
@@ -173,19 +181,19 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert states[-1] is True
 
 
-def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, app_server, sre_author, sre_approver):
+def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, lab_app, sre_author, sre_approver):
     # A target no switchover can meet, to prove the alert path (the real target is 5 s).
     text = manifest_text(
         "sql-switchover-planned.yaml",
         owner="sre-author",
-        configuration={"rto_target_seconds_switchover": 0.001, "app_base_url": app_server[1]},
+        configuration={"rto_target_seconds_switchover": 0.001},
     )
     revision = experiment_submit(key="sql-switchover-planned.yaml", manifest_text=text, author="sre-author")
     assert revision_dry_run(revision=revision)["ok"]
     revision_approve(revision=revision, approver="sre-approver")
     old_leader = ha_lab.cluster_leader(ha_lab.load_state())
 
-    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
 
     assert run.status == RunStatus.COMPLETED, (run.journal.get("run"), run.journal.get("rollbacks"))
     assert run.summary["fault"] == "switchover" and run.summary["new_leader"] != old_leader
@@ -197,15 +205,81 @@ def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair,
     assert run.summary["rto_alert"] == "critical"
 
 
-def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, app_server, sre_author, sre_approver):
-    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author", configuration={"app_base_url": app_server[1]})
+def test_postmaster_crash_recovers_without_losing_acknowledged_writes(ha_pair, lab_app, sre_author, sre_approver):
+    text = manifest_text("sql-postmaster-crash.yaml", owner="sre-author", configuration={})
     revision = experiment_submit(key="sql-postmaster-crash.yaml", manifest_text=text, author="sre-author")
     assert revision_dry_run(revision=revision)["ok"]
     revision_approve(revision=revision, approver="sre-approver")
 
-    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver"))
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
 
     assert run.status == RunStatus.COMPLETED, (run.journal.get("run"), run.journal.get("rollbacks"))
     assert run.summary["fault"] == "postmaster_crash" and run.summary["rto_seconds"] > 0
     assert run.summary["rpo_acknowledged_writes_lost"] == 0
+    assert ha_lab.sync_standby(ha_lab.load_state()) is not None
+
+
+def _standby_agent_signal(sig: int) -> dict:
+    state = ha_lab.load_state()
+    leader = ha_lab.cluster_leader(state)
+    frozen = [node for node in state.nodes if node.name != leader] if sig == signal.SIGSTOP else state.nodes
+    for node in frozen:
+        if ha_lab.process_alive(node.patroni_pid):
+            os.kill(node.patroni_pid, sig)
+    return {"signal": signal.Signals(sig).name, "nodes": [node.name for node in frozen]}
+
+
+def test_a_failover_that_never_recovers_records_the_timeout_and_raises_the_critical_alert(
+    ha_pair, lab_app, sre_author, sre_approver
+):
+    """The standby's Patroni agent is frozen, so nobody can promote after the leader's pod kill: no
+    recovery within the timeout must still record sql_failover_duration_seconds and page (runbook 30)."""
+    from apps.chaos.registry import action
+
+    @action("test_prevent_promotion", targets=("ha_cluster",))
+    def prevent_promotion(ctx):
+        return _standby_agent_signal(signal.SIGSTOP)
+
+    @action("test_allow_promotion", targets=("ha_cluster",))
+    def allow_promotion(ctx):
+        return _standby_agent_signal(signal.SIGCONT)
+
+    import yaml
+
+    manifest = yaml.safe_load(manifest_text("sql-failover-pod-kill.yaml", owner="sre-author"))
+    method = {step["action"]: step for step in manifest["method"]}
+    manifest["method"] = [
+        method["ha_wait_healthy"],
+        method["workload_start"],
+        {"name": "prevent promotion", "type": "action", "action": "test_prevent_promotion"},
+        method["ha_pod_kill"],
+        {**method["ha_measure_recovery"], "arguments": {"timeout": 20}},
+    ]
+    manifest["rollbacks"] = [
+        {"name": "allow promotion", "type": "action", "action": "test_allow_promotion"},
+        *manifest["rollbacks"],
+    ]
+    revision = experiment_submit(
+        key="sql-failover-never-recovers", manifest_text=yaml.safe_dump(manifest), author="sre-author"
+    )
+    assert revision_dry_run(revision=revision)["ok"]
+    revision_approve(revision=revision, approver="sre-approver")
+
+    run = run_execute(run=run_launch(revision=revision, launched_by="sre-approver", enqueue=False))
+
+    assert run.status == RunStatus.FAILED
+    measure = next(e for e in run.journal["run"] if e["activity"]["action"] == "ha_measure_recovery")
+    assert measure["status"] == "failed" and "Timed out after 20 s" in measure["exception"][0]
+    assert run.summary["failover_outcome"] == "timeout" and run.summary["rto_timeout_seconds"] == 20
+    alert = AlertEvent.objects.get(name="SQLFailoverRTOExceeded", labels__experiment="sql-failover-never-recovers")
+    assert alert.severity == "critical" and alert.status == "firing"
+    assert alert.annotations["runbook"] == "docs/runbooks/30_sql-failover.md"
+    assert "No recovery within 20 s" in alert.annotations["summary"]
+    exported = Client().get("/metrics").content.decode()
+    line = next(
+        line for line in exported.splitlines() if line.startswith('sql_failover_duration_seconds{fault="pod_kill"')
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 20
+    # The rollbacks let the standby promote and rejoined the killed node: the pair is whole again.
+    assert all(e["status"] == "succeeded" for e in run.journal["rollbacks"]), run.journal["rollbacks"]
     assert ha_lab.sync_standby(ha_lab.load_state()) is not None

@@ -4,14 +4,16 @@ projection worker kill and the latency injection do to the platform: test_drill_
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.db import connections
 
-from apps.chaos import ha_lab
+from apps.chaos import components, ha_lab
 from apps.chaos.models import RunStatus
 from apps.chaos.runner import run_execute
 from apps.core.metrics import SHARD_MAP_FALLBACK_TOTAL
@@ -94,28 +96,35 @@ def test_audit_store_outage_refuses_connections_until_rolled_back():
         assert cursor.fetchone() == (1,)
 
 
-def test_worker_kill_and_restart_by_pid_file(tmp_path):
-    pidfile = tmp_path / "worker.pid"
-    worker = subprocess.Popen(["sleep", "300"])
+def test_worker_kill_and_restart_of_the_lab_component(settings, tmp_path):
+    """The manifest names the component; the lab resolves it to its own pid file and command, and the
+    restarted process is a child of the lab (same process group), not a new session."""
+    settings.PIMLAB_RUN_DIR = str(tmp_path)
+    command = [sys.executable, "-c", "import time; time.sleep(300)", "projections_worker"]
+    settings.PIMLAB_CHAOS_COMPONENT_COMMANDS = {"projection_worker": command}
+    pidfile = tmp_path / "projection_worker.pid"
+    worker = subprocess.Popen(command)
     pidfile.write_text(str(worker.pid))
-    run = run_execute(
-        run=approved_run(
-            blast_radius={
-                "targets": [{"kind": "component", "name": "projection_worker"}],
-                "max_patient_share": 0.5,
-                "max_traffic_share": 0.5,
-            },
-            method=[{**step("kill", "process_kill", pidfile=str(pidfile)), "injection": True}],
-            rollbacks=[step("start", "process_start", argv=["sleep", "300"], pidfile=str(pidfile))],
-        )
-    )
     try:
+        run = run_execute(
+            run=approved_run(
+                blast_radius={
+                    "targets": [{"kind": "component", "name": "projection_worker"}],
+                    "max_patient_share": 0.5,
+                    "max_traffic_share": 0.5,
+                },
+                method=[{**step("kill", "process_kill", component="projection_worker"), "injection": True}],
+                rollbacks=[step("start", "process_start", component="projection_worker")],
+            )
+        )
         assert run.status == RunStatus.COMPLETED, run.journal
         assert worker.wait(timeout=10) == -signal.SIGKILL
         restarted = int(Path(pidfile).read_text())
         assert restarted != worker.pid and ha_lab.process_alive(restarted)
+        assert os.getpgid(restarted) == os.getpgid(0)  # the lab's process tree: stops with it
     finally:
-        ha_lab.kill_pid(int(Path(pidfile).read_text()))
+        components.stop_children()
+        ha_lab.kill_pid(worker.pid)
 
 
 def test_latency_is_injected_on_one_shard_only_and_removed():

@@ -213,3 +213,35 @@ def test_abort_condition_on_the_error_ratio_stops_the_run(tmp_path):
     assert "error ratio 0.75 above the abort condition 0.5" in run.abort_reason
     assert [e["activity"]["name"] for e in run.journal["run"]] == ["attach"]
     assert len(run.journal["rollbacks"]) == 2
+
+
+def test_a_launched_run_no_worker_takes_is_ended_and_stops_blocking_launches(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.chaos.runner import runs_reap_lost
+
+    run = approved_run(key="api/never-taken")  # launched, never executed: no heartbeat
+    settings.PIMLAB_CHAOS_PICKUP_TIMEOUT_SECONDS = 60
+    assert runs_reap_lost() == [] and ExperimentRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+    ExperimentRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(seconds=61))
+    runs_reap_lost()
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABORTED and run.outcome == "aborted (never started)"
+    # The conflict check no longer sees it: the same experiment launches again.
+    assert services.run_launch(revision=run.revision, launched_by="sre-approver", enqueue=False).status == "running"
+
+
+def test_a_worker_that_was_reaped_stops_and_keeps_the_reapers_outcome():
+    """Heartbeats lost while the worker still lives (a catalog blip): the reaper's outcome stands and the
+    worker stops at its next abort check instead of overwriting it."""
+    run = approved_run(key="api/reaped-alive", method=LONG_METHOD, rollbacks=ROLLBACKS)
+    thread = execute_in_background(run)
+    wait_until_step(run, "inject")
+    ExperimentRun.objects.filter(pk=run.pk).update(status=RunStatus.ABORTED, outcome="aborted (worker lost)")
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABORTED and run.outcome == "aborted (worker lost)"
+    assert run.journal["worker"]["status"] == "aborted"  # the worker's own journal, kept beside

@@ -68,10 +68,15 @@ def test_multi_host_shard_url_becomes_libpq_host_and_port_lists():
         "postgres://postgres@127.0.0.1:15410,127.0.0.1:15420/ha?target_session_attrs=read-write&connect_timeout=2"
     )
     assert len(urls) == 2
-    config = database_config(urls[1])
+    config = database_config(urls[1], environ={})
     assert config["HOST"] == "127.0.0.1,127.0.0.1" and config["PORT"] == "15410,15420"
     assert config["NAME"] == "ha"
-    assert config["OPTIONS"] == {"target_session_attrs": "read-write", "connect_timeout": 2}
+    # Every PostgreSQL connection also carries the server-side timeouts (settings/databases.py).
+    assert config["OPTIONS"] == {
+        "target_session_attrs": "read-write",
+        "connect_timeout": 2,
+        "options": "-c statement_timeout=30000 -c lock_timeout=5000",
+    }
     assert config["CONN_HEALTH_CHECKS"] is True
     assert database_config(urls[0])["HOST"] == "127.0.0.1"
 

@@ -50,11 +50,13 @@ def test_seed_spreads_patients_over_every_shard_with_care_teams_and_personas():
             assert shard_for_id(patient.id) == alias, "every patient id names the shard it is stored on"
             assert CareTeamMember.objects.using(alias).filter(patient=patient).exists()
     counts = {role: Persona.objects.filter(role=role).count() for role in PersonaRole.values}
-    assert counts == {"patient": 24, "clinician": 2, "billing_admin": 2, "sre": 1, "operator": 1}
+    assert counts == {"patient": 24, "clinician": 2, "billing_admin": 2, "sre": 2, "operator": 1}  # two SREs: four-eyes
     # Tokens are hashed, so seeding makes none; `persona_tokens` issues one per persona user.
     assert AuthToken.objects.count() == 0
     call_command("persona_tokens", stdout=io.StringIO())
-    assert AuthToken.objects.count() == Persona.objects.count() == 30
+    assert (
+        AuthToken.objects.count() == Persona.objects.count() == 31
+    )  # 24 patients, 2 clinicians, 2 billing, 2 SREs, 1 operator
     # Each patient persona is linked to its own patient record, which exists on the shard its id names.
     for persona in Persona.objects.filter(role=PersonaRole.PATIENT):
         assert Patient.objects.using(shard_for_id(persona.patient_id)).filter(pk=persona.patient_id).exists()
@@ -112,7 +114,23 @@ def test_persona_users_log_in_with_the_demo_passwords():
         user = get_user_model().objects.get(username=username)
         assert user.check_password(DEMO_PASSWORDS[role])
     operator = get_user_model().objects.get(username="operator")
-    assert operator.is_staff and operator.is_superuser
+    # Staff with the permissions of the job, not a superuser (issue 13: superuser personas could
+    # edit drill governance in the admin).
+    assert operator.is_staff and not operator.is_superuser
+
+
+def test_seed_creates_two_sres_and_staff_personas_with_model_permissions_only():
+    seed(2, 0)
+    User = get_user_model()
+    sres = User.objects.filter(persona__role="sre").order_by("username")
+    assert [u.username for u in sres] == ["sre", "sre2"]  # an author and an approver for four-eyes
+    assert not User.objects.filter(is_superuser=True).exists()
+    operator = User.objects.get(username="operator")
+    assert operator.has_perm("outbox.change_outboxevent") and operator.has_perm("outbox.view_outboxevent")
+    assert not operator.has_perm("chaos.change_experimentrevision")
+    for sre in sres:
+        assert sre.is_staff and sre.has_perm("chaos.view_experimentrevision")
+        assert sre.has_perm("chaos.change_chaosswitch") and not sre.has_perm("chaos.change_experimentrevision")
 
 
 def test_persona_tokens_prints_every_persona_with_role_and_token():

@@ -78,6 +78,20 @@ def requests_inside_the_test_transaction(request):
     request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def alert_receiver_configured(tmp_path_factory):
+    """The lab as `make run`/`make observe` sets it up: the Alertmanager receiver has its token file
+    (without one it answers 503 by design, which is not what this contract run is about)."""
+    from django.test import override_settings
+
+    from apps.slo.receiver import alert_receiver_token_ensure
+
+    path = tmp_path_factory.mktemp("observe") / "alert-receiver.token"
+    with override_settings(PIMLAB_ALERT_RECEIVER_TOKEN_FILE=str(path)):
+        alert_receiver_token_ensure(path)
+        yield
+
+
 @pytest.fixture
 def persona_tokens():
     patient = PatientFactory()

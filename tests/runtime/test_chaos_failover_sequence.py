@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from apps.chaos.registry import ActivityContext, load_activities
+from apps.chaos import activities  # noqa: F401 - registers every activity
+from apps.chaos.registry import ActivityContext
 from apps.chaos.runner import run_activity, run_execute
 from apps.telemetry.tracing import span_store
 from tests.chaos.conftest import approved_run
@@ -50,7 +51,6 @@ def test_a_drill_is_one_chaos_tooling_trace_with_an_slo_dashboard_span():
 )
 def test_sql_activities_are_traced_as_the_sql_participants(settings, tmp_path, action, participant):
     settings.PIMLAB_HA_DIR = str(tmp_path / "no-ha-lab")  # never touch a lab another process runs
-    load_activities()
     span_store.clear()
     entry = run_activity(ActivityContext(run_id=4242), {"name": action, "type": "action", "action": action})
     assert entry["status"] == "failed"  # no HA pair here

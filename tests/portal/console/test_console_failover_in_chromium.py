@@ -39,7 +39,7 @@ def test_pod_kill_failover_from_the_console_reports_the_stored_rto_and_rpo(
         manifest_text=manifest_text(
             "sql-failover-pod-kill.yaml",
             owner=author.username,
-            configuration={"rto_target_seconds_pod_kill": 25, "app_base_url": base_url},
+            configuration={"rto_target_seconds_pod_kill": 25},
         ),
         author=author.username,
     )
@@ -49,6 +49,8 @@ def test_pod_kill_failover_from_the_console_reports_the_stored_rto_and_rpo(
     worker_env = {
         "PIMLAB_HA_DIR": str(settings.PIMLAB_HA_DIR),
         "PIMLAB_HA_BASE_PORT": str(settings.PIMLAB_HA_BASE_PORT),
+        # The lab's own app: the drill workload books there (a manifest names no URL).
+        "PIMLAB_EXTERNAL_URL": base_url,
     }
     with celery_worker(tmp_path / "worker.log", **worker_env), chromium() as browser:
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()

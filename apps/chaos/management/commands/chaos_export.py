@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if found is None or not found.manifest:
             raise CommandError(f"No {'revision' if revision else 'run'} {id} with a parsed manifest.")
         reference = f"{found.experiment.key} r{found.number}" + ("" if revision else f" run {id}")
-        text = json.dumps(export_experiment(found.manifest, reference=reference), indent=2)
+        text = json.dumps(export_experiment(found.manifest, reference=reference, revision_id=found.pk), indent=2)
         if out:
             with open(out, "w") as handle:
                 handle.write(text + "\n")

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.chaos.models import Experiment
+from apps.chaos.models import Experiment, RevisionStatus
 from apps.chaos.runner import run_execute
 from apps.chaos.services import ChaosRuleViolation, run_launch
 
@@ -22,8 +22,9 @@ class Command(BaseCommand):
         experiment = Experiment.objects.filter(key=key).first()
         if experiment is None or experiment.current_revision is None:
             raise CommandError(f"No experiment {key!r}; run chaos_reconcile first.")
+        approved = experiment.revisions.filter(status=RevisionStatus.APPROVED).order_by("-number").first()
         try:
-            run = run_launch(revision=experiment.current_revision, launched_by=username)
+            run = run_launch(revision=approved or experiment.current_revision, launched_by=username, enqueue=False)
         except ChaosRuleViolation as exc:
             raise CommandError(str(exc)) from exc
         run = run_execute(run=run)

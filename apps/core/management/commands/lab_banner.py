@@ -63,7 +63,7 @@ class Command(BaseCommand):
             more = Persona.objects.using("default").filter(role=role).count() - len(usernames)
             names = ", ".join(usernames) + (f" (+{more} more)" if more > 0 else "")
             self.stdout.write(f"  {role.label:<15} {names} / {DEMO_PASSWORDS[role]}")
-        self.stdout.write("  Django admin: operator or sre (staff superusers).")
+        self.stdout.write("  Django admin: operator, sre or sre2 (staff with the permissions of their job).")
         log_dir = settings.PIMLAB_LOG_DIR
         if log_dir:
             self.stdout.write("")

@@ -33,7 +33,7 @@ def slo_error_budget_remaining(ctx: ActivityContext, slo: str) -> float:
     return float(_status(slo)["error_budget_remaining_ratio"])
 
 
-@probe("slo_burn_rate")
+@probe("slo_burn_rate", choices={"window": ("5m", "30m", "1h", "2h", "6h", "1d", "3d")})
 def slo_burn_rate(ctx: ActivityContext, slo: str, window: str = "5m") -> float:
     """Current burn rate of one SLO over one window (5m, 30m, 1h, 2h, 6h, 1d, 3d)."""
     burn_rates = _status(slo)["burn_rates"]
@@ -48,7 +48,10 @@ def constant(ctx: ActivityContext, value=True):
     return value
 
 
-@action("pause", targets=())
+MAX_PAUSE_SECONDS = 600
+
+
+@action("pause", targets=(), limits={"seconds": MAX_PAUSE_SECONDS})
 def pause(ctx: ActivityContext, seconds: float = 1.0) -> dict:
     """Wait, noticing an abort within half a second."""
     ctx.sleep(seconds)
