@@ -117,6 +117,7 @@ SERVICE_ONLY_ADD = (
     "probes_*",
     "knox_authtoken",  # issued by `manage.py persona_tokens`, shown once
     "axes_*",  # login attempts are recorded by django-axes
+    "chaos_experiment*",  # drills are submitted, approved and run through the console's services
 )
 SERVICE_ONLY_DELETE = (
     "audits_auditevent",
@@ -127,6 +128,7 @@ SERVICE_ONLY_DELETE = (
     "claims_claim",
     "claims_claimlineitem",
     "claims_archivedclaim",
+    "chaos_experiment*",
 )
 # Object pages get a real row for these models (tests/access/world.py); elsewhere id 0, which the
 # admin answers with a redirect to the list ("no such object").
