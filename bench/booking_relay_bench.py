@@ -130,9 +130,9 @@ def migrate_and_seed() -> tuple[list[tuple[str, int]], int]:
                 "outbox_outboxevent, patients_careteammember, patients_historicalpatient, patients_patient CASCADE"
             )
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from apps.core.models import Persona, PersonaRole
+    from apps.core.tokens import api_token_issue
     from apps.patients.models import Patient
 
     get_user_model().objects.filter(username__startswith="bench-").delete()
@@ -146,7 +146,7 @@ def migrate_and_seed() -> tuple[list[tuple[str, int]], int]:
             shard0_patient = patient.id
         user = get_user_model().objects.create_user(username=f"bench-{n}", password=None)
         Persona.objects.create(user=user, role=PersonaRole.PATIENT, patient_id=patient.id, display_name=f"bench {n}")
-        pairs.append((Token.objects.create(user=user).key, patient.id))
+        pairs.append((api_token_issue(user=user), patient.id))
     if shard0_patient is None:
         patient = Patient(mrn="BENCH-S0", given_name="Bench", family_name="Shard0", birth_date="1980-01-01")
         patient.assign_id(1)

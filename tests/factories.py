@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import make_password
 from apps.core.actors import Actor
 from apps.core.models import PersonaRole
 from apps.core.services import persona_user_ensure
+from apps.core.tokens import api_token_issue
 from apps.patients.models import CareTeamMember, Patient
 from apps.patients.services import care_team_member_add, patient_create
 
@@ -66,8 +67,9 @@ def persona_user(role: str, *, patient: Patient | None = None, username: str | N
         email=f"{username}@example.test",
     )
     user = ensured.user
+    token = api_token_issue(user=user)
     user.refresh_from_db()
-    return user, ensured.token
+    return user, token
 
 
 def care_team_member(patient: Patient, clinician_user) -> CareTeamMember:

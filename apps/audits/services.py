@@ -4,6 +4,7 @@ import time
 
 import structlog
 from django.conf import settings
+from django.db import transaction
 
 from apps.core.actors import Actor
 from apps.telemetry import context
@@ -72,4 +73,32 @@ def audit_write_latency_observe(*, stage: str, shard_id: str, seconds: float) ->
             seconds=round(seconds, 4),
             threshold_seconds=threshold,
             requirement="NFR-09",
+        )
+
+
+def audit_access_record(
+    *,
+    using: str,
+    patient_id: int,
+    action: str,
+    resource_type: str,
+    actor: Actor,
+    purpose: str,
+    resource_id: str | int = "",
+    outcome: str = AuditOutcome.SUCCESS,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Audit a read of PHI, or a refused read, in its own transaction on the patient's shard
+    (HIPAA 164.312(b)): who, in which role, read what, for which purpose (treatment, payment,
+    operations, patient access, break-glass)."""
+    with transaction.atomic(using=using):
+        return audit_event_record(
+            using=using,
+            patient_id=patient_id,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            actor=actor,
+            outcome=outcome,
+            detail={"purpose": purpose, **(detail or {})},
         )

@@ -99,6 +99,7 @@ def http_workload_prepare(*, alias: str, writers: int) -> list[tuple[str, str]]:
     from apps.core.models import Persona, PersonaRole
     from apps.core.resolver import shard_buckets
     from apps.core.services import persona_user_ensure
+    from apps.core.tokens import api_token_issue
     from apps.patients.models import Patient
     from apps.patients.services import patient_create
 
@@ -123,7 +124,7 @@ def http_workload_prepare(*, alias: str, writers: int) -> list[tuple[str, str]]:
         ensured = persona_user_ensure(
             username=username, role=PersonaRole.PATIENT, display_name=username, patient_id=patient.id
         )
-        pairs.append((ensured.token, str(patient.id)))
+        pairs.append((api_token_issue(user=ensured.user), str(patient.id)))
     return pairs
 
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.utils.html import format_html_join
+from simple_history.admin import SimpleHistoryAdmin
 
+from apps.audits.admin_access import AuditedPhiAdminMixin
 from apps.core.admin_sharding import ShardedModelAdmin
 
 from .models import AmountCeiling, ArchivedClaim, Claim, ClaimLineItem, Payer, RetentionPolicy, StaffPatientRecord
@@ -32,8 +34,19 @@ class StaffPatientRecordAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
 
 
+class NoAddNoDelete:
+    """Claims, their lines and payments are written by the claim services (audit + outbox with the
+    row): the admin shows them and cannot create or remove them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Claim)
-class ClaimAdmin(ShardedModelAdmin):
+class ClaimAdmin(AuditedPhiAdminMixin, NoAddNoDelete, ShardedModelAdmin, SimpleHistoryAdmin):
     list_display = (
         "id",
         "patient_id",
@@ -50,6 +63,14 @@ class ClaimAdmin(ShardedModelAdmin):
         "id",
         "patient",
         "encounter",
+        # Money and state change only through claim_submit / claim_payment_record.
+        "status",
+        "total_amount",
+        "paid_amount",
+        "paid_at",
+        "currency",
+        "payer_code",
+        "retention_class",
         "submitted_by_user_id",
         "idempotency_key",
         "request_fingerprint",
@@ -70,11 +91,15 @@ class ClaimAdmin(ShardedModelAdmin):
 
 
 @admin.register(ClaimLineItem)
-class ClaimLineItemAdmin(ShardedModelAdmin):
+class ClaimLineItemAdmin(AuditedPhiAdminMixin, NoAddNoDelete, ShardedModelAdmin, SimpleHistoryAdmin):
     list_display = ("id", "claim_id", "sequence", "procedure_code", "units", "unit_price", "line_total")
     list_filter = (*ShardedModelAdmin.list_filter,)
     search_fields = ("=claim__id", "procedure_code")
-    readonly_fields = ("claim",)
+    readonly_fields = ("claim", "sequence", "procedure_code", "diagnosis_codes", "units", "unit_price", "line_total")
+
+    @staticmethod
+    def patient_of(obj) -> int:
+        return obj.claim.patient_id
 
 
 @admin.register(ArchivedClaim)

@@ -25,6 +25,7 @@ from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
 from . import errors
+from .access import claim_read_audit, claim_read_view, line_items_for_view
 from .code_sets import diagnosis_codes_problems, procedure_code_problem
 from .fhir import claim_as_fhir
 from .links import claim_link, trace_link
@@ -188,18 +189,36 @@ class ClaimDetailApi(APIView):
     )
     @raises(errors.ClaimNotFound, errors.ClaimArchived)
     def get(self, request, claim_id: int):
+        actor = Actor.from_user(request.user)
+        fhir = request.accepted_renderer.format == "fhir"
+        view = claim_read_view(actor=actor, fhir=fhir)
         claim = claim_get(claim_id=claim_id)
         if claim is None:
             archived = archived_claim_get(claim_id=claim_id)
             if archived is None:
                 raise errors.ClaimNotFound(f"No claim has id {claim_id}.")
-            if request.accepted_renderer.format == "fhir":
+            if fhir:
                 raise errors.ClaimArchived()
-            return Response(self.ArchivedOutputSerializer(archived).data)
+            claim_read_audit(
+                actor=actor,
+                using=archived._state.db,
+                patient_id=archived.patient_id,
+                claim_id=claim_id,
+                view=view,
+                fhir=False,
+            )
+            body = dict(self.ArchivedOutputSerializer(archived).data)
+            body["line_items"] = line_items_for_view(body.get("line_items") or [], view=view)
+            return Response(body)
         line_items = claim_line_items(claim=claim)
-        if request.accepted_renderer.format == "fhir":
+        claim_read_audit(
+            actor=actor, using=claim._state.db, patient_id=claim.patient_id, claim_id=claim.id, view=view, fhir=fhir
+        )
+        if fhir:
             return Response(claim_as_fhir(claim, line_items))
-        return Response(self.OutputSerializer(claim, context={"line_items": line_items}).data)
+        body = dict(self.OutputSerializer(claim, context={"line_items": line_items}).data)
+        body["line_items"] = line_items_for_view(body.get("line_items") or [], view=view)
+        return Response(body)
 
 
 class ClaimPaymentApi(APIView):
@@ -207,22 +226,24 @@ class ClaimPaymentApi(APIView):
 
     @extend_schema_serializer(component_name="ClaimPaymentInput")
     class InputSerializer(ApiInputSerializer):
-        paid_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
+        paid_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
-    @extend_schema_serializer(component_name="ClaimPaymentOutput")
-    class OutputSerializer(serializers.Serializer):
-        claim_id = serializers.CharField(source="id")
-        status = serializers.CharField()
-
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
-    @raises(errors.ActiveClaimNotFound)
+    @extend_schema(
+        request=InputSerializer, parameters=[IDEMPOTENCY_KEY_PARAMETER], responses={200: OpenApiTypes.OBJECT}
+    )
+    @raises(errors.ActiveClaimNotFound, errors.IdempotencyKeyMissing)
     def post(self, request, claim_id: int):
+        key = request.headers.get("Idempotency-Key", "").strip()
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        claim = claim_payment_record(
-            actor=Actor.from_user(request.user), claim_id=claim_id, paid_amount=data.validated_data["paid_amount"]
+        result = claim_payment_record(
+            actor=Actor.from_user(request.user),
+            claim_id=claim_id,
+            paid_amount=data.validated_data["paid_amount"],
+            idempotency_key=key,
         )
-        return Response(self.OutputSerializer(claim).data)
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return Response(result.as_dict(), status=status.HTTP_200_OK, headers=headers)
 
 
 class PayerListApi(APIView):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from apps.core.history import sharded_history
 from apps.core.models import ShardedModel
 from apps.encounters.models import Encounter
 from apps.patients.models import Patient
@@ -101,6 +102,8 @@ class Claim(ShardedModel):
     submitted_at = models.DateTimeField(db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
+    history = sharded_history()
+
     class Meta:
         ordering = ["-submitted_at"]
         constraints = [
@@ -125,12 +128,40 @@ class ClaimLineItem(ShardedModel):
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     line_total = models.DecimalField(max_digits=12, decimal_places=2)
 
+    history = sharded_history()
+
     class Meta:
         ordering = ["claim", "sequence"]
         constraints = [models.UniqueConstraint(fields=["claim", "sequence"], name="claim_line_sequence_once")]
 
     def __str__(self) -> str:
         return f"claim {self.claim_id} line {self.sequence}"
+
+
+class ClaimPayment(ShardedModel):
+    """One remittance recorded against a claim. Its idempotency key is unique per claim, so a
+    retried payment is answered from this row instead of being counted twice."""
+
+    shard_key_field = "claim"
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    balance_after = models.DecimalField(max_digits=12, decimal_places=2)
+    idempotency_key = models.CharField(max_length=128)
+    recorded_by_user_id = models.BigIntegerField()
+    recorded_at = models.DateTimeField()
+
+    history = sharded_history()
+
+    class Meta:
+        ordering = ["claim", "recorded_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "idempotency_key"], name="claim_payment_idempotency_key_once"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="claim_payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.idempotency_key} on claim {self.claim_id}"
 
 
 class ArchivedClaim(ShardedModel):

@@ -6,12 +6,38 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
+from apps.core.actors import Actor
+from apps.core.models import PersonaRole
 from apps.core.resolver import shard_for_id
 from apps.core.sharding import across_shards
 from apps.encounters.models import Encounter, EncounterStatus
 from apps.telemetry import context
 
-from .models import ArchivedClaim, Claim, Payer, RetentionPolicy
+from .models import ArchivedClaim, Claim, ClaimPayment, Payer, RetentionPolicy
+
+
+class ClaimView:
+    """Which projection of a claim a role gets (docs/access-policy.md)."""
+
+    BILLING = "billing"  # billing admins: everything, diagnosis codes and FHIR export included
+    OPERATIONS = "operations"  # operators: ids, status, amounts, procedure codes; no diagnosis codes
+
+
+# Purpose of use per role, recorded with every audited claim read.
+CLAIM_VIEW_BY_ROLE = {PersonaRole.BILLING_ADMIN: ClaimView.BILLING, PersonaRole.OPERATOR: ClaimView.OPERATIONS}
+CLAIM_READ_PURPOSE = {ClaimView.BILLING: "payment", ClaimView.OPERATIONS: "operations"}
+# Line-item fields an operator does not get: a diagnosis code is the patient's condition.
+OPERATIONS_HIDDEN_LINE_FIELDS = frozenset({"diagnosis_codes"})
+
+
+def claim_view_for(*, actor: Actor) -> str | None:
+    """The view ``actor`` gets of any claim, or None (claims are org-wide for billing: no row rule
+    beyond the role; see the policy)."""
+    return CLAIM_VIEW_BY_ROLE.get(actor.role)
+
+
+def claim_payment_find(*, claim: Claim, idempotency_key: str) -> ClaimPayment | None:
+    return ClaimPayment.objects.using(claim._state.db).filter(claim=claim, idempotency_key=idempotency_key).first()
 
 
 def claim_get(*, claim_id: int) -> Claim | None:

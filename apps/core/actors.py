@@ -10,6 +10,8 @@ class Actor:
     user_id: int | None
     role: str
     display_name: str = ""
+    # A patient persona's own patient record (row rules compare it with the row's patient).
+    patient_id: int | None = None
 
     @classmethod
     def from_user(cls, user) -> Actor:
@@ -19,7 +21,7 @@ class Actor:
                 user_id=getattr(user, "pk", None),
                 role="anonymous" if user is None or not user.is_authenticated else "staff",
             )
-        return cls(user_id=user.pk, role=persona.role, display_name=persona.display_name)
+        return cls(user_id=user.pk, role=persona.role, display_name=persona.display_name, patient_id=persona.patient_id)
 
     @classmethod
     def system(cls, name: str) -> Actor:

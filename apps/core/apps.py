@@ -21,5 +21,11 @@ class CoreConfig(AppConfig):
             bind_request_identity, dispatch_uid="pimlab-core-request-identity"
         )
         connect_invalidation()
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from .session_idle import session_touch_on_login
+
+        user_logged_in.connect(session_touch_on_login, dispatch_uid="pimlab-core-session-touch")
         # Before any URLconf is imported: API routes write ids as <id:...>.
         register_converter(IdConverter, "id")

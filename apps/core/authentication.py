@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
-from rest_framework.authtoken.models import Token
+from hmac import compare_digest
+
+from django.utils import timezone
+from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
+from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.telemetry import context
@@ -10,10 +16,14 @@ from .identity_cache import token_identity_cache
 
 # The request attribute where the early identity lookup leaves its result for DRF.
 EARLY_AUTH_ATTRIBUTE = "pimlab_token_auth"
+INVALID_TOKEN = "Invalid or expired token. Get a fresh one with `python manage.py persona_tokens`."  # noqa: S105
 
 
 class PersonaTokenAuthentication(TokenAuthentication):
-    """Token auth that loads the persona in the same query and binds it to the log/trace context."""
+    """Hashed, expiring tokens (django-rest-knox) that load the persona in the same query and bind
+    it to the log/trace context. Accepted identities are cached per worker for at most
+    PIMLAB_TOKEN_CACHE_SECONDS (never past the token's expiry): the bound on how long a revoked
+    token or a deactivated user can still be accepted by another worker."""
 
     def authenticate(self, request):
         # The token was already resolved when the request started (see bind_request_identity).
@@ -22,25 +32,37 @@ class PersonaTokenAuthentication(TokenAuthentication):
             return early
         return super().authenticate(request)
 
-    def authenticate_credentials(self, key):
-        cached = token_identity_cache.get(key)
+    def authenticate_credentials(self, token):
+        key = token.decode() if isinstance(token, bytes) else token
+        try:
+            digest = hash_token(key)
+        except (TypeError, ValueError):
+            raise AuthenticationFailed(INVALID_TOKEN) from None
+        cached = token_identity_cache.get(digest)
         if cached is not None:
-            user, token = cached
+            user, auth_token = cached
         else:
-            try:
-                token = Token.objects.select_related("user__persona").get(key=key)
-            except Token.DoesNotExist:
-                raise AuthenticationFailed("Invalid token. Get yours with `python manage.py persona_tokens`.") from None
-            user = token.user
+            auth_token = self._lookup(key, digest)
+            user = auth_token.user
             if user.is_active:
                 # Only accepted identities are cached: a refused token is looked up again next time.
-                token_identity_cache.put(key, user, token)
+                token_identity_cache.put(digest, user, auth_token, expires_at=auth_token.expiry)
+        if auth_token.expiry is not None and auth_token.expiry <= timezone.now():
+            raise AuthenticationFailed(INVALID_TOKEN)
         if not user.is_active:
             raise AuthenticationFailed("This persona's user is inactive.")
         persona = getattr(user, "persona", None)
         role = persona.role if persona is not None else "staff"
         context.bind(user_id=user.pk, persona=role, actor_role=role)
-        return user, token
+        return user, auth_token
+
+    @staticmethod
+    def _lookup(key: str, digest: str) -> AuthToken:
+        candidates = AuthToken.objects.using("default").select_related("user__persona")
+        for auth_token in candidates.filter(token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            if compare_digest(auth_token.digest, digest):
+                return auth_token
+        raise AuthenticationFailed(INVALID_TOKEN)
 
 
 def _role_of(user) -> str:

@@ -1,4 +1,4 @@
-"""A short-lived, per-process cache of token → (user, token) for API authentication.
+"""A short-lived, per-process cache of token digest → (user, token) for API authentication.
 
 Every API request used to spend one catalog round trip (and, with connection health checks, a
 second one) resolving its token to a user and persona. Tokens and personas change rarely, so each
@@ -18,6 +18,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.utils import timezone
 
 # Enough for every persona of a large lab; the oldest entries go first when it is full.
 MAX_ENTRIES = 10_000
@@ -46,8 +47,11 @@ class TokenIdentityCache:
             return None
         return copy.copy(user), token
 
-    def put(self, key: str, user, token) -> None:
+    def put(self, key: str, user, token, *, expires_at=None) -> None:
+        """Cache for the TTL, and never past ``expires_at`` (the token's own expiry)."""
         ttl = self.ttl_seconds()
+        if expires_at is not None:
+            ttl = min(ttl, (expires_at - timezone.now()).total_seconds())
         if ttl <= 0:
             return
         with self._lock:
@@ -76,7 +80,8 @@ token_identity_cache = TokenIdentityCache()
 
 
 def forget_token(sender, instance, **kwargs) -> None:
-    token_identity_cache.forget_key(instance.key)
+    # Entries are keyed by the token's digest (what knox stores), never by the token itself.
+    token_identity_cache.forget_key(instance.digest)
 
 
 def forget_user(sender, instance, **kwargs) -> None:
@@ -90,7 +95,7 @@ def forget_persona_user(sender, instance, **kwargs) -> None:
 def connect_invalidation() -> None:
     from django.contrib.auth import get_user_model
     from django.db.models.signals import post_delete, post_save
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken as Token
 
     from .models import Persona
 

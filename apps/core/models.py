@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from .ids import BUCKET_COUNT, bucket_of, new_id, random_bucket
 
@@ -56,6 +57,9 @@ class ShardMapEntry(models.Model):
     shard_alias = models.CharField(max_length=64, help_text="A database alias such as shard_0.")
     note = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Who moved which buckets when: the shard map decides where every patient's data is read.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["bucket_start"]

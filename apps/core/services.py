@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -17,9 +16,7 @@ CATALOG = "default"
 @dataclass(frozen=True)
 class PersonaUser:
     user: AbstractBaseUser
-    token: str
     user_created: bool
-    token_created: bool
 
 
 def persona_user_ensure(
@@ -33,7 +30,7 @@ def persona_user_ensure(
     is_admin: bool = False,
 ) -> PersonaUser:
     """The user ``username`` with a persona of ``role`` (for a patient persona, linked to
-    ``patient_id``) and an API token, created where missing. Idempotent.
+    ``patient_id``), created where missing. Idempotent.
 
     A new user gets ``password_hash``; without one the user has no usable password and signs in
     with the token only (synthetic probe and drill users), and an existing user is made so too.
@@ -65,6 +62,5 @@ def persona_user_ensure(
         if not persona_created and (persona.role, persona.patient_id) != (role, patient_id):
             persona.role, persona.patient_id, persona.display_name = role, patient_id, display_name
             persona.save(using=CATALOG, update_fields=["role", "patient_id", "display_name"])
-        # The token model by its label: services stay free of the HTTP framework's imports.
-        token, token_created = apps.get_model("authtoken", "Token").objects.using(CATALOG).get_or_create(user=user)
-    return PersonaUser(user=user, token=token.key, user_created=user_created, token_created=token_created)
+    # API tokens are issued when needed (apps.core.tokens.api_token_issue): stored hashed, shown once.
+    return PersonaUser(user=user, user_created=user_created)

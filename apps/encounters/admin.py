@@ -5,6 +5,7 @@ import contextlib
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.audits.admin_access import AuditedPhiAdminMixin
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 from apps.core.ids import InvalidShardedId
 from apps.core.resolver import ShardMapMissing, shard_for_id
@@ -13,7 +14,7 @@ from .models import Encounter
 
 
 @admin.register(Encounter)
-class EncounterAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
+class EncounterAdmin(AuditedPhiAdminMixin, ShardedModelAdmin, SimpleHistoryAdmin):
     list_display = (
         "id",
         "patient_id",
@@ -34,6 +35,9 @@ class EncounterAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
         "idempotency_key",
         "request_fingerprint",
         "booked_by_user_id",
+        # Visit state and who treats the patient change through services (finish, care team).
+        "status",
+        "clinician_user_id",
         "created_at",
         "updated_at",
     )
@@ -56,6 +60,10 @@ class EncounterAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
 
     def has_add_permission(self, request):
         # Bookings go through the API, which writes the audit event and the outbox row with them.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Clinical records are kept; nothing in the lab deletes an encounter.
         return False
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from apps.core.permissions import HasPersonaRole
 from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
 
+from .access import encounter_read
 from .errors import (
     BookingInvalid,
     EncounterNotFinishable,
@@ -29,12 +30,19 @@ from .errors import (
     PatientNotFound,
 )
 from .models import EncounterType
-from .selectors import encounter_booking_event, encounter_visible_get, persona_may_act_for_patient
+from .selectors import (
+    BILLING_HIDDEN_FIELDS,
+    EncounterView,
+    encounter_booking_event,
+    persona_may_act_for_patient,
+)
 from .services import EncounterBooking, encounter_book, encounter_finish
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-CanBookEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN, PersonaRole.BILLING_ADMIN)
-CanReadEncounters = CanBookEncounters
+BREAK_GLASS_HEADER = "Break-Glass-Reason"
+# Booking is a patient's or their care team's act; billing admins read the billing view only.
+CanBookEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN)
+CanReadEncounters = HasPersonaRole.of(PersonaRole.PATIENT, PersonaRole.CLINICIAN, PersonaRole.BILLING_ADMIN)
 
 
 class EncounterBookingOutputSerializer(serializers.Serializer):
@@ -155,13 +163,23 @@ class EncounterDetailApi(APIView):
     permission_classes = [CanReadEncounters]
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(responses={200: EncounterBookingOutputSerializer})
+    @extend_schema(
+        responses={200: EncounterBookingOutputSerializer},
+        parameters=[OpenApiParameter(BREAK_GLASS_HEADER, str, OpenApiParameter.HEADER, required=False)],
+    )
     @raises(EncounterNotVisible)
     def get(self, request, encounter_id: int):
-        encounter = encounter_visible_get(encounter_id=encounter_id, user=request.user)
+        encounter, access = encounter_read(
+            actor=Actor.from_user(request.user),
+            encounter_id=encounter_id,
+            break_glass_reason=request.headers.get(BREAK_GLASS_HEADER, ""),
+        )
         event = encounter_booking_event(encounter=encounter)
         tracking_id, event_status = event if event else ("", "unknown")
-        return Response(_booking_representation(encounter, tracking_id=tracking_id, event_status=event_status))
+        body = _booking_representation(encounter, tracking_id=tracking_id, event_status=event_status)
+        if access.view == EncounterView.BILLING:
+            body = {name: value for name, value in body.items() if name not in BILLING_HIDDEN_FIELDS}
+        return Response(body)
 
 
 class EncounterFinishApi(APIView):

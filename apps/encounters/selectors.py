@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.actors import Actor
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
-from apps.core.sharding import across_shards, for_id
+from apps.core.sharding import across_shards, all_shards, for_id
 from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.retention import outbox_retention
@@ -47,6 +51,63 @@ def persona_may_act_for_patient(*, user, patient_id: int) -> bool:
     return user_is_patient(user=user, patient_id=patient_id)
 
 
+def clinician_on_care_team(*, clinician_user_id: int | None, patient_id: int, using: str) -> bool:
+    """Whether the clinician is on the patient's care team (the row rule for booking on their behalf)."""
+    if clinician_user_id is None:
+        return False
+    return (
+        CareTeamMember.objects.using(using).filter(patient_id=patient_id, clinician_user_id=clinician_user_id).exists()
+    )
+
+
+class EncounterView:
+    """Which projection of an encounter a caller gets (docs/access-policy.md)."""
+
+    CLINICAL = "clinical"  # care team: everything, the visit reason included
+    PATIENT = "patient"  # the patient's own visit
+    BILLING = "billing"  # billing admins: no free-text reason, no note
+    BREAK_GLASS = "break_glass"  # a clinician outside the care team with a stated reason
+
+
+# Fields left out of the billing view: free text a clinician or patient wrote.
+BILLING_HIDDEN_FIELDS = frozenset({"reason"})
+
+
+@dataclass(frozen=True)
+class EncounterAccess:
+    """What ``actor`` may see of one encounter; ``view`` None means "answer 404"."""
+
+    view: str | None
+    reason: str
+    purpose: str = ""
+
+    @property
+    def visible(self) -> bool:
+        return self.view is not None
+
+
+def encounter_access_for(*, actor: Actor, encounter: Encounter, break_glass_reason: str = "") -> EncounterAccess:
+    """The row rule of encounter reads: the care team (or the assigned clinician) and the patient
+    see the visit; billing admins see its billing view; a clinician outside the care team sees it
+    only by stating a break-glass reason; everybody else gets nothing."""
+    if actor.role == PersonaRole.PATIENT:
+        if actor.patient_id == encounter.patient_id:
+            return EncounterAccess(EncounterView.PATIENT, "the patient's own encounter", "patient access")
+        return EncounterAccess(None, "another patient's encounter")
+    if actor.role == PersonaRole.CLINICIAN:
+        relation = clinician_relation(clinician_user_id=actor.user_id, encounter=encounter)
+        if relation is not None:
+            return EncounterAccess(EncounterView.CLINICAL, relation, "treatment")
+        if break_glass_reason.strip():
+            return EncounterAccess(
+                EncounterView.BREAK_GLASS, "break-glass: not on the care team", "emergency treatment"
+            )
+        return EncounterAccess(None, "clinician not on the patient's care team")
+    if actor.role == PersonaRole.BILLING_ADMIN:
+        return EncounterAccess(EncounterView.BILLING, "billing view", "payment")
+    return EncounterAccess(None, f"role {actor.role or 'none'} has no access to encounters")
+
+
 def encounter_get(*, encounter_id: int | str) -> Encounter | None:
     """The encounter, or None. Raises ``InvalidShardedId`` for a malformed id (the API answers 404)."""
     bucket_of(encounter_id)
@@ -54,12 +115,15 @@ def encounter_get(*, encounter_id: int | str) -> Encounter | None:
 
 
 def encounter_visible_to(*, user, encounter_id: int | str) -> Encounter | None:
-    """The encounter if ``user`` may read its booking (``persona_may_act_for_patient``), else None:
-    to anyone else it does not exist."""
+    """The encounter if ``user`` may read it under the row rule (``encounter_access_for``: the
+    patient their own, the care team, billing admins the billing view), else None: to anyone else
+    it does not exist. Callers that show it audit the read (``apps.encounters.access.encounter_read``
+    does both)."""
     encounter = encounter_get(encounter_id=encounter_id)
-    if encounter is None or not persona_may_act_for_patient(user=user, patient_id=encounter.patient_id):
+    if encounter is None:
         return None
-    return encounter
+    access = encounter_access_for(actor=Actor.from_user(user), encounter=encounter)
+    return encounter if access.visible else None
 
 
 def encounter_visible_get(*, encounter_id: int | str, user) -> Encounter:
@@ -96,6 +160,27 @@ def encounter_booking_event(*, encounter: Encounter) -> tuple[str, str] | None:
         # Only published rows are purged after the retention: an old booking's event went out.
         return "", OutboxStatus.PUBLISHED
     return None
+
+
+def encounters_visible_to(*, actor: Actor, limit: int = 50) -> list[Encounter]:
+    """The encounters ``actor`` may list, newest slot first, across every shard: a patient their
+    own, a clinician those of their care-team patients (or assigned to them), a billing admin every
+    finished visit (the billing view). Others get nothing. Callers audit the page they show
+    (``apps.encounters.access.encounter_list_audit``)."""
+    if actor.role == PersonaRole.PATIENT and actor.patient_id is not None:
+        return list(for_id(Encounter, actor.patient_id).filter(patient_id=actor.patient_id)[:limit])
+    rows: list[Encounter] = []
+    for alias in all_shards():
+        queryset = Encounter.objects.using(alias)
+        if actor.role == PersonaRole.CLINICIAN:
+            team = CareTeamMember.objects.using(alias).filter(clinician_user_id=actor.user_id).values("patient_id")
+            queryset = queryset.filter(models.Q(patient_id__in=team) | models.Q(clinician_user_id=actor.user_id))
+        elif actor.role == PersonaRole.BILLING_ADMIN:
+            queryset = queryset.filter(status="finished")
+        else:
+            return []
+        rows.extend(queryset.order_by("-requested_start")[:limit])
+    return sorted(rows, key=lambda e: e.requested_start, reverse=True)[:limit]
 
 
 def patient_encounters(*, patient_id: int) -> list[Encounter]:

@@ -22,9 +22,14 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audits.models import AuditOutcome
+from apps.audits.services import audit_access_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
+from apps.core.errors import NotFound
 from apps.core.ids import bucket_of
+from apps.core.models import PersonaRole
+from apps.core.redaction import phi_redact
 from apps.core.resolver import shard_for_bucket, shard_for_id
 from apps.core.sql_retry import transient_sql_retrying
 from apps.outbox.changes import change_record
@@ -42,12 +47,14 @@ from .errors import (
     EncounterNotStarted,
     IdempotencyKeyConflict,
     IdempotencyKeyRequired,
+    NotOwnPatient,
     PatientNotFound,
 )
 from .metrics import ENCOUNTER_WRITE_LATENCY, ENCOUNTER_WRITE_RETRIES_TOTAL
 from .models import Encounter, EncounterStatus, EncounterType
 from .profiling import profile_tags
 from .selectors import (
+    clinician_on_care_team,
     clinician_relation,
     encounter_booking_event,
     encounter_find_by_idempotency_key,
@@ -106,7 +113,9 @@ def encounter_book(
     Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyConflict`` (key
     reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
     once the retry budget is spent — in every case nothing is written. ``request_fingerprint``
-    defaults to ``booking_request_fingerprint`` of the fields."""
+    defaults to ``booking_request_fingerprint`` of the fields. Identifiers in ``reason`` are masked
+    before anything is stored (apps.core.redaction)."""
+    reason, _ = phi_redact(reason)
     if not idempotency_key or len(idempotency_key) > Encounter._meta.get_field("idempotency_key").max_length:
         raise IdempotencyKeyRequired("Booking needs an Idempotency-Key header of 1–128 characters.")
     _booking_validate(actor=actor, encounter_type=encounter_type, reason=reason, requested_start=requested_start)
@@ -121,6 +130,7 @@ def encounter_book(
         with participant_span(Participant.SHARD_RESOLVER, refresh_labels=True):
             alias = shard_for_bucket(bucket_of(patient_id))
             context.bind(shard_id=alias)
+        _booking_authorize(actor=actor, patient_id=patient_id, alias=alias)
         started = time.perf_counter()
         outcome = "failed"
         try:
@@ -167,6 +177,35 @@ def encounter_book(
         write_ms=round(elapsed * 1000, 3),
     )
     return booking
+
+
+def _booking_authorize(*, actor: Actor, patient_id: int, alias: str) -> None:
+    """Row rule of booking (docs/access-policy.md): a patient books for themself, a clinician for a
+    patient on their care team. A refused clinician gets the answer of a missing patient (404) and
+    the refusal is audited on the patient's shard."""
+    if actor.role == PersonaRole.PATIENT and actor.patient_id != patient_id:
+        raise NotOwnPatient("A patient persona may book encounters only for its own patient record.")
+    if actor.role != PersonaRole.CLINICIAN:
+        return
+    if clinician_on_care_team(clinician_user_id=actor.user_id, patient_id=patient_id, using=alias):
+        return
+    if Patient.objects.using(alias).filter(pk=patient_id).exists():
+        audit_access_record(
+            using=alias,
+            patient_id=patient_id,
+            action="encounter.book",
+            resource_type="Patient",
+            resource_id=patient_id,
+            actor=actor,
+            purpose="treatment",
+            outcome=AuditOutcome.DENIED,
+            detail={"reason": "clinician not on the patient's care team"},
+        )
+    raise NotFound(
+        f"No patient {patient_id} is visible to you.",
+        remediation="Clinicians book for patients on their care team; ask the patient's care team to book.",
+        field="patient_id",
+    )
 
 
 def _booking_validate(*, actor: Actor, encounter_type: str, reason: str, requested_start: datetime) -> None:

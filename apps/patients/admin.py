@@ -1,6 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.audits.admin_access import AuditedPhiAdminMixin
 from apps.core.actors import Actor
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 
@@ -22,7 +23,11 @@ class CareTeamMemberInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ShardedModelAdmin, SimpleHistoryAdmin):
+class PatientAdmin(AuditedPhiAdminMixin, ShardedModelAdmin, SimpleHistoryAdmin):
+    @staticmethod
+    def patient_of(obj) -> int:
+        return obj.id
+
     list_display = ("mrn", "family_name", "given_name", "birth_date", "sex", "id", "created_at")
     list_filter = (ShardListFilter, "sex")
     search_fields = ("mrn", "family_name", "given_name", "=id")

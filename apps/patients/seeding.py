@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from faker import Faker
-from rest_framework.authtoken.models import Token
 
 from apps.core.actors import Actor
 from apps.core.models import Persona, PersonaRole
@@ -51,6 +50,7 @@ class SeedSummary:
     patients_existing: int = 0
     care_team_created: int = 0
     users_created: int = 0
+    # API tokens are hashed: `persona_tokens` issues them and shows each once; seeding makes none.
     tokens_created: int = 0
 
     @property
@@ -210,7 +210,6 @@ def _staff_users(*, patients: int, password_hashes: dict, summary: SeedSummary) 
             is_admin=is_admin,
         )
         summary.users_created += ensured.user_created
-        summary.tokens_created += ensured.token_created
         if is_admin:
             # Staff with the model permissions its role needs, never a superuser (runbook 32).
             ensured.user.user_permissions.set(_staff_permissions(role))
@@ -278,12 +277,3 @@ def _patient_personas_ensure(*, located: list[_SeededPatient], password_hash: st
                 persona.patient_id = patient.id
                 persona.save(using="default", update_fields=["patient_id"])
         Persona.objects.using("default").bulk_create(new_personas)
-
-        with_token = set(
-            Token.objects.using("default").filter(user_id__in=list(users.values())).values_list("user_id", flat=True)
-        )
-        new_tokens = [
-            Token(user_id=user_id, key=Token.generate_key()) for user_id in users.values() if user_id not in with_token
-        ]
-        Token.objects.using("default").bulk_create(new_tokens)
-        summary.tokens_created += len(new_tokens)

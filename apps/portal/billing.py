@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.claims.access import claim_read_audit, claim_read_view
 from apps.claims.code_sets import (
     code_search,
     diagnosis_codes_problems,
@@ -21,7 +22,14 @@ from apps.claims.code_sets import (
     procedure_display,
 )
 from apps.claims.links import trace_link
-from apps.claims.selectors import claim_get, claim_line_items, claims_recent, encounters_ready_to_bill, payer_list
+from apps.claims.selectors import (
+    ClaimView,
+    claim_get,
+    claim_line_items,
+    claims_recent,
+    encounters_ready_to_bill,
+    payer_list,
+)
 from apps.claims.services.submit import LineItemInput, claim_submit
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
@@ -238,15 +246,22 @@ def claim_page(request, claim_id: str):
         claim = None
     if claim is None:
         raise Http404("No claim with this number. Open claims from the Claims list.")
+    # Access policy: the read is audited; operators get the operations view (no diagnosis codes).
+    actor = Actor.from_user(request.user)
+    view = claim_read_view(actor=actor, fhir=False)
+    claim_read_audit(
+        actor=actor, using=claim._state.db, patient_id=claim.patient_id, claim_id=claim.id, view=view, fhir=False
+    )
+    billing = view == ClaimView.BILLING
     lines = claim_line_items(claim=claim)
     for line in lines:
         line.procedure_display = procedure_display(line.procedure_code)
-        line.diagnoses = [(code, diagnosis_display(code)) for code in line.diagnosis_codes]
+        line.diagnoses = [(code, diagnosis_display(code)) for code in line.diagnosis_codes] if billing else []
     context = {
         "claim": claim,
         "encounter": claim.encounter,
         "lines": lines,
         "trace_url": trace_link(claim.trace_id),
-        "fhir_url": f"/api/claims/{claim.id}?format=fhir",
+        "fhir_url": f"/api/claims/{claim.id}?format=fhir" if billing else "",
     }
     return render(request, "portal/billing/claim_detail.html", context)

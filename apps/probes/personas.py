@@ -10,12 +10,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from rest_framework.authtoken.models import Token
+from django.contrib.auth import get_user_model
 
 from apps.core.actors import Actor
 from apps.core.models import PersonaRole
 from apps.core.resolver import shard_buckets
 from apps.core.services import persona_user_ensure
+from apps.core.tokens import api_token_issue
 from apps.patients.models import Patient
 from apps.patients.services import care_team_member_add, patient_create
 
@@ -24,6 +25,7 @@ from .models import ProbeTarget
 PROBE_CLINICIAN_USERNAME = "probe-clinician"
 PROBE_BILLING_USERNAME = "probe-billing"
 PROBE_MRN_PREFIX = "PROBE-"
+PROBE_TOKEN_TTL_MINUTES = 30
 
 
 def probe_patient_username(shard_alias: str) -> str:
@@ -91,18 +93,23 @@ def probe_personas_ensure() -> list[ProbeTarget]:
 
 def probe_identities() -> list[ProbeIdentity]:
     """The identities of every shard that has a probe target (empty until ``probe_setup`` ran)."""
-    tokens = dict(
-        Token.objects.using("default")
-        .filter(user__username__in=[PROBE_CLINICIAN_USERNAME, PROBE_BILLING_USERNAME])
-        .values_list("user__username", "key")
-    )
-    if len(tokens) < 2:
+    # Tokens are stored hashed: each probe run gets fresh short-lived ones (expired ones are purged).
+    ttl = datetime.timedelta(minutes=PROBE_TOKEN_TTL_MINUTES)
+    staff = {
+        user.username: user
+        for user in get_user_model()
+        .objects.using("default")
+        .filter(username__in=[PROBE_CLINICIAN_USERNAME, PROBE_BILLING_USERNAME])
+    }
+    if len(staff) < 2:
         return []
-    patient_tokens = dict(
-        Token.objects.using("default")
-        .filter(user_id__in=ProbeTarget.objects.using("default").values("patient_user_id"))
-        .values_list("user_id", "key")
+    tokens = {username: api_token_issue(user=user, ttl=ttl) for username, user in staff.items()}
+    patient_users = (
+        get_user_model()
+        .objects.using("default")
+        .filter(pk__in=ProbeTarget.objects.using("default").values("patient_user_id"))
     )
+    patient_tokens = {user.pk: api_token_issue(user=user, ttl=ttl) for user in patient_users}
     return [
         ProbeIdentity(
             shard_alias=target.shard_alias,

@@ -8,6 +8,7 @@ import structlog
 from opentelemetry import trace
 
 from .context import CORRELATION_FIELDS
+from .phi_scrub import scrub_log_event
 
 
 def add_trace_context(logger, method_name, event_dict):
@@ -35,6 +36,8 @@ SHARED_PROCESSORS = [
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.processors.StackInfoRenderer(),
     structlog.processors.format_exc_info,
+    # Last: it also sees the traceback text format_exc_info just rendered.
+    scrub_log_event,
 ]
 
 FOREIGN_PRE_CHAIN = list(SHARED_PROCESSORS)

@@ -16,6 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from .phi_scrub import ScrubbingOnEnd
 from .span_store import BoundedSpanStore, SpanStoreProcessor
 from .trace_store import RedisSpanExporter, SharedTraceStore
 
@@ -37,17 +38,26 @@ def build_tracer_provider(
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if trace_store is not None:
         provider.add_span_processor(
-            BatchSpanProcessor(trace_store, schedule_delay_millis=500, max_export_batch_size=512)
+            ScrubbingBatchSpanProcessor(trace_store, schedule_delay_millis=500, max_export_batch_size=512)
         )
     # OpenTelemetry's own variables: the SDK and exporter read the other OTEL_* ones themselves.
     endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(endpoint))))
+        provider.add_span_processor(ScrubbingBatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(endpoint))))
     else:
-        provider.add_span_processor(SpanStoreProcessor(store))
+        provider.add_span_processor(ScrubbingSpanStoreProcessor(store))
     return provider
+
+
+# Every span leaves the process scrubbed: no query string, no quoted database row (phi_scrub).
+class ScrubbingBatchSpanProcessor(ScrubbingOnEnd, BatchSpanProcessor):
+    pass
+
+
+class ScrubbingSpanStoreProcessor(ScrubbingOnEnd, SpanStoreProcessor):
+    pass
 
 
 def _traces_endpoint(base: str) -> str:

@@ -27,7 +27,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "drf_spectacular",
     # Swagger UI and ReDoc served from the project (no CDN): the lab works offline.
     "drf_spectacular_sidecar",
@@ -52,9 +54,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Serves the admin's static files under gunicorn without a separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "apps.core.session_idle.SessionIdleTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -63,6 +67,8 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",
     "apps.telemetry.middleware.RequestTelemetryMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -99,7 +105,15 @@ PIMLAB_LOGICAL_BUCKETS = 1024
 PIMLAB_SHARD_MAP_TTL_SECONDS = float(os.environ.get("PIMLAB_SHARD_MAP_TTL_SECONDS", "30"))
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out username before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -379,3 +393,45 @@ PIMLAB_TOKEN_CACHE_SECONDS = float(os.environ.get("PIMLAB_TOKEN_CACHE_SECONDS", 
 # and the lab's log queries never use it).
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = os.environ.get("PIMLAB_LOG_CLIENT_IP", "0") == "1"
 # --- end request hot path ----------------------------------------------------------------------
+
+# --- Access control and PHI protection (docs/access-policy.md) ---------------------------------
+# Seeded MRNs are this prefix + 7 digits (LAB0000042); free-text redaction masks any MRN with it.
+PIMLAB_MRN_PREFIX = os.environ.get("PIMLAB_MRN_PREFIX", "LAB")
+# API tokens are stored hashed (django-rest-knox) and expire after this many hours.
+PIMLAB_API_TOKEN_TTL_HOURS = float(os.environ.get("PIMLAB_API_TOKEN_TTL_HOURS", "12"))
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None}
+
+# Login lockout (django-axes), for the portal and the admin login alike: after this many failures
+# for one username from one address the login answers 429 until the cool-off has passed.
+AXES_FAILURE_LIMIT = int(os.environ.get("PIMLAB_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("PIMLAB_LOGIN_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Session idle timeout: a portal or admin session ends after this many seconds without a request.
+SESSION_COOKIE_AGE = int(os.environ.get("PIMLAB_SESSION_IDLE_SECONDS", "900"))
+# The expiry slides at most once a minute (apps/core/session_idle.py), not with a write per request.
+PIMLAB_SESSION_TOUCH_SECONDS = int(os.environ.get("PIMLAB_SESSION_TOUCH_SECONDS", "60"))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): only the lab's own files run, no inline script anywhere.
+# Styles may be inline: Swagger UI, ReDoc (styled-components) and Chart.js write style elements and
+# attributes, and a style cannot run code. htmx's indicator style is off (templates/portal/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],  # ReDoc parses the schema in a worker it builds from a blob
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

@@ -9,6 +9,14 @@ SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only: HSTS for a year (subdomains included), and plain-HTTP requests redirected. The health
+# probes of a load balancer that speaks HTTP to the app can be exempted with PIMLAB_SSL_REDIRECT_EXEMPT.
+SECURE_HSTS_SECONDS = int(os.environ.get("PIMLAB_HSTS_SECONDS", str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_SSL_REDIRECT = os.environ.get("PIMLAB_SSL_REDIRECT", "1") == "1"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+CSRF_COOKIE_HTTPONLY = True
 # The audit chain is never signed with a generated key in production (apps/audits/chain.py).
 PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = True
 

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from apps.chaos import ha_lab
 from apps.chaos.models import RunStatus
 from apps.chaos.runner import run_execute
 from apps.chaos.services import experiment_submit, revision_approve, revision_dry_run, run_launch
 from apps.chaos.workload import DRILL_PERSONA_PREFIX, read_attempts
+from apps.core.tokens import api_token_issue
 from apps.slo.models import AlertEvent, TimelineAnnotation
 from tests.support.databases import child_env, database_url
 
@@ -142,7 +143,9 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     assert outputs["workload_stop"]["window_errors"] > 0
     # An encounter answered 2xx during the drill is readable through the API afterwards.
     last = max(answered, key=lambda r: r["end"])
-    token = Token.objects.get(user__username=f"{DRILL_PERSONA_PREFIX}-{last['writer']:02d}").key
+    # Tokens are stored hashed: issue a fresh one for the writer's persona to read it back.
+    writer = get_user_model().objects.get(username=f"{DRILL_PERSONA_PREFIX}-{last['writer']:02d}")
+    token = api_token_issue(user=writer)
     shown = requests.get(
         f"{base_url}/api/encounters/{last['id']}", headers={"Authorization": f"Token {token}"}, timeout=10
     )

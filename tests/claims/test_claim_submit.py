@@ -152,7 +152,9 @@ def test_payer_retention_class_is_applied(billing_admin, finished_encounter):
 def test_payment_moves_claim_to_paid_and_emits_claim_paid(billing_admin, finished_encounter):
     _user, client = billing_admin
     claim_id = post_claim(client, claim_body(finished_encounter)).json()["claim_id"]
-    response = client.post(f"/api/claims/{claim_id}/payment", {"paid_amount": "140.00"}, format="json")
+    response = client.post(
+        f"/api/claims/{claim_id}/payment", {"paid_amount": "140.00"}, format="json", HTTP_IDEMPOTENCY_KEY="pay-1"
+    )
     assert response.status_code == 200 and response.json()["status"] == "paid"
     alias = finished_encounter._state.db
     claim = Claim.objects.using(alias).get(pk=int(claim_id))

@@ -45,7 +45,9 @@ def test_submitted_claim_shows_on_the_dashboard_with_its_lag(billing_admin):
     assert 30 * 3600 <= after["totals"]["avg_submission_lag_seconds"] < 30 * 3600 + 120
     assert after["freshness"]["staleness_seconds"] == 0
 
-    client.post(f"/api/claims/{claim_id}/payment", {"paid_amount": "151.00"}, format="json")
+    client.post(
+        f"/api/claims/{claim_id}/payment", {"paid_amount": "151.00"}, format="json", HTTP_IDEMPOTENCY_KEY="pay-1"
+    )
     publish_pending_outbox(using=encounter._state.db, event_types=("ClaimPaid",))
     ProjectionConsumer(bus=get_event_bus(), consumer="w").drain()
     paid = client.get("/api/dashboards/financial").json()["totals"]

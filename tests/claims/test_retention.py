@@ -50,9 +50,12 @@ def test_sweep_archives_then_purges_by_policy_with_audit(billing_admin):
     assert ArchivedClaim.objects.using(gov_alias).filter(claim_id=government_id).exists()
     assert client.get(f"/api/claims/{standard_id}").status_code == 404
 
+    reads = AuditEvent.objects.using(alias).filter(resource_id=str(standard_id), action="claim.read")
+    assert reads.count() == 1  # the read of the archived copy (reads are audited since the access policy)
     actions = list(
         AuditEvent.objects.using(alias)
         .filter(resource_id=str(standard_id))
+        .exclude(action="claim.read")
         .order_by("occurred_at", "id")
         .values_list("action", "outcome", "actor_role")
     )

@@ -41,7 +41,7 @@ def test_the_placement_of_the_core_models():
     tables = tables_by_alias()
     assert "patients_patient" in tables["shard_0"] and "patients_patient" in tables["shard_1"]
     assert "patients_patient" not in tables["default"] | tables["audit"]
-    for catalog_table in ("auth_user", "core_persona", "core_shardmapentry", "authtoken_token"):
+    for catalog_table in ("auth_user", "core_persona", "core_shardmapentry", "knox_authtoken"):
         assert catalog_table in tables["default"]
         assert all(catalog_table not in tables[alias] for alias in settings.SHARD_ALIASES)
     assert "django_migrations" in tables["audit"]

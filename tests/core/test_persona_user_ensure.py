@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from apps.chaos.workload import http_workload_prepare
 from apps.core.ids import bucket_of
@@ -25,11 +26,11 @@ def test_ensuring_twice_creates_once_and_relinks_a_moved_patient():
     again = persona_user_ensure(
         username="patient0042", role=PersonaRole.PATIENT, display_name="Ada", patient_id=second_patient.id
     )
-    assert (first.user_created, first.token_created) == (True, True)
-    assert (again.user_created, again.token_created) == (False, False)
-    assert again.user.pk == first.user.pk and again.token == first.token
+    assert (first.user_created, again.user_created) == (True, False)
+    assert again.user.pk == first.user.pk
     assert Persona.objects.get(user=first.user).patient_id == second_patient.id
-    assert Token.objects.filter(user=first.user).count() == 1
+    # Tokens are issued on demand (hashed, shown once), never as a side effect of ensuring a user.
+    assert AuthToken.objects.filter(user=first.user).count() == 0
 
 
 def test_a_password_hash_is_set_on_creation_and_synthetic_users_have_none():
@@ -51,8 +52,10 @@ def test_shard_buckets_follow_the_shard_map():
 
 def test_the_drill_workload_personas_book_for_their_own_patient_on_the_target_shard():
     pairs = http_workload_prepare(alias="shard_1", writers=2)
-    assert http_workload_prepare(alias="shard_1", writers=2) == pairs  # idempotent per writer
+    again = http_workload_prepare(alias="shard_1", writers=2)
+    # Idempotent per writer: the same patients (each call issues fresh, hashed tokens).
+    assert [patient_id for _, patient_id in again] == [patient_id for _, patient_id in pairs]
     for token, patient_id in pairs:
-        persona = Token.objects.select_related("user__persona").get(key=token).user.persona
+        persona = AuthToken.objects.select_related("user__persona").get(digest=hash_token(token)).user.persona
         assert persona.role == PersonaRole.PATIENT and str(persona.patient_id) == patient_id
         assert bucket_of(patient_id) in shard_buckets()["shard_1"]

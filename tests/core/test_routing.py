@@ -37,5 +37,5 @@ def test_persona_factory_gives_token_and_role():
 
     patient = PatientFactory(bucket=700)
     user, token = persona_user("patient", patient=patient, username="pat1")
-    assert user.persona.patient_id == patient.id and len(token) == 40
+    assert user.persona.patient_id == patient.id and len(token) == 64  # knox: 64 hex characters
     assert patient._state.db == "shard_1"

@@ -64,13 +64,12 @@ def test_an_unknown_token_is_401_and_names_the_command_to_get_one():
 
 
 def test_a_user_without_persona_is_refused(tokens):
-    from rest_framework.authtoken.models import Token
-
+    from apps.core.tokens import api_token_issue
     from tests.factories import UserFactory
 
     user = UserFactory(username="no-persona")
-    token = Token.objects.create(user=user)
-    response = get("/guarded/sre/", token.key)
+    token = api_token_issue(user=user)
+    response = get("/guarded/sre/", token)
     assert response.status_code == 403
     assert "none" in response.json()["detail"]
 

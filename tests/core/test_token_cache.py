@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from apps.core.identity_cache import TokenIdentityCache, token_identity_cache
 from apps.core.models import PersonaRole
@@ -48,7 +49,7 @@ def test_a_known_token_is_looked_up_once_per_ttl():
 def test_a_deleted_token_is_refused_at_the_next_request():
     _, token = persona_user(PersonaRole.SRE, username="revoked-sre")
     assert get("/guarded/sre/", token).status_code == 200
-    Token.objects.get(key=token).delete()
+    AuthToken.objects.get(digest=hash_token(token)).delete()
     assert get("/guarded/sre/", token).status_code == 401
 
 

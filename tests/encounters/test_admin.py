@@ -1,11 +1,13 @@
 import pytest
 
 from tests.encounters.conftest import book, booking_body
+from tests.factories import care_team_member
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_operator_sees_encounters_per_shard_with_history(admin_client, other_patient, clinician_persona):
+    care_team_member(other_patient, clinician_persona[0])
     encounter_id = book(clinician_persona[1], booking_body(other_patient.id)).json()["id"]
     listing = admin_client.get("/admin/encounters/encounter/?shard=shard_1")
     assert listing.status_code == 200 and encounter_id in listing.content.decode()

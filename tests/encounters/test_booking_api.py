@@ -13,6 +13,7 @@ from apps.encounters.models import Encounter
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
 from tests.encounters.conftest import book, booking_body
+from tests.factories import care_team_member
 from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -49,13 +50,23 @@ def test_patient_books_for_themself_and_three_rows_commit_together(patient, pati
     assert shard_rows("shard_1") == {"encounters": 0, "history": 0, "audit": 0, "outbox": 0}
 
 
-@pytest.mark.parametrize("persona_fixture", ["clinician_persona", "billing_persona"])
-def test_clinician_and_billing_admin_book_on_a_patients_behalf(request, persona_fixture, other_patient):
-    user, token = request.getfixturevalue(persona_fixture)
+def test_a_care_team_clinician_books_on_a_patients_behalf(clinician_persona, other_patient):
+    user, token = clinician_persona
+    care_team_member(other_patient, user)
     response = book(token, booking_body(other_patient.id, encounter_type="in_person"))
     assert response.status_code == 202, response.content
     encounter = Encounter.objects.using("shard_1").get(pk=int(response.json()["id"]))
     assert encounter.booked_by_user_id == user.pk and encounter.patient_id == other_patient.id
+
+
+def test_clinician_off_the_care_team_and_billing_admin_cannot_book(clinician_persona, billing_persona, other_patient):
+    user, token = clinician_persona
+    refused = book(token, booking_body(other_patient.id))
+    assert refused.status_code == 404 and refused.json()["remediation"]
+    denied = AuditEvent.objects.using("shard_1").get(action="encounter.book", outcome="denied")
+    assert denied.actor_user_id == user.pk and denied.detail["purpose"] == "treatment"
+    assert book(billing_persona[1], booking_body(other_patient.id)).status_code == 403
+    assert shard_rows("shard_1")["encounters"] == 0
 
 
 def test_patient_cannot_book_for_someone_else(patient_persona, other_patient):
@@ -131,10 +142,12 @@ def test_get_shows_the_encounter_and_whether_its_event_was_published(patient, pa
     after = api_client(token).get(f"/api/encounters/{created['id']}").json()
     assert after["event_published"] is True and after["event_status"] == OutboxStatus.PUBLISHED
     assert after["tracking_id"] == created["tracking_id"]
+    care_team_member(patient, clinician_persona[0])
     assert api_client(clinician_persona[1]).get(f"/api/encounters/{created['id']}").status_code == 200
 
 
 def test_get_hides_other_patients_encounters_and_unknown_ids(patient_persona, other_patient, clinician_persona):
+    care_team_member(other_patient, clinician_persona[0])
     theirs = book(clinician_persona[1], booking_body(other_patient.id)).json()
     _, token = patient_persona
     assert api_client(token).get(f"/api/encounters/{theirs['id']}").status_code == 404

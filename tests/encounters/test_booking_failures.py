@@ -107,12 +107,16 @@ def test_stale_shard_map_falls_back_to_the_last_known_shard_with_a_warning(patie
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
-def test_unknown_patient_is_a_422_and_writes_nothing(patient_persona, clinician_persona):
+def test_unknown_patient_is_a_404_like_a_refused_one_and_writes_nothing(patient, clinician_persona):
+    # Access policy: a clinician learns nothing from the answer; an unknown patient and a patient
+    # outside the care team are answered alike (it was a 422 that told them apart).
     unknown = 3 << 12 | (1 << 40)  # a well-formed id in bucket 3 that no patient has
     response = book(clinician_persona[1], booking_body(unknown))
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert "patient_id" in response.json()["errors"]
-    assert shard_rows("shard_0") == EMPTY
+    refused = book(clinician_persona[1], booking_body(patient.id))
+    assert refused.status_code == 404 and refused.json()["title"] == response.json()["title"]
+    assert shard_rows("shard_0")["encounters"] == 0
 
 
 def _blocked_backends(alias: str) -> int:

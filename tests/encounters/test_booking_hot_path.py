@@ -67,7 +67,7 @@ def test_a_booking_is_one_lookup_of_the_token_then_one_shard_transaction_of_four
 
     # The first request resolves the token (user and persona in one query); later ones reuse it.
     catalog = first.statements("default")
-    assert len(catalog) == 1 and '"authtoken_token"' in catalog[0] and '"core_persona"' in catalog[0]
+    assert len(catalog) == 1 and '"knox_authtoken"' in catalog[0] and '"core_persona"' in catalog[0]
     assert second.statements("default") == []
     for queries in (first, second):
         shard = queries.statements("shard_0")

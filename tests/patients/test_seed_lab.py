@@ -6,7 +6,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from apps.core.models import Persona, PersonaRole
 from apps.core.personas import DEMO_PASSWORDS
@@ -50,9 +51,11 @@ def test_seed_spreads_patients_over_every_shard_with_care_teams_and_personas():
             assert CareTeamMember.objects.using(alias).filter(patient=patient).exists()
     counts = {role: Persona.objects.filter(role=role).count() for role in PersonaRole.values}
     assert counts == {"patient": 24, "clinician": 2, "billing_admin": 2, "sre": 2, "operator": 1}  # two SREs: four-eyes
-    # One token per persona user.
+    # Tokens are hashed, so seeding makes none; `persona_tokens` issues one per persona user.
+    assert AuthToken.objects.count() == 0
+    call_command("persona_tokens", stdout=io.StringIO())
     assert (
-        Token.objects.count() == Persona.objects.count() == 31
+        AuthToken.objects.count() == Persona.objects.count() == 31
     )  # 24 patients, 2 clinicians, 2 billing, 2 SREs, 1 operator
     # Each patient persona is linked to its own patient record, which exists on the shard its id names.
     for persona in Persona.objects.filter(role=PersonaRole.PATIENT):
@@ -68,10 +71,10 @@ def test_seed_spreads_patients_over_every_shard_with_care_teams_and_personas():
 def test_seed_twice_creates_nothing_new():
     seed(30, 1)
     before = snapshot()
-    tokens_before = dict(Token.objects.values_list("user__username", "key"))
+    tokens_before = dict(AuthToken.objects.values_list("user__username", "digest"))
     output = seed(30, 1)
     assert snapshot() == before
-    assert dict(Token.objects.values_list("user__username", "key")) == tokens_before
+    assert dict(AuthToken.objects.values_list("user__username", "digest")) == tokens_before
     assert "0 new patients" in output and "30 already present" in output and "0 users" in output
 
 
@@ -137,7 +140,10 @@ def test_persona_tokens_prints_every_persona_with_role_and_token():
     text = out.getvalue()
     for persona in Persona.objects.select_related("user"):
         line = next(line for line in text.splitlines() if line.startswith(persona.user.username + " "))
-        assert persona.role in line and persona.user.auth_token.key in line
+        printed = line.split()[-1]
+        # The printed token is valid for this user, and only its digest is stored.
+        stored = AuthToken.objects.get(digest=hash_token(printed))
+        assert persona.role in line and stored.user_id == persona.user_id and printed not in stored.digest
     clinicians_only = io.StringIO()
     call_command("persona_tokens", role="clinician", stdout=clinicians_only)
     assert "patient0001" not in clinicians_only.getvalue() and "clinician01" in clinicians_only.getvalue()

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
-from rest_framework.authtoken.models import Token
 
 from apps.audits.models import AuditEvent
+from apps.core.tokens import api_token_issue
 from apps.encounters.models import Encounter
 from apps.outbox.models import OutboxEvent
 from apps.telemetry.tracing import span_store
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def token_of(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_issue(user=user)
 
 
 def sample(name: str, **labels) -> float:

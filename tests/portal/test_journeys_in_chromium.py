@@ -177,7 +177,8 @@ def test_billing_admin_submits_a_claim_meets_a_guardrail_and_sees_the_dashboard_
     page.click("#ready-to-bill >> text=Submit claim")
     page.select_option("#id_payer_code", "ACME-HEALTH")
     page.fill("#id_lines-0-procedure_code", "9921")
-    page.wait_for_function("document.querySelectorAll('#procedure-codes option').length > 0")
+    # A selector wait, not wait_for_function: the page's CSP refuses the eval a string predicate needs.
+    page.wait_for_selector("#procedure-codes option", state="attached")
     assert "99213" in page.inner_html("#procedure-codes")
     page.fill("#id_lines-0-procedure_code", "99213")
     page.fill("#id_lines-0-diagnosis_codes", "I10")

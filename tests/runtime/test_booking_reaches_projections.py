@@ -12,6 +12,7 @@ from apps.outbox.relay import outbox_relay_drain
 from apps.projections.consumer import ProjectionConsumer
 from apps.projections.models import EncounterFact
 from tests.encounters.conftest import book, booking_body
+from tests.factories import care_team_member
 from tests.support.bus import redis_emptied
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -27,6 +28,8 @@ def bus(request):
 
 
 def test_booked_encounters_appear_in_the_projection(bus, patient, other_patient, clinician_persona):
+    for p in (patient, other_patient):
+        care_team_member(p, clinician_persona[0])
     booked = [book(clinician_persona[1], booking_body(p.id)).json() for p in (patient, other_patient, patient)]
     assert sum(outbox_relay_drain(shard_alias=alias, bus=bus) for alias in ("shard_0", "shard_1")) == 3
 

@@ -1,4 +1,4 @@
-"""/healthz and /readyz: per-dependency detail, 503 when any dependency is down."""
+"""/healthz and /readyz: per-dependency detail (for staff), 503 when any dependency is down."""
 
 import pytest
 from django.db import connections
@@ -15,8 +15,8 @@ def test_healthz_answers_without_touching_dependencies(client, django_assert_num
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_readyz_reports_every_dependency_when_all_are_up(client):
-    response = client.get("/readyz")
+def test_readyz_reports_every_dependency_when_all_are_up(admin_client):
+    response = admin_client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready" and body["failing"] == []
@@ -32,14 +32,14 @@ def test_readyz_reports_every_dependency_when_all_are_up(client):
         assert check["ok"] is True and check["latency_ms"] >= 0 and check["target"]
 
 
-def test_a_stopped_database_makes_readyz_503_and_names_it(client):
+def test_a_stopped_database_makes_readyz_503_and_names_it(admin_client):
     connection = connections["shard_1"]
     original_port = connection.settings_dict["PORT"]
     connection.close()
     closed_port = unused_port()
     connection.settings_dict["PORT"] = closed_port
     try:
-        response = client.get("/readyz")
+        response = admin_client.get("/readyz")
     finally:
         connection.close()
         connection.settings_dict["PORT"] = original_port
@@ -52,11 +52,11 @@ def test_a_stopped_database_makes_readyz_503_and_names_it(client):
     assert body["checks"]["database:shard_0"]["ok"] is True
 
 
-def test_a_stopped_broker_and_event_bus_make_readyz_503(client):
+def test_a_stopped_broker_and_event_bus_make_readyz_503(admin_client):
     closed_port = unused_port()
     down = f"redis://127.0.0.1:{closed_port}/0"
     with override_settings(CELERY_BROKER_URL=down, PIMLAB_EVENTBUS_URL=down, PIMLAB_REDIS_URL=down):
-        response = client.get("/readyz")
+        response = admin_client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["failing"] == ["broker", "eventbus"]
@@ -64,7 +64,19 @@ def test_a_stopped_broker_and_event_bus_make_readyz_503(client):
     assert "password" not in response.content.decode()
 
 
-def test_targets_never_show_credentials(client):
+def test_targets_never_show_credentials(admin_client):
     with override_settings(PIMLAB_EVENTBUS_URL="redis://:s3cret@127.0.0.1:6379/2"):
-        body = client.get("/readyz").json()
+        body = admin_client.get("/readyz").json()
     assert "s3cret" not in str(body)
+
+
+def test_anonymous_and_persona_callers_get_only_up_or_down(client):
+    from tests.factories import persona_user
+
+    closed_port = unused_port()
+    assert client.get("/readyz").json() == {"status": "ready"}
+    user, _ = persona_user("clinician")
+    client.force_login(user)
+    with override_settings(PIMLAB_REDIS_URL=f"redis://127.0.0.1:{closed_port}/0"):
+        response = client.get("/readyz")
+    assert response.status_code == 503 and response.json() == {"status": "not_ready"}

@@ -20,6 +20,7 @@ from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
+from apps.core.sharding import shard_scope
 from apps.core.sql_retry import transient_sql_retrying
 from apps.encounters.models import Encounter, EncounterStatus
 from apps.outbox.changes import change_record
@@ -316,6 +317,9 @@ def _claim_create(
         row.assign_id()
         rows.append(row)
     ClaimLineItem.objects.using(alias).bulk_create(rows)
+    # bulk_create sends no signals: the line items' first history rows are written explicitly.
+    with shard_scope(alias):
+        ClaimLineItem.history.bulk_history_create(rows, default_change_reason="claim submitted")
     return claim
 
 

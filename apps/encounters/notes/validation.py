@@ -18,6 +18,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+from apps.core.redaction import PLACEHOLDERS, phi_redact
+
 from ..models import GlossaryAction, NoteStatus
 from .errors import NoteContextMissing
 from .glossary import GlossaryRules
@@ -75,45 +77,20 @@ class ValidatedNote:
         }
 
 
-# Order matters: e-mail addresses and MRNs contain digit runs the later patterns would also take.
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_MRN = re.compile(r"(?<![\w])MRN[\s:#-]*\d{4,12}(?![\w])", re.IGNORECASE)
-_SSN = re.compile(r"(?<![\w-])\d{3}([- ]?)\d{2}\1\d{4}(?![\w-])")
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w])"
-    r"|(?<![\w+])\+\d{1,3}(?:[\s.-]?\d{2,4}){3,5}(?![\w])"
-)
-
-REDACTION_PLACEHOLDERS = {
-    "email": "[REDACTED-EMAIL]",
-    "mrn": "[REDACTED-MRN]",
-    "ssn": "[REDACTED-SSN]",
-    "phone": "[REDACTED-PHONE]",
-}
-
-
-def _mrn_key(value: str) -> str:
-    return re.sub(r"[^0-9A-Z]", "", value.upper()).removeprefix("MRN")
+REDACTION_PLACEHOLDERS = PLACEHOLDERS
 
 
 def note_text_redact(text: str, *, own_mrn: str) -> tuple[str, list[Redaction]]:
-    """Mask identifiers; the patient's own MRN is allowed, any other MRN is masked."""
-    counts: Counter[str] = Counter()
-    own_key = _mrn_key(own_mrn)
-
-    def masker(kind: str):
-        def mask(match: re.Match) -> str:
-            if kind == "mrn" and _mrn_key(match.group(0)) == own_key:
-                return match.group(0)
-            counts[kind] += 1
-            return REDACTION_PLACEHOLDERS[kind]
-
-        return mask
-
-    for kind, pattern in (("email", _EMAIL), ("mrn", _MRN), ("ssn", _SSN), ("phone", _PHONE)):
-        text = pattern.sub(masker(kind), text)
-    redactions = [Redaction(kind, counts[kind], REDACTION_PLACEHOLDERS[kind]) for kind in REDACTION_PLACEHOLDERS]
+    """Mask identifiers (apps.core.redaction); the patient's own MRN is allowed, any other is masked."""
+    text, counts = phi_redact(text, allowed_mrn=own_mrn)
+    redactions = [Redaction(kind, counts[kind], PLACEHOLDERS[kind]) for kind in PLACEHOLDERS]
     return text, [r for r in redactions if r.count]
+
+
+def free_text_redact(text: str) -> tuple[str, list[Redaction]]:
+    """Mask every identifier, the patient's own MRN included (amendment and booking reasons
+    travel further than the note: history change reasons, billing views)."""
+    return note_text_redact(text, own_mrn="")
 
 
 def note_text_apply_glossary(
@@ -195,13 +172,24 @@ def note_command_validate(
         cleaned, normalised, flagged = note_text_apply_glossary(cleaned, rules=rules)
         change = replace(change, text=cleaned)
     text, new_status, released, is_amendment = note_change_check(current=current, change=change)
+    amendment_reason = ""
+    if is_amendment:
+        amendment_reason, reason_redactions = free_text_redact(change.amendment_reason.strip())
+        redactions = _merged(redactions, reason_redactions)
     return ValidatedNote(
         text=text,
         status=new_status,
         released=released,
-        amendment_reason=change.amendment_reason.strip() if is_amendment else "",
+        amendment_reason=amendment_reason,
         is_amendment=is_amendment,
         redactions=redactions,
         normalised=normalised,
         flagged=flagged,
     )
+
+
+def _merged(first: list[Redaction], second: list[Redaction]) -> list[Redaction]:
+    counts: Counter[str] = Counter()
+    for redaction in (*first, *second):
+        counts[redaction.kind] += redaction.count
+    return [Redaction(kind, counts[kind], PLACEHOLDERS[kind]) for kind in PLACEHOLDERS if counts[kind]]

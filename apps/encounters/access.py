@@ -1,0 +1,104 @@
+"""Audited reads and row refusals of encounters (docs/access-policy.md).
+
+Every read of an encounter writes an audit event with its purpose; a refusal writes a denied event
+and answers like a missing row (404: no existence oracle); a break-glass read is allowed, audited
+as such and raises an alert for the privacy officer."""
+
+from __future__ import annotations
+
+import structlog
+
+from apps.audits.models import AuditOutcome
+from apps.audits.services import audit_access_record
+from apps.core.actors import Actor
+from apps.core.ids import InvalidShardedId
+from apps.core.redaction import phi_redact
+from apps.slo.services import alert_event_record
+
+from .errors import EncounterNotVisible
+from .models import Encounter
+from .selectors import EncounterAccess, EncounterView, encounter_access_for, encounter_get
+
+logger = structlog.get_logger(__name__)
+
+BREAK_GLASS_ALERT = "BreakGlassAccess"
+BREAK_GLASS_REASON_MAX = 200
+
+
+def encounter_not_found(encounter_id) -> EncounterNotVisible:
+    return EncounterNotVisible(
+        f"No encounter {encounter_id} is visible to you.",
+        remediation="Check the id (use the Location header returned by the booking). A clinician outside "
+        "the care team may send a `Break-Glass-Reason` header in an emergency; the read is audited.",
+    )
+
+
+def encounter_read(*, actor: Actor, encounter_id, break_glass_reason: str = "") -> tuple[Encounter, EncounterAccess]:
+    """The encounter and the view ``actor`` gets of it, with its read audited; raises ``NotFound``
+    (and audits the refusal) when the row rule says no."""
+    try:
+        encounter = encounter_get(encounter_id=encounter_id)
+    except InvalidShardedId:
+        encounter = None
+    if encounter is None:
+        raise encounter_not_found(encounter_id)
+    access = encounter_access_for(actor=actor, encounter=encounter, break_glass_reason=break_glass_reason)
+    encounter_access_audit(actor=actor, encounter=encounter, access=access, break_glass_reason=break_glass_reason)
+    if not access.visible:
+        raise encounter_not_found(encounter_id)
+    return encounter, access
+
+
+def encounter_access_audit(
+    *, actor: Actor, encounter: Encounter, access: EncounterAccess, operation: str = "read", break_glass_reason=""
+) -> None:
+    """One audit event for one read (or refusal) of an encounter; a break-glass read also alerts."""
+    alias = encounter._state.db
+    detail = {"reason": access.reason, "view": access.view or ""}
+    break_glass = access.view == EncounterView.BREAK_GLASS
+    if break_glass:
+        stated, _ = phi_redact(break_glass_reason.strip()[:BREAK_GLASS_REASON_MAX])
+        detail["break_glass_reason"] = stated
+    audit_access_record(
+        using=alias,
+        patient_id=encounter.patient_id,
+        action=f"encounter.{operation}.break_glass" if break_glass else f"encounter.{operation}",
+        resource_type="Encounter",
+        resource_id=encounter.id,
+        actor=actor,
+        purpose=access.purpose or "none",
+        outcome=AuditOutcome.SUCCESS if access.visible else AuditOutcome.DENIED,
+        detail=detail,
+    )
+    if not access.visible:
+        logger.warning("encounter_access_denied", encounter_id=str(encounter.id), operation=operation)
+    if break_glass:
+        logger.warning("encounter_break_glass_read", encounter_id=str(encounter.id), operation=operation)
+        alert_event_record(
+            name=BREAK_GLASS_ALERT,
+            severity="ticket",
+            status="firing",
+            labels={"actor_user_id": str(actor.user_id), "shard_id": alias},
+            annotations={
+                "summary": "A clinician outside the care team read an encounter by break-glass; review it.",
+                "encounter_id": str(encounter.id),
+                "runbook": "docs/access-policy.md#break-glass",
+            },
+        )
+
+
+def encounter_list_audit(*, actor: Actor, encounters: list[Encounter], purpose: str, page: int = 1) -> None:
+    """One audit event per shown page (per shard it spans), naming the patients on it."""
+    by_shard: dict[str, list[Encounter]] = {}
+    for encounter in encounters:
+        by_shard.setdefault(encounter._state.db, []).append(encounter)
+    for alias, rows in by_shard.items():
+        audit_access_record(
+            using=alias,
+            patient_id=rows[0].patient_id,
+            action="encounter.list",
+            resource_type="Encounter",
+            actor=actor,
+            purpose=purpose,
+            detail={"page": page, "rows": len(rows), "patient_ids": sorted({str(e.patient_id) for e in rows})},
+        )

@@ -1,0 +1,88 @@
+"""One place that keeps PHI out of telemetry: query strings (admin searches by surname or MRN) are
+dropped from every log line and span, and database error text (PostgreSQL's "Failing row contains
+(…)" and "Key (…)=(…)" quote the row: a note, a name) is cut from exception messages on spans and in
+log lines alike. Used by the structlog chain (``scrub_log_event``) and the tracer provider
+(``ScrubbingOnEnd`` is mixed into every exporting processor)."""
+
+from __future__ import annotations
+
+import re
+
+from opentelemetry.sdk.trace import Event as SpanEvent
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+# Attributes and log fields that carry a URL or a path with its query string.
+URL_KEYS = frozenset(
+    {"request", "path", "url", "http.url", "http.target", "url.full", "url.query", "http.request.uri", "referer"}
+)
+DROPPED_KEYS = frozenset({"url.query", "http.query_string"})
+_QUERY = re.compile(r"\?[^\s\"']*")
+_DB_DETAIL = re.compile(
+    r"(Failing row contains|DETAIL:\s+Key|Key)\s*\(.*?\)(=\(.*?\))?(?=\s|$|\.|\")", re.IGNORECASE | re.DOTALL
+)
+_DETAIL_LINE = re.compile(r"^\s*DETAIL:.*$", re.MULTILINE)
+
+
+def strip_query(value):
+    return _QUERY.sub("?[query dropped]", value) if isinstance(value, str) else value
+
+
+def sanitize_error_text(text: str) -> str:
+    """Database error text without the row values it quotes."""
+    text = _DETAIL_LINE.sub("DETAIL: [row values dropped]", text)
+    return _DB_DETAIL.sub(lambda m: f"{m.group(1)} ([row values dropped])", text)
+
+
+def scrub_log_event(logger, method_name, event_dict):
+    """structlog processor: no query string, no quoted row, in any log line."""
+    for key in URL_KEYS & event_dict.keys():
+        event_dict[key] = strip_query(event_dict[key])
+    for key in DROPPED_KEYS & event_dict.keys():
+        event_dict.pop(key)
+    for key in ("exception", "error", "event"):
+        if isinstance(event_dict.get(key), str):
+            event_dict[key] = sanitize_error_text(event_dict[key])
+    return event_dict
+
+
+def _scrubbed_attributes(attributes) -> dict:
+    clean = {}
+    for key, value in (attributes or {}).items():
+        if key in DROPPED_KEYS:
+            continue
+        if key in URL_KEYS:
+            value = strip_query(value)
+        if key in ("exception.message", "exception.stacktrace") and isinstance(value, str):
+            value = sanitize_error_text(value)
+        clean[key] = value
+    return clean
+
+
+def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
+    events = [SpanEvent(e.name, _scrubbed_attributes(e.attributes), e.timestamp) for e in span.events]
+    status = span.status
+    if status.description:
+        from opentelemetry.trace import Status
+
+        status = Status(status.status_code, sanitize_error_text(status.description))
+    return ReadableSpan(
+        name=strip_query(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_scrubbed_attributes(span.attributes),
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class ScrubbingOnEnd(SpanProcessor):
+    """Mixed in before an exporting processor: it hands that processor a scrubbed copy of each span."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        super().on_end(scrubbed_span(span))
