@@ -8,6 +8,7 @@ from apps.core.actors import Actor
 
 from .models import AuditOutcome
 from .services import audit_access_record
+from .vocabulary import AuditAction
 
 ADMIN_PURPOSE = "operations (admin)"
 
@@ -43,7 +44,7 @@ class AuditedPhiAdminMixin:
             self._phi_audit(
                 request,
                 obj=rows[0],
-                action="admin.list",
+                action=AuditAction.ADMIN_LISTED,
                 detail={"page": changelist.page_num, "rows": len(rows), "patient_ids": patients},
             )
         return response
@@ -58,14 +59,19 @@ class AuditedPhiAdminMixin:
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         response = super().changeform_view(request, object_id, form_url, extra_context)
         if request.method == "GET":
-            self._audited_object_view(request, object_id, "admin.view", response)
+            self._audited_object_view(request, object_id, AuditAction.ADMIN_VIEWED, response)
         return response
 
     def history_view(self, request, object_id, extra_context=None):
         response = super().history_view(request, object_id, extra_context)
-        return self._audited_object_view(request, object_id, "admin.history", response)
+        return self._audited_object_view(request, object_id, AuditAction.ADMIN_HISTORY_READ, response)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         changed = sorted(form.changed_data) if form is not None else []
-        self._phi_audit(request, obj=obj, action="admin.change" if change else "admin.add", detail={"fields": changed})
+        self._phi_audit(
+            request,
+            obj=obj,
+            action=AuditAction.ADMIN_CHANGED if change else AuditAction.ADMIN_ADDED,
+            detail={"fields": changed},
+        )

@@ -27,9 +27,21 @@ class AuditAction(StrEnum):
     CLAIM_PURGED = "claim.purged"
     CARE_TEAM_MEMBER_ADDED = "care_team_member.added"
     CARE_TEAM_MEMBER_REMOVED = "care_team_member.removed"
+    # Reads of PHI (HIPAA 164.312(b)): the read verb is its own past tense.
+    ENCOUNTER_READ = "encounter.read"
+    ENCOUNTER_BREAK_GLASS_READ = "encounter.break_glass_read"
+    ENCOUNTER_LISTED = "encounter.listed"
+    CLAIM_READ = "claim.read"
+    CLAIM_FHIR_EXPORTED = "claim.fhir_exported"
+    ADMIN_LISTED = "admin.listed"
+    ADMIN_VIEWED = "admin.viewed"
+    ADMIN_HISTORY_READ = "admin.history_read"
+    ADMIN_CHANGED = "admin.changed"
+    ADMIN_ADDED = "admin.added"
 
 
 class ResourceType(StrEnum):
+    PATIENT = "patient"
     ENCOUNTER = "encounter"
     ENCOUNTER_NOTE = "encounter_note"
     CLAIM = "claim"

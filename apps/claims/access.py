@@ -4,6 +4,7 @@ writes one audit event with the reader's role and purpose on the patient's shard
 from __future__ import annotations
 
 from apps.audits.services import audit_access_record
+from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.errors import PermissionRefused
 
@@ -27,8 +28,8 @@ def claim_read_audit(*, actor: Actor, using: str, patient_id: int, claim_id: int
     audit_access_record(
         using=using,
         patient_id=patient_id,
-        action="claim.export_fhir" if fhir else "claim.read",
-        resource_type="claim",
+        action=AuditAction.CLAIM_FHIR_EXPORTED if fhir else AuditAction.CLAIM_READ,
+        resource_type=ResourceType.CLAIM,
         resource_id=claim_id,
         actor=actor,
         purpose=CLAIM_READ_PURPOSE[view],

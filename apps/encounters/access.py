@@ -10,6 +10,7 @@ import structlog
 
 from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_access_record
+from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.redaction import phi_redact
@@ -62,8 +63,8 @@ def encounter_access_audit(
     audit_access_record(
         using=alias,
         patient_id=encounter.patient_id,
-        action=f"encounter.{operation}.break_glass" if break_glass else f"encounter.{operation}",
-        resource_type="Encounter",
+        action=AuditAction.ENCOUNTER_BREAK_GLASS_READ if break_glass else AuditAction.ENCOUNTER_READ,
+        resource_type=ResourceType.ENCOUNTER,
         resource_id=encounter.id,
         actor=actor,
         purpose=access.purpose or "none",
@@ -96,8 +97,8 @@ def encounter_list_audit(*, actor: Actor, encounters: list[Encounter], purpose: 
         audit_access_record(
             using=alias,
             patient_id=rows[0].patient_id,
-            action="encounter.list",
-            resource_type="Encounter",
+            action=AuditAction.ENCOUNTER_LISTED,
+            resource_type=ResourceType.ENCOUNTER,
             actor=actor,
             purpose=purpose,
             detail={"page": page, "rows": len(rows), "patient_ids": sorted({str(e.patient_id) for e in rows})},

@@ -193,8 +193,8 @@ def _booking_authorize(*, actor: Actor, patient_id: int, alias: str) -> None:
         audit_access_record(
             using=alias,
             patient_id=patient_id,
-            action="encounter.book",
-            resource_type="Patient",
+            action=AuditAction.ENCOUNTER_BOOKED,
+            resource_type=ResourceType.PATIENT,
             resource_id=patient_id,
             actor=actor,
             purpose="treatment",

@@ -25,19 +25,21 @@ def test_admin_views_of_patients_encounters_and_claims_are_audited(route_world):
         f"/admin/claims/claim/{ids['claim']}/change/",
     ):
         assert operator.get(path).status_code == 200, path
-    viewed = events(alias, action__in=["admin.view", "admin.history"], actor_user_id=route_world.users["operator"].pk)
+    viewed = events(
+        alias, action__in=["admin.viewed", "admin.history_read"], actor_user_id=route_world.users["operator"].pk
+    )
     assert sorted(viewed.values_list("resource_type", "action")) == [
-        ("claim", "admin.view"),
-        ("encounter", "admin.history"),
-        ("encounter", "admin.view"),
-        ("patient", "admin.view"),
+        ("claim", "admin.viewed"),
+        ("encounter", "admin.history_read"),
+        ("encounter", "admin.viewed"),
+        ("patient", "admin.viewed"),
     ]
     assert all(e.detail["purpose"] == "operations (admin)" and e.actor_role == "operator" for e in viewed)
 
 
 def test_a_list_page_writes_one_event_naming_its_patients(route_world):
     assert route_world.clients["sre"].get("/admin/encounters/encounter/?shard=shard_0").status_code == 200
-    listed = events("shard_0", action="admin.list").get()
+    listed = events("shard_0", action="admin.listed").get()
     assert listed.detail["patient_ids"] == [route_world.ids["patient"]] and listed.detail["rows"] == 1
 
 
@@ -70,5 +72,5 @@ def test_an_admin_edit_of_a_patient_is_audited_with_the_changed_fields(route_wor
     )
     response = operator.post(f"/admin/patients/patient/{patient_id}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
-    changed = events("shard_0", action="admin.change").get()
+    changed = events("shard_0", action="admin.changed").get()
     assert changed.detail["fields"] == ["phone"] and changed.actor_role == "operator"

@@ -79,7 +79,7 @@ def test_billing_reads_and_fhir_exports_are_audited_for_payment(billing_admin, c
     assert "I10" in client.get(f"/api/claims/{claim_id}").content.decode()
     assert client.get(f"/api/claims/{claim_id}?format=fhir").status_code == 200
     events = AuditEvent.objects.using(finished_encounter._state.db).filter(resource_id=claim_id)
-    assert {e.action for e in events if e.detail.get("purpose") == "payment"} == {"claim.read", "claim.export_fhir"}
+    assert {e.action for e in events if e.detail.get("purpose") == "payment"} == {"claim.read", "claim.fhir_exported"}
 
 
 def test_claims_line_items_and_payments_keep_history(billing_admin, claim_id, finished_encounter):

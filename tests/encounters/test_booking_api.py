@@ -63,7 +63,7 @@ def test_clinician_off_the_care_team_and_billing_admin_cannot_book(clinician_per
     user, token = clinician_persona
     refused = book(token, booking_body(other_patient.id))
     assert refused.status_code == 404 and refused.json()["remediation"]
-    denied = AuditEvent.objects.using("shard_1").get(action="encounter.book", outcome="denied")
+    denied = AuditEvent.objects.using("shard_1").get(action="encounter.booked", outcome="denied")
     assert denied.actor_user_id == user.pk and denied.detail["purpose"] == "treatment"
     assert book(billing_persona[1], booking_body(other_patient.id)).status_code == 403
     assert shard_rows("shard_1")["encounters"] == 0

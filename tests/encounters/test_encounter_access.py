@@ -50,7 +50,7 @@ def test_break_glass_read_is_allowed_audited_and_alerts(visit, clinician_persona
     user, token = clinician_persona
     response = read(token, visit, HTTP_BREAK_GLASS_REASON="Unconscious in ED, call 555-123-4567")
     assert response.status_code == 200
-    event = audit_of(visit, action="encounter.read.break_glass").get()
+    event = audit_of(visit, action="encounter.break_glass_read").get()
     assert event.detail["purpose"] == "emergency treatment" and event.outcome == "success"
     assert event.detail["break_glass_reason"] == "Unconscious in ED, call [REDACTED-PHONE]"
     alert = AlertEvent.objects.get(name="BreakGlassAccess")
@@ -95,6 +95,6 @@ def test_lists_follow_the_row_rule_and_audit_one_event_per_page(patient, other_p
     listed = encounters_visible_to(actor=actor)
     assert {e.id for e in listed} == {e.id for e in mine}
     encounter_list_audit(actor=actor, encounters=listed, purpose="treatment")
-    event = AuditEvent.objects.using("shard_0").get(action="encounter.list")
+    event = AuditEvent.objects.using("shard_0").get(action="encounter.listed")
     assert event.detail["rows"] == 2 and event.detail["patient_ids"] == [str(patient.id)]
     assert encounters_visible_to(actor=Actor(user_id=1, role="operator")) == []
