@@ -150,6 +150,7 @@ ADMIN = {
     "admin:encounters_encounter_simple_history": staff(302),  # note versions: back to the history list
     "admin:*_simple_history": staff(404),  # no such version
     "admin:core_shardmapentry_history": staff(404),  # simple-history's page: no such entry
+    "admin:patients_careteammember_history": staff(404),  # simple-history's page: no such membership
     "admin:*_change": staff(302),  # no such object: back to the list
     "admin:*_history": staff(302),
     "admin:*_delete": staff(302),
