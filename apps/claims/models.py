@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.core.history import sharded_history
 from apps.core.models import ShardedModel
@@ -35,6 +36,9 @@ class RetentionPolicy(models.Model):
     retention_days = models.PositiveIntegerField(help_text="Days after submission before the archived copy is purged.")
     description = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Who changed a class's windows, when and why: a policy change reaches already-archived claims.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["retention_class"]

@@ -244,3 +244,5 @@ def test_extending_the_policy_protects_an_already_archived_claim(billing_admin):
     assert claims_retention_sweep(now=now + timedelta(days=3651)).purged == 1
     purged = AuditEvent.objects.using(alias).get(resource_id=str(claim_id), action="claim.purged")
     assert purged.detail["retention_days"] == 3650
+    change = RetentionPolicy.history.filter(retention_class="standard").latest("history_date")
+    assert change.retention_days == 3650 and "compliance_officer" in change.history_change_reason

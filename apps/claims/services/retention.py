@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -167,6 +168,8 @@ def retention_policy_set(
         raise RetentionBelowFloor(
             " ".join(messages), field=field, code="retention_policy_invalid", title="Invalid retention policy"
         ) from error
+    policy._change_reason = f"retention_policy_set by {actor.role}: {active_days}d active, {retention_days}d kept"
+    policy._history_user = _catalog_user(actor)
     policy.save(using="default")
     logger.info(
         "retention_policy_changed",
@@ -176,6 +179,10 @@ def retention_policy_set(
         actor_role=actor.role,
     )
     return policy
+
+
+def _catalog_user(actor: Actor):
+    return get_user_model().objects.filter(pk=actor.user_id).first() if actor.user_id else None
 
 
 def _claim_patient_id(*, alias: str, claim_id: int) -> int:
