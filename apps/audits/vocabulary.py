@@ -25,6 +25,8 @@ class AuditAction(StrEnum):
     CLAIM_PAID = "claim.paid"
     CLAIM_ARCHIVED = "claim.archived"
     CLAIM_PURGED = "claim.purged"
+    LEGAL_HOLD_PLACED = "legal_hold.placed"
+    LEGAL_HOLD_RELEASED = "legal_hold.released"
     CARE_TEAM_MEMBER_ADDED = "care_team_member.added"
     CARE_TEAM_MEMBER_REMOVED = "care_team_member.removed"
     # Reads of PHI (HIPAA 164.312(b)): the read verb is its own past tense.
@@ -45,6 +47,7 @@ class ResourceType(StrEnum):
     ENCOUNTER = "encounter"
     ENCOUNTER_NOTE = "encounter_note"
     CLAIM = "claim"
+    LEGAL_HOLD = "legal_hold"
     CARE_TEAM_MEMBER = "care_team_member"
 
 

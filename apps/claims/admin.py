@@ -5,13 +5,29 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.audits.admin_access import AuditedPhiAdminMixin
 from apps.core.admin_sharding import ShardedModelAdmin
 
-from .models import AmountCeiling, ArchivedClaim, Claim, ClaimLineItem, Payer, RetentionPolicy, StaffPatientRecord
+from .models import (
+    AmountCeiling,
+    ArchivedClaim,
+    Claim,
+    ClaimLineItem,
+    LegalHold,
+    Payer,
+    RetentionPolicy,
+    StaffPatientRecord,
+    retention_floor_days,
+)
 
 
 @admin.register(RetentionPolicy)
 class RetentionPolicyAdmin(admin.ModelAdmin):
-    list_display = ("retention_class", "active_days", "retention_days", "description", "updated_at")
+    """The form runs the model's ``clean``: a retention below the floor is refused with its reason."""
+
+    list_display = ("retention_class", "active_days", "retention_days", "floor_days", "description", "updated_at")
     search_fields = ("retention_class", "description")
+
+    @admin.display(description="floor (days)")
+    def floor_days(self, obj) -> int:
+        return retention_floor_days(obj.retention_class)
 
 
 @admin.register(Payer)
@@ -119,6 +135,23 @@ class ArchivedClaimAdmin(ShardedModelAdmin):
     )
     list_filter = (*ShardedModelAdmin.list_filter, "retention_class", "status")
     search_fields = ("=claim_id", "=patient_id", "=encounter_id", "payer_code")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(ShardedModelAdmin):
+    """Holds are placed and released through the audited services only; here they can be read."""
+
+    list_display = ("claim_id", "patient_id", "reason", "placed_by_user_id", "placed_at")
+    search_fields = ("=claim_id", "=patient_id", "reason")
 
     def has_add_permission(self, request):
         return False

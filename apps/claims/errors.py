@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.core.errors import BadRequest, Gone, InvalidInput, NotFound, PermissionRefused
+from apps.core.errors import BadRequest, Conflict, Gone, InvalidInput, NotFound, PermissionRefused
 
 
 class GuardrailViolation(PermissionRefused):
@@ -87,3 +87,20 @@ class ClaimArchived(Gone):
     title = "Archived"
     remediation = "Read the archived copy as JSON (without format=fhir) or in the Django admin."
     default_detail = "Archived claims are not served as FHIR resources."
+
+
+class RetentionBelowFloor(InvalidInput):
+    code = "retention_below_floor"
+    title = "Retention below the floor"
+    remediation = "Keep retention_days at or above the floor (PIMLAB_RETENTION_FLOOR_DAYS) for this class."
+
+
+class UnknownRetentionClass(NotFound):
+    code = "unknown_retention_class"
+    title = "Unknown retention class"
+    remediation = "Use a retention class listed in the admin's retention policies."
+
+
+class LegalHoldConflict(Conflict):
+    code = "legal_hold_conflict"
+    title = "Legal hold state conflict"

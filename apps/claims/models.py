@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.core.history import sharded_history
 from apps.core.models import ShardedModel
@@ -9,6 +11,21 @@ from apps.encounters.models import Encounter
 from apps.patients.models import Patient
 
 # --- Reference data and policies (catalog) -------------------------------------------------------
+
+
+def retention_floor_days(retention_class: str) -> int:
+    """The fewest days after submission a claim of ``retention_class`` must be kept
+    (``PIMLAB_RETENTION_FLOOR_DAYS``: ``"2190"`` for all classes, ``"2190,government=3650"`` per class)."""
+    default, per_class = 0, {}
+    for part in str(settings.PIMLAB_RETENTION_FLOOR_DAYS).split(","):
+        name, _, value = part.strip().rpartition("=")
+        if not value:
+            continue
+        if name:
+            per_class[name.strip()] = int(value)
+        else:
+            default = int(value)
+    return per_class.get(retention_class, default)
 
 
 class RetentionPolicy(models.Model):
@@ -19,6 +36,9 @@ class RetentionPolicy(models.Model):
     retention_days = models.PositiveIntegerField(help_text="Days after submission before the archived copy is purged.")
     description = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Who changed a class's windows, when and why: a policy change reaches already-archived claims.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["retention_class"]
@@ -31,6 +51,25 @@ class RetentionPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.retention_class} ({self.active_days}d active, {self.retention_days}d kept)"
+
+    def clean(self) -> None:
+        super().clean()
+        floor = retention_floor_days(self.retention_class)
+        errors = {}
+        if self.retention_days is not None and self.retention_days < floor:
+            errors["retention_days"] = (
+                f"{self.retention_days} days is below the retention floor of {floor} days for "
+                f"{self.retention_class!r} claims (PIMLAB_RETENTION_FLOOR_DAYS); keep at least {floor} days."
+            )
+        if self.active_days is not None and self.retention_days is not None and self.active_days > self.retention_days:
+            errors["active_days"] = "The active window cannot outlast the retention period."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def effective_retention_days(self) -> int:
+        """Retention the sweep applies: never below the floor, even for a row edited past validation."""
+        return max(self.retention_days, retention_floor_days(self.retention_class))
 
 
 class Payer(models.Model):
@@ -184,6 +223,8 @@ class ArchivedClaim(ShardedModel):
     paid_at = models.DateTimeField(null=True, blank=True)
     line_items = models.JSONField(default=list)
     archived_at = models.DateTimeField()
+    # The purge date under the policy at archive time, for display; the sweep decides from the
+    # current policy (submitted_at + its retention_days), so a longer policy protects old archives.
     purge_after = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -191,3 +232,22 @@ class ArchivedClaim(ShardedModel):
 
     def __str__(self) -> str:
         return f"archived claim {self.claim_id}"
+
+
+class LegalHold(ShardedModel):
+    """A litigation hold on one claim (active or archived): while it exists the claim is neither
+    archived nor purged. Placing and releasing are audited; release deletes the row."""
+
+    shard_key_field = "patient_id"
+
+    claim_id = models.BigIntegerField(unique=True)
+    patient_id = models.BigIntegerField(db_index=True)
+    reason = models.CharField(max_length=300)
+    placed_by_user_id = models.BigIntegerField(null=True, blank=True)
+    placed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-placed_at"]
+
+    def __str__(self) -> str:
+        return f"legal hold on claim {self.claim_id}"

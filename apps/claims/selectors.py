@@ -13,7 +13,7 @@ from apps.core.sharding import across_shards
 from apps.encounters.models import Encounter, EncounterStatus
 from apps.telemetry import context
 
-from .models import ArchivedClaim, Claim, ClaimPayment, Payer, RetentionPolicy
+from .models import ArchivedClaim, Claim, ClaimPayment, ClaimStatus, LegalHold, Payer, RetentionPolicy
 
 
 class ClaimView:
@@ -59,22 +59,41 @@ def payer_list() -> list[Payer]:
 
 
 def claims_due_for_archive(*, shard_alias: str, now: datetime, limit: int = 500) -> list[int]:
-    """Ids of claims on ``shard_alias`` whose active window (per their retention class) has passed."""
+    """Ids of paid claims on ``shard_alias`` past their active window and under no legal hold
+    (an open claim stays active so it can still be paid)."""
     due = Q(pk__in=[])
     for policy in RetentionPolicy.objects.using("default").all():
         due |= Q(retention_class=policy.retention_class, submitted_at__lte=now - timedelta(days=policy.active_days))
+    held = LegalHold.objects.using(shard_alias).values("claim_id")
     return list(
-        Claim.objects.using(shard_alias).filter(due).order_by("submitted_at").values_list("id", flat=True)[:limit]
+        Claim.objects.using(shard_alias)
+        .filter(due, status=ClaimStatus.PAID)
+        .exclude(pk__in=held)
+        .order_by("submitted_at")
+        .values_list("id", flat=True)[:limit]
     )
 
 
 def archived_claims_due_for_purge(*, shard_alias: str, now: datetime, limit: int = 500) -> list[int]:
+    """Archived claims past the CURRENT retention of their class (never below the floor), not held."""
+    due = Q(pk__in=[])
+    for policy in RetentionPolicy.objects.using("default").all():
+        due |= Q(
+            retention_class=policy.retention_class,
+            submitted_at__lte=now - timedelta(days=policy.effective_retention_days),
+        )
+    held = LegalHold.objects.using(shard_alias).values("claim_id")
     return list(
         ArchivedClaim.objects.using(shard_alias)
-        .filter(purge_after__lte=now)
-        .order_by("purge_after")
+        .filter(due)
+        .exclude(claim_id__in=held)
+        .order_by("submitted_at")
         .values_list("claim_id", flat=True)[:limit]
     )
+
+
+def claim_legal_hold_find(*, claim_id: int, shard_alias: str) -> LegalHold | None:
+    return LegalHold.objects.using(shard_alias).filter(claim_id=claim_id).first()
 
 
 def encounters_ready_to_bill() -> list:

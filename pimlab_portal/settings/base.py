@@ -350,6 +350,11 @@ PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_
 PIMLAB_OUTBOX_DRAIN_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_DRAIN_SECONDS", "20"))
 PIMLAB_OUTBOX_RETENTION_DAYS = float(os.environ.get("PIMLAB_OUTBOX_RETENTION_DAYS", "7"))
 
+# Claims retention floor: no retention policy may keep an archived claim fewer days than this after
+# submission (six years, the HIPAA documentation period). "2190" applies to every class;
+# "2190,government=3650" raises the floor of one class.
+PIMLAB_RETENTION_FLOOR_DAYS = os.environ.get("PIMLAB_RETENTION_FLOOR_DAYS", "2190")
+
 # SLOs (apps.slo): specs folder, SLI source, alert webhook.
 PIMLAB_SLO_SPECS_DIR = Path(os.environ.get("PIMLAB_SLO_SPECS_DIR", BASE_DIR / "slo" / "specs"))
 # With a Prometheus URL the engine reads SLIs through its HTTP API; otherwise the built-in sampler

@@ -114,6 +114,7 @@ SERVICE_ONLY_ADD = (
     "claims_claim",
     "claims_claimlineitem",
     "claims_archivedclaim",
+    "claims_legalhold",  # placed and released through the audited legal-hold services
     "probes_*",
     "knox_authtoken",  # issued by `manage.py persona_tokens`, shown once
     "axes_*",  # login attempts are recorded by django-axes
@@ -128,6 +129,7 @@ SERVICE_ONLY_DELETE = (
     "claims_claim",
     "claims_claimlineitem",
     "claims_archivedclaim",
+    "claims_legalhold",
     "chaos_experiment*",
 )
 # Object pages get a real row for these models (tests/access/world.py); elsewhere id 0, which the

@@ -23,7 +23,7 @@ CATALOG_CHANGELISTS = [
     "projections/processedevent",
     "projections/projectioncheckpoint",
 ]
-SHARD_CHANGELISTS = ["claims/claim", "claims/claimlineitem", "claims/archivedclaim"]
+SHARD_CHANGELISTS = ["claims/claim", "claims/claimlineitem", "claims/archivedclaim", "claims/legalhold"]
 
 
 @pytest.fixture
@@ -58,6 +58,11 @@ def test_archived_claims_are_readable_but_not_editable(operator_browser, billing
     _user, client = billing_admin
     encounter = EncounterFactory()
     claim_id = post_claim(client, claim_body(encounter)).json()["claim_id"]
+    # Only paid claims are archived (an open claim must stay payable).
+    paid = client.post(
+        f"/api/claims/{claim_id}/payment", {"paid_amount": "151.00"}, format="json", HTTP_IDEMPOTENCY_KEY="pay-1"
+    )
+    assert paid.status_code in (200, 201), paid.content
     claims_retention_sweep(now=timezone.now() + timedelta(days=400))
     listing = operator_browser.get(f"/admin/claims/archivedclaim/?shard={encounter._state.db}&q={claim_id}")
     assert listing.status_code == 200 and claim_id in listing.content.decode()
