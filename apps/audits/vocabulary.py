@@ -27,6 +27,7 @@ class AuditAction(StrEnum):
     CLAIM_PURGED = "claim.purged"
     CARE_TEAM_MEMBER_ADDED = "care_team_member.added"
     CARE_TEAM_MEMBER_REMOVED = "care_team_member.removed"
+    OUTBOX_EVENT_DISCARDED = "outbox_event.discarded"
 
 
 class ResourceType(StrEnum):
@@ -34,6 +35,7 @@ class ResourceType(StrEnum):
     ENCOUNTER_NOTE = "encounter_note"
     CLAIM = "claim"
     CARE_TEAM_MEMBER = "care_team_member"
+    OUTBOX_EVENT = "outbox_event"
 
 
 # Names written before the vocabulary was settled → the name they mean today.
