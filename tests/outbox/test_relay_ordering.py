@@ -125,3 +125,21 @@ def test_the_admin_shows_what_a_dead_letter_holds_back_and_discarding_it_release
     assert (poison.status, poison.attempts) == (OutboxStatus.DISCARDED, attempts)  # the relay left it alone
     other_poison.refresh_from_db()
     assert other_poison.status == OutboxStatus.DEAD  # only the selected dead letter was discarded
+
+
+def test_the_dead_letters_command_discards_one_dead_letter_and_its_patient_moves_on(bus):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    patient = patient_in_bucket(5)
+    bus.set(stream_for(POISON_EVENT), "not a stream")
+    poison = record(patient.id, POISON_EVENT)
+    later = record(patient.id)
+    for _ in range(4):
+        outbox_relay_drain(shard_alias="shard_0")
+    out = StringIO()
+    call_command("outbox_dead_letters", shard=["shard_0"], discard=True, ids=[poison.id], stdout=out)
+    assert "discarded 1" in out.getvalue()
+    assert outbox_relay_drain(shard_alias="shard_0") == 1
+    assert on_bus(RELAY_EVENT) == [str(later.id)]
