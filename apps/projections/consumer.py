@@ -114,7 +114,7 @@ class ProjectionConsumer:
         PROJECTION_POISON_MESSAGES_TOTAL.labels(projection=PROJECTION_NAME, stream=message.stream).inc()
         event_id = message.event.get("event_id", "") if isinstance(message.event, dict) else ""
         alert_event_record(
-            name="ProjectionPoisonMessage",
+            name="ProjectionPoisonMessages",
             severity="warning",
             status="firing",
             labels={"projection": PROJECTION_NAME, "stream": message.stream},

@@ -168,7 +168,7 @@ def test_an_entry_that_always_fails_is_dead_lettered_after_the_delivery_limit_wi
     [dead] = dead_letters(bus)
     assert "poison-always-fails" in dead["event"] and "delivered 4 times (limit 3)" in dead["error"]
     assert REGISTRY.get_sample_value("projection_poison_messages_total", labels) == before + 1
-    alert = AlertEvent.objects.get(name="ProjectionPoisonMessage")
+    alert = AlertEvent.objects.get(name="ProjectionPoisonMessages")
     assert alert.status == "firing" and alert.annotations["event_id"] == "poison-always-fails"
     assert alert.annotations["runbook"] == "docs/runbooks/18_projection-backlog.md"
 
