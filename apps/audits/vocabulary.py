@@ -40,6 +40,7 @@ class AuditAction(StrEnum):
     ADMIN_HISTORY_READ = "admin.history_read"
     ADMIN_CHANGED = "admin.changed"
     ADMIN_ADDED = "admin.added"
+    OUTBOX_EVENT_DISCARDED = "outbox_event.discarded"
 
 
 class ResourceType(StrEnum):
@@ -49,6 +50,7 @@ class ResourceType(StrEnum):
     CLAIM = "claim"
     LEGAL_HOLD = "legal_hold"
     CARE_TEAM_MEMBER = "care_team_member"
+    OUTBOX_EVENT = "outbox_event"
 
 
 # Names written before the vocabulary was settled → the name they mean today.

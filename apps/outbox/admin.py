@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from apps.core.actors import Actor
 from apps.core.admin_sharding import ShardedModelAdmin, ShardListFilter
 
-from .models import EventConsumerGroup, EventPendingEntry, EventStreamEntry, OutboxEvent
-from .services import outbox_dead_letters_retry
+from .models import EventConsumerGroup, EventPendingEntry, EventStreamEntry, OutboxEvent, OutboxStatus
+from .services import outbox_dead_letters_discard, outbox_dead_letters_retry
 
 
 @admin.register(OutboxEvent)
@@ -19,6 +21,7 @@ class OutboxEventAdmin(ShardedModelAdmin):
         "aggregate_type",
         "aggregate_id",
         "status",
+        "held_back",
         "attempts",
         "next_attempt_at",
         "created_at",
@@ -42,7 +45,7 @@ class OutboxEventAdmin(ShardedModelAdmin):
         "created_at",
         "published_at",
     )
-    actions = ["retry_selected"]
+    actions = ["retry_selected", "discard_selected"]
     list_per_page = 100
 
     def has_add_permission(self, request):
@@ -51,6 +54,30 @@ class OutboxEventAdmin(ShardedModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Events are never dropped silently: an operator retries a dead letter, not deletes it.
         return False
+
+    def get_queryset(self, request):
+        # One query for the page: each row carries the number of later pending events of its patient.
+        queryset = super().get_queryset(request)
+        later_pending = (
+            OutboxEvent.objects.filter(
+                aggregate_id=OuterRef("aggregate_id"), id__gt=OuterRef("id"), status=OutboxStatus.PENDING
+            )
+            .order_by()
+            .values("aggregate_id")
+            .annotate(count=Count("id"))
+            .values("count")
+        )
+        return queryset.annotate(
+            later_pending_count=Coalesce(Subquery(later_pending, output_field=IntegerField()), Value(0))
+        )
+
+    @admin.display(description="holds back", ordering="later_pending_count")
+    def held_back(self, obj: OutboxEvent) -> str:
+        """For a dead letter: how many later events of the same patient wait for it (retry or discard)."""
+        if obj.status != OutboxStatus.DEAD:
+            return "–"
+        count = getattr(obj, "later_pending_count", 0)
+        return f"{count} later event(s)"
 
     @admin.display(description="last error")
     def short_error(self, obj: OutboxEvent) -> str:
@@ -67,6 +94,19 @@ class OutboxEventAdmin(ShardedModelAdmin):
             f"{requeued} event(s) on {alias} sent back to the relay"
             + (f"; {skipped} already published, left alone." if skipped else "."),
             messages.SUCCESS if requeued else messages.WARNING,
+        )
+
+    @admin.action(description="Discard selected dead letters (release the patient's later events)")
+    def discard_selected(self, request, queryset):
+        alias = queryset.db
+        event_ids = list(queryset.values_list("id", flat=True))
+        discarded = outbox_dead_letters_discard(using=alias, event_ids=event_ids, actor=Actor.from_user(request.user))
+        skipped = len(event_ids) - discarded
+        self.message_user(
+            request,
+            f"{discarded} dead letter(s) on {alias} discarded; the later events of their patients go to the relay"
+            + (f"; {skipped} not dead letters, left alone." if skipped else "."),
+            messages.SUCCESS if discarded else messages.WARNING,
         )
 
 

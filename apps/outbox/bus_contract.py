@@ -20,6 +20,17 @@ class BusMessage:
     delivery_count: int = 1
 
 
+def dead_letter_record(message: BusMessage, error: str) -> dict:
+    """What a dead letter keeps, on every bus: the event as delivered, where it came from, and why."""
+    return {
+        "event": message.event,
+        "stream": message.stream,
+        "message_id": message.message_id,
+        "delivery_count": message.delivery_count,
+        "error": error[:500],
+    }
+
+
 class EventBusUnavailable(ConnectionError):
     """The bus as a whole cannot be reached: nothing in the batch was published because of the event."""
 
@@ -37,4 +48,5 @@ class EventBus(Protocol):
     ) -> list[BusMessage]: ...
     def pending_count(self, stream: str, group: str) -> int: ...
     def read_range(self, stream: str, *, after_id: str = "0", count: int = 1000) -> list[BusMessage]: ...
+    def dead_letter(self, *, dead_letter_stream: str, message: BusMessage, error: str) -> str: ...
     def ping(self) -> bool: ...

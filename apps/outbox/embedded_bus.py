@@ -18,7 +18,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .bus_contract import BusMessage, EventBusUnavailable, stream_for
+from .bus_contract import BusMessage, EventBusUnavailable, dead_letter_record, stream_for
 from .models import EventConsumerGroup, EventPendingEntry, EventStreamEntry
 
 CATALOG = "default"
@@ -161,6 +161,18 @@ class DatabaseEventBus:
 
     def pending_count(self, stream, group) -> int:
         return EventPendingEntry.objects.using(self.using).filter(group__stream=stream, group__group=group).count()
+
+    def dead_letter(self, *, dead_letter_stream: str, message: BusMessage, error: str) -> str:
+        """A dead letter is an entry on the dead-letter stream, as on Redis: kept, never dropped."""
+        self._refuse_during_outage()
+        record = dead_letter_record(message, error)
+        event_id = message.event.get("event_id") if isinstance(message.event, dict) else None
+        entry = EventStreamEntry.objects.using(self.using).create(
+            stream=dead_letter_stream,
+            event_id=str(event_id or f"{message.stream[-20:]}#{message.message_id}")[:40],
+            event=json.loads(json.dumps(record, default=str)),
+        )
+        return str(entry.id)
 
     # -- inspecting ----------------------------------------------------------------------
     def read_range(self, stream, *, after_id="0", count=1000) -> list[BusMessage]:

@@ -12,7 +12,7 @@ import threading
 
 from django.conf import settings
 
-from .bus_contract import STREAM_PREFIX, BusMessage, EventBus, EventBusUnavailable, stream_for
+from .bus_contract import STREAM_PREFIX, BusMessage, EventBus, EventBusUnavailable, dead_letter_record, stream_for
 from .embedded_bus import DatabaseEventBus
 
 __all__ = [
@@ -99,7 +99,32 @@ class RedisStreamsEventBus:
         _next, entries, *_deleted = self.client.xautoclaim(
             stream, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
         )
-        return [_message(stream, message_id, fields, delivery_count=2) for message_id, fields in entries if fields]
+        entries = [(message_id, fields) for message_id, fields in entries if fields]
+        deliveries = self.delivery_counts(stream, group, [message_id for message_id, _ in entries])
+        return [
+            _message(stream, message_id, fields, delivery_count=deliveries.get(_text(message_id), 2))
+            for message_id, fields in entries
+        ]
+
+    def delivery_counts(self, stream: str, group: str, message_ids: list) -> dict[str, int]:
+        """How often each pending entry was delivered (XPENDING's times_delivered, XAUTOCLAIM included)."""
+        if not message_ids:
+            return {}
+        ids = sorted((_text(message_id) for message_id in message_ids), key=_stream_id_order)
+        pending = self.client.xpending_range(stream, group, min=ids[0], max=ids[-1], count=max(len(ids), 1) * 2)
+        wanted = set(ids)
+        counts = {}
+        for row in pending:
+            message_id = _text(row["message_id"])
+            if message_id in wanted:
+                counts[message_id] = int(row["times_delivered"])
+        return counts
+
+    def dead_letter(self, *, dead_letter_stream: str, message: BusMessage, error: str) -> str:
+        record = dead_letter_record(message, error)
+        fields = {key: str(value) for key, value in record.items()}
+        fields["event"] = json.dumps(message.event, default=str)
+        return _text(self.client.xadd(dead_letter_stream, fields, maxlen=self.stream_maxlen, approximate=True))
 
     def pending_count(self, stream, group) -> int:
         import redis
@@ -118,6 +143,15 @@ class RedisStreamsEventBus:
 
     def ping(self) -> bool:
         return bool(self.client.ping())
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _stream_id_order(message_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = message_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 def _message(stream: str, message_id, fields, delivery_count: int = 1) -> BusMessage:

@@ -46,6 +46,11 @@ OUTBOX_DEAD_LETTERED_TOTAL = Counter(
 OUTBOX_DEAD_LETTER_RETRIES_TOTAL = Counter(
     "outbox_dead_letter_retries_total", "Dead letters sent back to pending by an operator.", ["shard_id"]
 )
+OUTBOX_DEAD_LETTER_DISCARDS_TOTAL = Counter(
+    "outbox_dead_letter_discards_total",
+    "Dead letters an operator discarded (releasing the later events of their aggregate).",
+    ["shard_id"],
+)
 
 
 BACKLOG_HELP = {

@@ -9,6 +9,8 @@ class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PUBLISHED = "published", "Published"
     DEAD = "dead", "Dead letter"
+    # An operator gave up on a dead letter: it stays for the record and no longer holds back its aggregate.
+    DISCARDED = "discarded", "Discarded"
 
 
 class OutboxEvent(ShardedModel):

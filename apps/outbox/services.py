@@ -10,7 +10,7 @@ from apps.core.actors import Actor
 from apps.telemetry import context
 
 from .events import AggregateType, event_payload_validate
-from .metrics import OUTBOX_DEAD_LETTER_RETRIES_TOTAL
+from .metrics import OUTBOX_DEAD_LETTER_DISCARDS_TOTAL, OUTBOX_DEAD_LETTER_RETRIES_TOTAL
 from .models import OutboxEvent, OutboxStatus
 from .tasks import outbox_relay_nudge, outbox_relay_nudge_on_commit
 
@@ -67,3 +67,45 @@ def outbox_dead_letters_retry(*, using: str, event_ids: list[int], actor: Actor)
     )
     outbox_relay_nudge(shard_alias=using)
     return requeued
+
+
+def outbox_dead_letters_discard(*, using: str, event_ids: list[int], actor: Actor) -> int:
+    """Give up on dead letters of shard ``using``: they become DISCARDED, stay for the record, and stop
+    holding back the later events of their patient (the relay publishes those next).
+
+    Only dead letters are discarded; each discard is audited on the patient's shard with the operator.
+    Returns how many rows were discarded."""
+    from apps.audits.services import audit_event_record
+    from apps.audits.vocabulary import AuditAction, ResourceType
+
+    with transaction.atomic(using=using):
+        dead = list(
+            OutboxEvent.objects.using(using)
+            .select_for_update()
+            .filter(id__in=event_ids, status=OutboxStatus.DEAD)
+            .values("id", "aggregate_id", "event_type", "attempts")
+        )
+        OutboxEvent.objects.using(using).filter(id__in=[row["id"] for row in dead]).update(
+            status=OutboxStatus.DISCARDED, next_attempt_at=None
+        )
+        for row in dead:
+            audit_event_record(
+                using=using,
+                patient_id=row["aggregate_id"],
+                action=AuditAction.OUTBOX_EVENT_DISCARDED,
+                resource_type=ResourceType.OUTBOX_EVENT,
+                resource_id=row["id"],
+                actor=actor,
+                detail={"event_type": row["event_type"], "attempts": row["attempts"]},
+            )
+    OUTBOX_DEAD_LETTER_DISCARDS_TOTAL.labels(shard_id=using).inc(len(dead))
+    logger.warning(
+        "outbox_dead_letters_discarded",
+        shard_id=using,
+        discarded=len(dead),
+        event_ids=[str(row["id"]) for row in dead][:50],
+        operator_user_id=actor.user_id,
+    )
+    if dead:
+        outbox_relay_nudge(shard_alias=using)
+    return len(dead)

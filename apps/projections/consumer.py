@@ -7,7 +7,6 @@ Malformed envelopes go to a dead-letter stream instead of blocking the batch."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -15,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import structlog
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 from opentelemetry import propagate, trace
@@ -31,6 +31,7 @@ from .metrics import (
     PROJECTION_DEAD_LETTERS_TOTAL,
     PROJECTION_EVENTS_APPLIED_TOTAL,
     PROJECTION_EVENTS_DUPLICATE_TOTAL,
+    PROJECTION_POISON_MESSAGES_TOTAL,
     PROJECTION_REDELIVERED_TOTAL,
     PROJECTION_WORKER_LAG_SECONDS,
 )
@@ -68,6 +69,7 @@ class ProjectionConsumer:
         claim_idle_ms: int = 30_000,
         claim_interval_seconds: float = 5.0,
         trace_events: bool = True,
+        max_deliveries: int | None = None,
     ):
         self.bus = bus
         self.consumer = consumer or default_consumer_name()
@@ -77,6 +79,9 @@ class ProjectionConsumer:
         self.claim_interval_seconds = claim_interval_seconds
         self.trace_events = trace_events
         self._last_claim = float("-inf")
+        if max_deliveries is None:
+            max_deliveries = settings.PIMLAB_PROJECTION_MAX_DELIVERIES
+        self.max_deliveries = max_deliveries
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -93,7 +98,34 @@ class ProjectionConsumer:
         if claimed:
             PROJECTION_REDELIVERED_TOTAL.labels(projection=PROJECTION_NAME).inc(len(claimed))
             logger.warning("projection_pending_claimed", count=len(claimed), consumer=self.consumer)
-        return claimed
+        poison = [message for message in claimed if message.delivery_count > self.max_deliveries]
+        for message in poison:
+            self._set_aside_poison(message)
+        return [message for message in claimed if message.delivery_count <= self.max_deliveries]
+
+    def _set_aside_poison(self, message: BusMessage) -> None:
+        """An entry that failed every delivery so far would be reclaimed forever and hold its batch back:
+        it goes to the dead-letter stream, is acknowledged, and an alert says so."""
+        from apps.slo.services import alert_event_record
+
+        error = f"delivered {message.delivery_count} times (limit {self.max_deliveries}) without being applied"
+        self._dead_letter(message, error)
+        self.bus.ack(message.stream, CONSUMER_GROUP, [message.message_id])
+        PROJECTION_POISON_MESSAGES_TOTAL.labels(projection=PROJECTION_NAME, stream=message.stream).inc()
+        event_id = message.event.get("event_id", "") if isinstance(message.event, dict) else ""
+        alert_event_record(
+            name="ProjectionPoisonMessages",
+            severity="warning",
+            status="firing",
+            labels={"projection": PROJECTION_NAME, "stream": message.stream},
+            annotations={
+                "summary": f"Stream entry {message.message_id} (event {event_id or 'unknown'}) failed "
+                f"{message.delivery_count} deliveries and was moved to {DEAD_LETTER_STREAM}.",
+                "runbook": "docs/runbooks/18_projection-backlog.md",
+                "message_id": message.message_id,
+                "event_id": str(event_id),
+            },
+        )
 
     def read(self, *, block_ms: int | None = None) -> tuple[list[BusMessage], bool]:
         """The next batch: stale pending entries first (crash recovery), then new ones."""
@@ -119,9 +151,23 @@ class ProjectionConsumer:
     def run_once(self, *, blocking: bool = True) -> BatchOutcome:
         messages, redelivered = self.read(block_ms=self.block_ms if blocking else None)
         outcome = BatchOutcome(delivered=len(messages), redelivered=len(messages) if redelivered else 0)
-        if messages:
+        if messages and redelivered:
+            self._process_one_by_one(messages, outcome)
+        elif messages:
             self.process(messages, outcome)
         return outcome
+
+    def _process_one_by_one(self, messages: list[BusMessage], outcome: BatchOutcome) -> None:
+        """Redelivered entries are applied one at a time, so one that always fails does not take the
+        entries claimed with it past the delivery limit; it alone stays pending."""
+        failure: DatabaseError | None = None
+        for message in messages:
+            try:
+                self.process([message], outcome)
+            except DatabaseError as exc:
+                failure = exc
+        if failure is not None and outcome.applied + outcome.duplicates + outcome.dead_lettered == 0:
+            raise failure
 
     def process(self, messages: list[BusMessage], outcome: BatchOutcome | None = None) -> BatchOutcome:
         outcome = outcome or BatchOutcome(delivered=len(messages))
@@ -223,17 +269,8 @@ class ProjectionConsumer:
         logger.error(
             "projection_event_dead_lettered", stream=message.stream, message_id=message.message_id, error=error
         )
-        client = getattr(self.bus, "client", None)
-        if client is not None:
-            client.xadd(
-                DEAD_LETTER_STREAM,
-                {
-                    "event": json.dumps(message.event, default=str),
-                    "stream": message.stream,
-                    "message_id": message.message_id,
-                    "error": error[:500],
-                },
-            )
+        # Every bus keeps dead letters (Redis: a stream; embedded: entries of that stream in the catalog).
+        self.bus.dead_letter(dead_letter_stream=DEAD_LETTER_STREAM, message=message, error=error)
 
     # -- the loop --------------------------------------------------------------------------------
 

@@ -44,6 +44,11 @@ PROJECTION_DEAD_LETTERS_TOTAL = Counter(
     "Malformed events moved to the projection dead-letter stream.",
     ["projection", "event_type"],
 )
+PROJECTION_POISON_MESSAGES_TOTAL = Counter(
+    "projection_poison_messages_total",
+    "Entries delivered more than PIMLAB_PROJECTION_MAX_DELIVERIES times, moved to the dead-letter stream.",
+    ["projection", "stream"],
+)
 PROJECTION_REDELIVERED_TOTAL = Counter(
     "projection_redelivered_total", "Pending entries claimed from a crashed or stalled consumer.", ["projection"]
 )

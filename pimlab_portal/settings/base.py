@@ -198,6 +198,8 @@ PIMLAB_EVENTBUS_URL = os.environ.get("PIMLAB_EVENTBUS_URL", "")
 PIMLAB_REDIS_URL = os.environ.get("PIMLAB_REDIS_URL", "")
 # Each event stream keeps about this many entries (XADD MAXLEN ~): 100x the projection backlog alert.
 PIMLAB_EVENTBUS_STREAM_MAXLEN = int(os.environ.get("PIMLAB_EVENTBUS_STREAM_MAXLEN", "100000"))
+# A projection entry delivered more times than this is a poison message: dead-lettered with an alert.
+PIMLAB_PROJECTION_MAX_DELIVERIES = int(os.environ.get("PIMLAB_PROJECTION_MAX_DELIVERIES", "5"))
 
 # Telemetry
 # Per process, when no OTLP endpoint is set. Every kept span stays on the heap that full garbage

@@ -101,3 +101,85 @@ def test_relay_drains_into_the_database_bus(patient):
     assert outbox_relay_drain(shard_alias="shard_0", bus=bus) == 3
     assert list(EventStreamEntry.objects.values_list("event_id", flat=True)) == [str(e.id) for e in events]
     assert not OutboxEvent.objects.using("shard_0").exclude(status=OutboxStatus.PUBLISHED).exists()
+
+
+# --- Poison messages and malformed events: the same on every bus ------------------------------------
+
+
+def dead_letters(bus) -> list[dict]:
+    from apps.projections.events import DEAD_LETTER_STREAM
+
+    if isinstance(bus, RedisStreamsEventBus):
+        return [
+            {key.decode(): value.decode() for key, value in fields.items()}
+            for _id, fields in bus.client.xrange(DEAD_LETTER_STREAM)
+        ]
+    return [
+        {**entry.event, "event": __import__("json").dumps(entry.event["event"])}
+        for entry in EventStreamEntry.objects.filter(stream=DEAD_LETTER_STREAM).order_by("id")
+    ]
+
+
+def projection_pending(bus) -> int:
+    from apps.projections.events import STREAMS
+
+    return sum(bus.pending_count(stream, CONSUMER_GROUP) for stream in STREAMS)
+
+
+def test_an_entry_that_always_fails_is_dead_lettered_after_the_delivery_limit_with_an_alert(bus):
+    from decimal import Decimal
+
+    from django.db import DatabaseError
+    from prometheus_client import REGISTRY
+
+    from apps.projections.models import ProcessedEvent
+    from apps.slo.models import AlertEvent
+    from tests.support.envelopes import claim_submitted
+
+    start = timezone.now() - timedelta(days=3)
+    good = [encounter_created(encounter_id=70_000 + n, patient_id=700 + n, requested_start=start) for n in range(3)]
+    # 10^15 does not fit the read model's numeric(14, 2): the catalog refuses it on every delivery.
+    poison = claim_submitted(
+        claim_id=970_001,
+        encounter_id=70_000,
+        payer_code="ACME-HEALTH",
+        total_amount=Decimal("1000000000000000.00"),
+        submitted_at=start,
+        patient_id=700,
+        event_id="poison-always-fails",
+    )
+    bus.publish_batch([*good[:1], poison, *good[1:]])
+    labels = {"projection": "financial", "stream": stream_for(poison["event_type"])}
+    before = REGISTRY.get_sample_value("projection_poison_messages_total", labels) or 0
+
+    worker = ProjectionConsumer(
+        bus=bus, consumer="w", claim_idle_ms=0, claim_interval_seconds=0, max_deliveries=3, trace_events=False
+    )
+    failures = 0
+    for _ in range(12):
+        try:
+            worker.run_once(blocking=False)
+        except DatabaseError:
+            failures += 1
+    # Delivered 3 times (read, then two reclaims), set aside on the fourth.
+    assert failures >= 2  # the whole first batch, then the poison entry alone (its 3rd delivery)
+    assert projection_pending(bus) == 0
+    assert set(ProcessedEvent.objects.values_list("event_id", flat=True)) == {e["event_id"] for e in good}
+    [dead] = dead_letters(bus)
+    assert "poison-always-fails" in dead["event"] and "delivered 4 times (limit 3)" in dead["error"]
+    assert REGISTRY.get_sample_value("projection_poison_messages_total", labels) == before + 1
+    alert = AlertEvent.objects.get(name="ProjectionPoisonMessages")
+    assert alert.status == "firing" and alert.annotations["event_id"] == "poison-always-fails"
+    assert alert.annotations["runbook"] == "docs/runbooks/18_projection-backlog.md"
+
+
+def test_a_malformed_event_is_dead_lettered_on_every_bus_not_dropped(bus):
+    start = timezone.now() - timedelta(days=1)
+    good = encounter_created(encounter_id=71_000, patient_id=710, requested_start=start)
+    malformed = dict(good, event_id="malformed-1", occurred_at="yesterday")
+    bus.publish_batch([malformed, good])
+    assert ProjectionConsumer(bus=bus, consumer="w", trace_events=False).drain() == 1
+    assert projection_pending(bus) == 0
+    [dead] = dead_letters(bus)
+    assert "malformed-1" in dead["event"] and "occurred_at" in dead["error"]
+    assert dead["stream"] == stream_for(good["event_type"])

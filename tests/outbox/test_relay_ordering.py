@@ -77,3 +77,69 @@ def test_a_dead_letter_holds_back_its_patient_until_an_operator_retries_it(bus):
     OutboxEvent.objects.using("shard_0").filter(pk=poison.pk).update(status=OutboxStatus.PENDING, attempts=0)
     assert outbox_relay_drain(shard_alias="shard_0") == 2
     assert on_bus(POISON_EVENT) == [str(poison.id)] and on_bus(RELAY_EVENT) == [str(later.id)]
+
+
+def test_the_admin_shows_what_a_dead_letter_holds_back_and_discarding_it_releases_them(bus, admin_client):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.audits.models import AuditEvent
+
+    patient, neighbour = patient_in_bucket(5), patient_in_bucket(6)
+    bus.set(stream_for(POISON_EVENT), "not a stream")  # XADD to this key fails: WRONGTYPE
+    poison = record(patient.id, POISON_EVENT)
+    later = [record(patient.id) for _ in range(3)]
+    other_poison = record(neighbour.id, POISON_EVENT)
+    for _ in range(4):
+        outbox_relay_drain(shard_alias="shard_0")
+    poison.refresh_from_db()
+    assert poison.status == OutboxStatus.DEAD and on_bus(RELAY_EVENT) == []
+
+    with CaptureQueriesContext(connections["shard_0"]) as shard_queries:
+        page = admin_client.get("/admin/outbox/outboxevent/?shard=shard_0&status__exact=dead")
+    html = page.content.decode()
+    assert page.status_code == 200 and "3 later event(s)" in html and "0 later event(s)" in html
+    assert "Discard selected dead letters" in html
+    # The count comes with the list query, not one query per row.
+    row_queries = [
+        q["sql"] for q in shard_queries.captured_queries if q["sql"].startswith('SELECT "outbox_outboxevent"."id"')
+    ]
+    assert len(row_queries) == 1 and "COUNT(" in row_queries[0]
+    # Two page counts, the rows, two filter lists: nothing per row.
+    assert sum("outbox_outboxevent" in q["sql"] for q in shard_queries.captured_queries) <= 5
+
+    response = admin_client.post(
+        "/admin/outbox/outboxevent/?shard=shard_0",
+        {"action": "discard_selected", "_selected_action": [str(poison.id)]},
+    )
+    assert response.status_code == 302
+    poison.refresh_from_db()
+    assert poison.status == OutboxStatus.DISCARDED
+    audit = AuditEvent.objects.using("shard_0").get(action="outbox_event.discarded", resource_id=str(poison.id))
+    assert audit.patient_id == patient.id and audit.actor_user_id is not None
+
+    assert outbox_relay_drain(shard_alias="shard_0") == 3
+    assert on_bus(RELAY_EVENT) == [str(event.id) for event in later]
+    attempts = poison.attempts
+    poison.refresh_from_db()
+    assert (poison.status, poison.attempts) == (OutboxStatus.DISCARDED, attempts)  # the relay left it alone
+    other_poison.refresh_from_db()
+    assert other_poison.status == OutboxStatus.DEAD  # only the selected dead letter was discarded
+
+
+def test_the_dead_letters_command_discards_one_dead_letter_and_its_patient_moves_on(bus):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    patient = patient_in_bucket(5)
+    bus.set(stream_for(POISON_EVENT), "not a stream")
+    poison = record(patient.id, POISON_EVENT)
+    later = record(patient.id)
+    for _ in range(4):
+        outbox_relay_drain(shard_alias="shard_0")
+    out = StringIO()
+    call_command("outbox_dead_letters", shard=["shard_0"], discard=True, ids=[poison.id], stdout=out)
+    assert "discarded 1" in out.getvalue()
+    assert outbox_relay_drain(shard_alias="shard_0") == 1
+    assert on_bus(RELAY_EVENT) == [str(later.id)]

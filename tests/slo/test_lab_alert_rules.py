@@ -25,6 +25,7 @@ FAILURE_MODES = {
     "SQLFailoverNotCompleting",
     "ProjectionBacklogGrowing",
     "ProjectionBacklogOverThreshold",
+    "ProjectionPoisonMessages",
     "SyntheticProbeFailing",
     "ChaosRunOrphaned",
     "LabTargetDown",

@@ -3,20 +3,28 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.actors import Actor
 from apps.outbox.models import OutboxEvent, OutboxStatus
-from apps.outbox.services import outbox_dead_letters_retry
+from apps.outbox.services import outbox_dead_letters_discard, outbox_dead_letters_retry
 
 
 class Command(BaseCommand):
-    help = "List dead-lettered outbox events per shard; with --retry, send them back to the relay."
+    help = (
+        "List dead-lettered outbox events per shard; with --retry, send them back to the relay; with --discard, "
+        "give up on them (kept as Discarded, audited) so the later events of their patients are published."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--shard", action="append", help="Shard alias (repeatable); default: every shard.")
         parser.add_argument("--event-type", help="Only events of this type.")
         parser.add_argument("--retry", action="store_true", help="Requeue the listed dead letters (attempts reset).")
+        parser.add_argument(
+            "--discard", action="store_true", help="Discard the listed dead letters (releases their patients)."
+        )
         parser.add_argument("--id", action="append", type=int, dest="ids", help="Only these event ids (repeatable).")
         parser.add_argument("--limit", type=int, default=50)
 
-    def handle(self, *args, shard=None, event_type=None, retry=False, ids=None, limit=50, **options):
+    def handle(self, *args, shard=None, event_type=None, retry=False, discard=False, ids=None, limit=50, **options):
+        if retry and discard:
+            raise CommandError("Choose --retry or --discard, not both.")
         aliases = shard or list(settings.SHARD_ALIASES)
         unknown = sorted(set(aliases) - set(settings.SHARD_ALIASES))
         if unknown:
@@ -41,3 +49,8 @@ class Command(BaseCommand):
                     using=alias, event_ids=[row["id"] for row in rows], actor=Actor.system("outbox_dead_letters")
                 )
                 self.stdout.write(f"  requeued {requeued}")
+            if discard and rows:
+                discarded = outbox_dead_letters_discard(
+                    using=alias, event_ids=[row["id"] for row in rows], actor=Actor.system("outbox_dead_letters")
+                )
+                self.stdout.write(f"  discarded {discarded}")
