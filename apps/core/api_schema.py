@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -131,3 +132,18 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     required=True,
     description="A fresh value (e.g. a UUID) per request; repeat it only to retry the very same request.",
 )
+
+
+class PersonaTokenScheme(OpenApiAuthenticationExtension):
+    """The persona token in the schema (knox's class has no scheme of its own in drf-spectacular)."""
+
+    target_class = "apps.core.authentication.PersonaTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'Persona token with the prefix "Token" (issued by `python manage.py persona_tokens`).',
+        }

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from apps.core.actors import Actor
 from apps.core.api_fields import ApiInputSerializer, IdField
 from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
+from apps.core.errors import NotFound
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.telemetry.participants import Participant
@@ -130,7 +131,7 @@ class EncounterBookApi(APIView):
             )
         ],
     )
-    @raises(IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, IdempotencyKeyConflict)
+    @raises(IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, NotFound, IdempotencyKeyConflict)
     def post(self, request):
         with participant_span(Participant.PATIENT_API_CONTROLLER):
             serializer = self.InputSerializer(data=request.data)

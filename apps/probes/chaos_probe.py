@@ -47,11 +47,13 @@ def probe_chaos_failover_run(*, manifest_key: str = FAILOVER_MANIFEST, base_url:
         report = dry_run(text)
         steps["manifest_dry_run"] = round(time.perf_counter() - step_started, 4)
         ha_pair = ha_lab.load_state()
-        # Without an HA pair the targets check cannot pass (nothing to fail over): every other check must.
+        # Without an HA pair the targets and capabilities checks cannot pass (nothing to fail over):
+        # every other check must.
+        needs_ha_pair = ("targets", "capabilities")
         problems = [
             f"{c['check']}: {'; '.join(c['errors'])}"
             for c in report.as_dict()["checks"]
-            if not c["ok"] and (ha_pair is not None or c["check"] != "targets")
+            if not c["ok"] and (ha_pair is not None or c["check"] not in needs_ha_pair)
         ]
         if problems:
             outcome, failed_step, error = ProbeOutcome.FAILURE, "manifest_dry_run", " | ".join(problems)
