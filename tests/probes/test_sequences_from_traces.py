@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from apps.outbox.tasks import outbox_relay_fan_out_task
+from apps.probes.live_sequences import scenario_spans
 from apps.probes.sequence_catalog import catalog_parse
 from apps.probes.sequence_drift import NOT_TRACED
 from apps.probes.trace_sequences import sequence_compare, sequence_derive
@@ -73,7 +74,10 @@ def test_recorded_traces_match_the_catalog_and_a_changed_trace_is_drift(live_lab
     # The same recorded booking trace, changed: drift in participants, then in order.
     booking = scenario("Patient Books Encounter")
     trace_id = booking_mermaid.split("trace(s) ")[1].split(" ")[0]
-    spans = shared_trace_store().trace(trace_id)
+    # Read the trace as the command does: wait until every traced participant's span has arrived
+    # (the relay's spans are exported by another process, a moment later).
+    traced = {p.label for p in booking.participants if p.label not in NOT_TRACED}
+    spans = scenario_spans([trace_id], wanted=traced)
     derive = lambda spans: sequence_derive(booking, spans, caller="Patient Persona", trace_ids=[trace_id])  # noqa: E731
     assert sequence_compare(booking, derive(spans), not_traced=set(NOT_TRACED)).ok
 

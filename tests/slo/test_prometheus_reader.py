@@ -102,7 +102,7 @@ def _scrape_times(url: str) -> list[float]:
 
 
 def _scrape_after(url: str, moment: float) -> float:
-    return _wait_for(lambda: next((t for t in _scrape_times(url) if t > moment), None), timeout=30, what="a scrape")
+    return _wait_for(lambda: next((t for t in _scrape_times(url) if t > moment), None), timeout=60, what="a scrape")
 
 
 class _OverInterval:
