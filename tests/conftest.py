@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from apps.core.resolver import resolver
+
+
+@pytest.fixture(autouse=True)
+def fresh_correlation_context():
+    """Each test starts outside any span and with no bound log fields: a span or a binding a
+    previous test left current would make this test's work join that test's trace."""
+    import structlog
+    from opentelemetry import context as otel_context
+
+    structlog.contextvars.clear_contextvars()
+    token = otel_context.attach(otel_context.Context())
+    yield
+    # The test may have run its work in another context; then there is nothing of ours to restore.
+    with contextlib.suppress(ValueError):
+        otel_context.detach(token)
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture(autouse=True)

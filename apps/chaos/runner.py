@@ -224,20 +224,21 @@ class RunController:
                 "request_id": self.run.request_id or f"chaos-run-{self.run.pk}",
             }.items():
                 span.set_attribute(key, value)
-            telemetry_context.bind(
+            # Bound for the run only: the worker's next task must not log under this run's ids.
+            with telemetry_context.bound(
                 request_id=self.run.request_id or f"chaos-run-{self.run.pk}",
                 shard_id=self.shard_label,
                 user_id=self.run.launched_by,
                 persona="sre",
                 actor_role="sre",
                 trace_id=telemetry_context.current_trace_id(),
-            )
-            heartbeat = Heartbeat(self.run.pk)
-            heartbeat.start()
-            try:
-                run = self._execute()
-            finally:
-                heartbeat.stop()
+            ):
+                heartbeat = Heartbeat(self.run.pk)
+                heartbeat.start()
+                try:
+                    run = self._execute()
+                finally:
+                    heartbeat.stop()
             span.set_attribute("chaos.status", run.status)
             return run
 

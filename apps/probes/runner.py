@@ -16,6 +16,7 @@ import requests
 import structlog
 from django.conf import settings
 from django.utils import timezone
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
 from apps.outbox.events import EventType
@@ -227,7 +228,11 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
         metrics_before = metrics_read(base_url, timeout=timeout)
     except (requests.RequestException, ValueError):
         metrics_before = []
-    with tracer("pimlab.probes").start_as_current_span(Participant.SYNTHETIC_PROBE) as span:
+    # Each probe run is its own trace (a root span), whatever the caller has current: its
+    # ProbeResult.trace_id must find this scenario's spans and no one else's.
+    with tracer("pimlab.probes").start_as_current_span(
+        Participant.SYNTHETIC_PROBE, context=otel_context.Context()
+    ) as span:
         span.set_attribute("scenario", scenario)
         span.set_attribute("shard_id", shard)
         span.set_attribute("persona", PROBE_PERSONA)

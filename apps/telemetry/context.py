@@ -5,6 +5,8 @@ audit/outbox rows read them from here."""
 
 from __future__ import annotations
 
+import contextlib
+
 import structlog
 from opentelemetry import trace
 
@@ -19,6 +21,18 @@ def bind(**values) -> None:
         span = trace.get_current_span()
         if span.is_recording():
             span.set_attribute("shard_id", clean["shard_id"])
+
+
+@contextlib.contextmanager
+def bound(**values):
+    """``bind`` for the length of a block; the values bound before it are restored after."""
+    before = structlog.contextvars.get_contextvars()
+    bind(**values)
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**before)
 
 
 def current() -> dict:

@@ -116,6 +116,18 @@ def test_a_run_is_traced_as_chaos_tooling_with_one_span_per_activity():
     assert {"constant", "short pause", "rollback pause"} <= children
 
 
+def test_a_finished_run_leaves_no_correlation_behind():
+    """The worker's next task must not log or trace under the run's ids."""
+    import structlog
+
+    from apps.telemetry import context
+
+    structlog.contextvars.bind_contextvars(request_id="before-the-run")
+    run_execute(run=approved_run())
+    assert structlog.contextvars.get_contextvars() == {"request_id": "before-the-run"}
+    assert context.current_trace_id() is None
+
+
 def test_failed_rollback_alone_marks_a_completed_method_failed():
     run = approved_run(rollbacks=[{"name": "rollback that fails", "type": "action", "action": "fail", "arguments": {}}])
     run = run_execute(run=run)

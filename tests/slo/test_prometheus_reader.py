@@ -61,7 +61,8 @@ def prometheus(live_server, tmp_path):
     target = live_server.url.removeprefix("http://")
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        # The scrape timeout is the interval: 3 s leaves a loaded machine time to answer /metrics.
+        "global:\n  scrape_interval: 3s\n  scrape_timeout: 3s\n  evaluation_interval: 3s\n"
         "scrape_configs:\n  - job_name: pimlab\n    metrics_path: /metrics\n"
         f"    static_configs:\n      - targets: ['{target}']\n"
     )
@@ -101,8 +102,16 @@ def _scrape_times(url: str) -> list[float]:
     return [float(ts) for ts, value in result[0]["values"] if value == "1"] if result else []
 
 
+def _last_scrape_error(url: str) -> str:
+    targets = requests.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    return "; ".join(f"{t['scrapeUrl']}: {t['health']} {t['lastError']!r}" for t in targets)
+
+
 def _scrape_after(url: str, moment: float) -> float:
-    return _wait_for(lambda: next((t for t in _scrape_times(url) if t > moment), None), timeout=60, what="a scrape")
+    try:
+        return _wait_for(lambda: next((t for t in _scrape_times(url) if t > moment), None), timeout=90, what="a scrape")
+    except AssertionError as gave_up:
+        raise AssertionError(f"{gave_up} (last scrape: {_last_scrape_error(url)})") from None
 
 
 class _OverInterval:
