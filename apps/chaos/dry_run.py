@@ -29,6 +29,10 @@ COMPONENTS = components.LAB_COMPONENTS
 CHECKS = ("schema", "activities", "targets", "blast_radius", "capabilities", "adr", "schedule", "conflicts")
 # Fixed waits of a method (pauses) must fit in duration_seconds, the run's hard stop.
 WAIT_ARGUMENTS = {("action", "pause"): "seconds"}
+# Every lab component carries every shard's asynchronous work (the relay and the bus every event,
+# the projection worker every read model, the audit store every shard's audit rows, the shard map
+# every routing decision), so an outage of one delays all patients' work.
+COMPONENT_DELAYED_SHARE = 1.0
 
 
 @dataclass
@@ -177,14 +181,22 @@ def patient_share(shards: set[str]) -> float:
     return len(covered) / BUCKET_COUNT
 
 
+def radius_shards(manifest: dict) -> set[str]:
+    """The shards whose patients a drill's targets serve (the HA pair serves one shard's patients)."""
+    targets = manifest["blast_radius"]["targets"]
+    shards = {t["name"] for t in targets if t["kind"] == "shard"}
+    if any(t["kind"] == "ha_cluster" for t in targets):
+        shards.add(f"shard_{settings.PIMLAB_HA_SHARD_INDEX}")
+    return shards
+
+
 def check_blast_radius(manifest: dict, report: DryRunReport) -> None:
     radius, limits = manifest["blast_radius"], policy()
-    for key in ("max_patient_share", "max_traffic_share"):
-        if radius[key] > limits[key]:
+    for key in ("max_patient_share", "max_traffic_share", "max_delayed_share"):
+        if key in radius and key in limits and radius[key] > limits[key]:
             report.fail("blast_radius", f"{key} {radius[key]} exceeds the policy limit {limits[key]}.")
-    shards = {t["name"] for t in radius["targets"] if t["kind"] == "shard"}
-    if any(t["kind"] == "ha_cluster" for t in radius["targets"]):
-        shards.add(f"shard_{settings.PIMLAB_HA_SHARD_INDEX}")  # the HA pair serves this shard's patients
+    check_delayed_share(radius, report)
+    shards = radius_shards(manifest)
     share = patient_share(shards)
     if share > radius["max_patient_share"] + 1e-9:
         report.fail(
@@ -199,6 +211,23 @@ def check_blast_radius(manifest: dict, report: DryRunReport) -> None:
             "blast_radius",
             f"blast_radius.max_traffic_share: the targeted shards serve about {share:.0%} of patient traffic, "
             f"more than the declared {radius['max_traffic_share']:.0%}.",
+        )
+
+
+def check_delayed_share(radius: dict, report: DryRunReport) -> None:
+    """A lab component fails no request, but every shard's events, read models or audit rows pass
+    through it: while it is out, the asynchronous work of every patient waits. The radius must say so."""
+    components_named = sorted(t["name"] for t in radius["targets"] if t["kind"] == "component")
+    if not components_named:
+        return
+    declared = radius.get("max_delayed_share")
+    if declared is None or declared < COMPONENT_DELAYED_SHARE - 1e-9:
+        report.fail(
+            "blast_radius",
+            f"blast_radius.max_delayed_share: the component target(s) {', '.join(components_named)} delay the "
+            f"asynchronous work (events, read models, audit shipping) of {COMPONENT_DELAYED_SHARE:.0%} of patients; "
+            f"declare max_delayed_share: {COMPONENT_DELAYED_SHARE:g}"
+            + (f" (declared {declared:g})." if declared is not None else "."),
         )
 
 

@@ -32,9 +32,11 @@ from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .activities import get_activity
+from .dry_run import radius_shards
 from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
 from .models import WORKER_LOST, ChaosSwitch, ExperimentRun, RunStatus
 from .registry import ActivityContext, ActivityFailed, ChaosAborted
+from .traffic_share import traffic_share_measure
 
 logger = structlog.get_logger("apps.chaos.controller")
 
@@ -244,6 +246,7 @@ class RunController:
 
     def _execute(self) -> ExperimentRun:
         started = time.time()
+        self.executing_since = timezone.now()
         self.journal = {
             "chaoslib-version": _chaoslib_version(),
             "platform": platform.platform(),
@@ -285,6 +288,7 @@ class RunController:
             if not rollbacks_ok and status == "completed":
                 status = "failed"
             self._burn_check()
+            self._traffic_share_record()
             ended = time.time()
             self.journal.update(
                 {"status": status, "deviated": deviated, "end": _iso(ended), "duration": round(ended - started, 3)}
@@ -378,6 +382,23 @@ class RunController:
         self.ctx.summary["error_budget_remaining"] = {
             s["name"]: s.get("error_budget_remaining_ratio") for s in statuses
         }
+
+    def _traffic_share_record(self) -> None:
+        """Measured, not estimated: the share of the lab's writes during the run that hit its shards."""
+        radius = self.manifest.get("blast_radius") or {}
+        share = traffic_share_measure(
+            target_shards=radius_shards(self.manifest),
+            declared=float(radius.get("max_traffic_share", 0.0)),
+            since=self.executing_since,
+        )
+        self.ctx.summary["traffic_share"] = share.as_summary()
+        if share.above_declared:
+            logger.warning("chaos_traffic_share_above_declared", run_id=self.run.pk, measured=share.measured)
+            self.annotate(
+                "traffic",
+                f"Measured traffic share {share.measured:.0%} above the declared max_traffic_share "
+                f"{share.declared:.0%} ({share.note})",
+            )
 
     def _summary_line(self) -> str:
         keys = ("rto_seconds", "rpo_acknowledged_writes_lost", "error_ratio")

@@ -310,6 +310,8 @@ PIMLAB_CHAOS_EXPERIMENTS_DIR = Path(
 PIMLAB_CHAOS_POLICY = {
     "max_patient_share": float(os.environ.get("PIMLAB_CHAOS_MAX_PATIENT_SHARE", "0.5")),
     "max_traffic_share": float(os.environ.get("PIMLAB_CHAOS_MAX_TRAFFIC_SHARE", "0.5")),
+    # Delayed, not failed: the share of patients whose asynchronous work a component outage holds up.
+    "max_delayed_share": float(os.environ.get("PIMLAB_CHAOS_MAX_DELAYED_SHARE", "1.0")),
 }
 PIMLAB_CHAOS_ADR_URL_PATTERN = os.environ.get(
     "PIMLAB_CHAOS_ADR_URL_PATTERN", r"^https://[\w.-]+(/[\w.~%-]+)*/ADR-\d{3}[\w.~%-]*$"

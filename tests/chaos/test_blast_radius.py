@@ -35,6 +35,7 @@ COMPONENT_RADIUS = {
     ],
     "max_patient_share": 0.5,
     "max_traffic_share": 0.5,
+    "max_delayed_share": 1.0,
 }
 HA_RADIUS = {
     "targets": [{"kind": "ha_cluster", "name": "pimlab-ha"}],
@@ -161,6 +162,17 @@ def errors_of(manifest: dict) -> dict[str, list[str]]:
             },
             "targets",
             ["method[0].arguments.component: 'kill' acts on 'projection_worker'"],
+        ),
+        # A component outage delays every patient's asynchronous work: the radius must declare it.
+        (
+            {"blast_radius": {k: v for k, v in COMPONENT_RADIUS.items() if k != "max_delayed_share"}},
+            "blast_radius",
+            ["blast_radius.max_delayed_share: the component target(s) eventbus, projection_worker delay", "100%"],
+        ),
+        (
+            {"blast_radius": {**COMPONENT_RADIUS, "max_delayed_share": 0.5}},
+            "blast_radius",
+            ["declare max_delayed_share: 1 (declared 0.5)"],
         ),
         (
             {"method": [step("drain", "outbox_drain", shard="shard_0")]},
@@ -380,3 +392,43 @@ def test_an_ha_drill_counts_the_patients_of_the_shard_the_pair_serves_and_traffi
     assert any(
         "hold 75% of patients, more than the declared max_patient_share 50%" in e for e in errors["blast_radius"]
     )
+
+
+def _patient_on(shard: str):
+    from apps.core.resolver import shard_for_bucket
+    from tests.factories import PatientFactory
+
+    return PatientFactory(bucket=next(b for b in range(1024) if shard_for_bucket(b) == shard))
+
+
+@pytest.mark.parametrize(("on_target", "elsewhere", "measured"), [(18, 6, 0.75), (3, 2, None)])
+def test_a_run_measures_the_traffic_share_it_touched_and_flags_more_than_declared(on_target, elsewhere, measured):
+    """The declared max_traffic_share (0.5 for shard_1) is an estimate; the run counts the writes."""
+    from tests.chaos.test_drill_outcomes import book
+
+    target_patient, other_patient = _patient_on("shard_1"), _patient_on("shard_0")
+    target_user, _ = persona_user(PersonaRole.PATIENT, patient=target_patient)
+    other_user, _ = persona_user(PersonaRole.PATIENT, patient=other_patient)
+
+    @action("test_live_traffic")
+    def live_traffic(ctx):
+        book(target_patient, target_user, on_target)
+        book(other_patient, other_user, elsewhere)
+        return {"booked": on_target + elsewhere}
+
+    run = run_execute(
+        run=approved_run(
+            key="api/traffic-share",
+            method=[{"name": "traffic", "type": "action", "action": "test_live_traffic", "arguments": {}}],
+        )
+    )
+    assert run.status == RunStatus.COMPLETED, run.journal
+    share = run.summary["traffic_share"]
+    assert share["writes"] == {"shard_0": elsewhere, "shard_1": on_target}
+    assert (share["declared"], share["measured"]) == (0.5, measured)
+    flagged = [a for a in run.journal.get("annotations", []) if a["phase"] == "traffic"]
+    if measured is None:
+        assert not share["above_declared"] and "fewer than 20" in share["note"] and not flagged
+    else:
+        assert share["above_declared"] and share["note"] == "18 of 24 writes landed on shard_1"
+        assert "Measured traffic share 75% above the declared max_traffic_share 50%" in flagged[0]["text"]

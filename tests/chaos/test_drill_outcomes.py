@@ -59,7 +59,12 @@ def measure(name: str, **arguments):
 
 
 def component_blast_radius(name: str) -> dict:
-    return {"targets": [{"kind": "component", "name": name}], "max_patient_share": 0.5, "max_traffic_share": 0.5}
+    return {
+        "targets": [{"kind": "component", "name": name}],
+        "max_patient_share": 0.5,
+        "max_traffic_share": 0.5,
+        "max_delayed_share": 1.0,
+    }
 
 
 # --- event bus outage --------------------------------------------------------------------------
@@ -175,6 +180,7 @@ def test_eventbus_outage_run_thaws_the_broker_in_its_rollback_and_drains(dedicat
                 "targets": [{"kind": "component", "name": "eventbus"}, {"kind": "shard", "name": "shard_0"}],
                 "max_patient_share": 0.5,
                 "max_traffic_share": 0.5,
+                "max_delayed_share": 1.0,
             },
             method=[
                 {**step, "name": "freeze", "action": "eventbus_outage", "arguments": {"component": "eventbus"}}

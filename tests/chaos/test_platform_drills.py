@@ -80,6 +80,7 @@ def test_audit_store_outage_refuses_connections_until_rolled_back():
                 "targets": [{"kind": "component", "name": "audit_store"}],
                 "max_patient_share": 0.5,
                 "max_traffic_share": 0.5,
+                "max_delayed_share": 1.0,
             },
             method=[
                 {**step("down", "audit_store_outage"), "injection": True},
@@ -112,6 +113,7 @@ def test_worker_kill_and_restart_of_the_lab_component(settings, tmp_path):
                     "targets": [{"kind": "component", "name": "projection_worker"}],
                     "max_patient_share": 0.5,
                     "max_traffic_share": 0.5,
+                    "max_delayed_share": 1.0,
                 },
                 method=[{**step("kill", "process_kill", component="projection_worker"), "injection": True}],
                 rollbacks=[step("start", "process_start", component="projection_worker")],
