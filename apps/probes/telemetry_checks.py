@@ -1,15 +1,19 @@
 """What a probe checks about its own telemetry, beside the HTTP answers: the spans of the scenario in
-its trace (every process, through the shared trace store), the seed's correlation fields on the
-request's spans (the fields every log line of the request carries), and the metric increments at
+its trace (every process, through the shared trace store), the seed's correlation fields on every
+log line of its requests (the lab's JSON log files under ``PIMLAB_LOG_DIR``; without log files,
+on the request's API Gateway span, which carries the same fields), and the metric increments at
 the lab's ``/metrics``. A probe whose telemetry is missing fails (step ``telemetry``), so the probe
 SLO sees it like any broken step."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import requests
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.telemetry.participants import Participant as P
@@ -92,6 +96,36 @@ def scenario_spans(trace_id: str, wanted: set[str], *, wait: float = SPAN_WAIT_S
         time.sleep(0.25)
 
 
+def log_lines_of(trace_id: str, log_dir: Path) -> list[dict]:
+    """The JSON log lines of one trace, from every process's log file in ``log_dir``."""
+    lines = []
+    for path in sorted(log_dir.glob("*.log")):
+        with path.open(errors="replace") as handle:
+            for line in handle:
+                if trace_id not in line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("trace_id") == trace_id:
+                    lines.append(record)
+    return lines
+
+
+def log_fields_missing(trace_id: str, log_dir: Path) -> list[str]:
+    """Every log line of the probe's requests carries every seed field, and each field has a value
+    on at least one of them (an anonymous first line may still name no user)."""
+    lines = log_lines_of(trace_id, log_dir)
+    if not lines:
+        return [f"log lines of trace {trace_id} in {log_dir}"]
+    return [
+        f"log field {field}"
+        for field in SEED_FIELDS
+        if any(field not in line for line in lines) or not any(line.get(field) for line in lines)
+    ]
+
+
 def telemetry_missing(
     *,
     scenario: str,
@@ -105,10 +139,13 @@ def telemetry_missing(
     spans = scenario_spans(trace_id, wanted) if trace_id else []
     names = {span["name"] for span in spans}
     missing += [f"span {name}" for name in EXPECTED_SPANS.get(scenario, ()) if name not in names]
-    gateways = [span for span in spans if span["name"] == P.API_GATEWAY]
-    for field in SEED_FIELDS:
-        if gateways and not any(span["attributes"].get(field) for span in gateways):
-            missing.append(f"log field {field}")
+    if settings.PIMLAB_LOG_DIR and trace_id:
+        missing += log_fields_missing(trace_id, Path(settings.PIMLAB_LOG_DIR))
+    else:
+        gateways = [span for span in spans if span["name"] == P.API_GATEWAY]
+        for field in SEED_FIELDS:
+            if gateways and not any(span["attributes"].get(field) for span in gateways):
+                missing.append(f"span field {field}")
     after = metrics_after()
     for name, labels in EXPECTED_INCREMENTS.get(scenario, ()):
         if _total(after, name, labels) <= _total(metrics_before, name, labels):
