@@ -284,3 +284,19 @@ def test_a_failover_that_never_recovers_records_the_timeout_and_raises_the_criti
     # The rollbacks let the standby promote and rejoined the killed node: the pair is whole again.
     assert all(e["status"] == "succeeded" for e in run.journal["rollbacks"]), run.journal["rollbacks"]
     assert ha_lab.sync_standby(ha_lab.load_state()) is not None
+
+
+def test_the_failover_probe_runs_its_steady_state_on_the_real_pair_and_injects_nothing(ha_pair, lab_app):
+    """The fourth scenario's hourly probe against a real Patroni pair: the manifest's dry run, then its
+    steady-state hypothesis (leader, sync standby, the app's shard reachable), with no fault."""
+    from apps.probes.chaos_probe import probe_chaos_failover_run
+    from apps.probes.models import CHAOS_FAILOVER, ProbeOutcome
+
+    state = ha_lab.load_state()
+    leader, standby = ha_lab.cluster_leader(state), ha_lab.sync_standby(state)
+    result = probe_chaos_failover_run(base_url=lab_app[1])
+    assert result.scenario == CHAOS_FAILOVER
+    assert result.outcome == ProbeOutcome.SUCCESS, (result.failed_step, result.error, result.telemetry_missing)
+    assert list(result.step_latencies) == ["manifest_dry_run", "steady_state"]
+    assert result.telemetry_missing == []
+    assert (ha_lab.cluster_leader(state), ha_lab.sync_standby(state)) == (leader, standby)
