@@ -122,12 +122,16 @@ def gunicorn(name: str, *, log_dir: Path, env: dict, workers: int = 1) -> LabPro
     )
 
 
-def celery_worker(name: str, *, log_dir: Path, env: dict, concurrency: int = 2) -> LabProcess:
+def celery_worker(
+    name: str, *, log_dir: Path, env: dict, concurrency: int = 2, queues: tuple[str, ...] = ()
+) -> LabProcess:
     command = [
         sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "--pool", "prefork",
         "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "INFO",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    if queues:
+        command += ["--queues", ",".join(queues)]
     lab_process = _spawn(
         name, command, env={**env, "PIMLAB_PROCESS_ROLE": "worker", "PIMLAB_LOG_LEVEL": "INFO"}, log_dir=log_dir
     )
