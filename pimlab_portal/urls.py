@@ -1,3 +1,4 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -5,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from apps.telemetry.views import healthz, readyz
 
 handler404 = "apps.core.api_errors.api_not_found"
+# Swagger UI and ReDoc write style elements; only these two pages allow inline style (settings: CSP).
+api_reference_styles = csp_update({"style-src": ["'unsafe-inline'"]})
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,8 +17,12 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, so the CSP needs no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "api/docs/",
+        api_reference_styles(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    path("api/redoc/", api_reference_styles(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("api/", include("apps.patients.urls")),
     path("api/", include("apps.encounters.urls")),
     path("api/", include("apps.claims.urls")),

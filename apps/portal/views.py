@@ -118,6 +118,9 @@ def trace_page(request, trace_id: str):
     return render(request, "portal/trace.html", {"trace_id": trace_id, **trace_waterfall(spans)})
 
 
+MAX_INDENT_LEVEL = 8  # deeper spans share the last indentation (static/portal/portal.css)
+
+
 def trace_waterfall(spans: list[dict]) -> dict:
     """Rows in tree order (children under their parent, by start) with offsets and bar geometry."""
     origin = min(span["start_ns"] for span in spans)
@@ -136,7 +139,7 @@ def trace_waterfall(spans: list[dict]) -> dict:
                 {
                     "name": span["name"],
                     "depth": depth,
-                    "indent_rem": depth * 0.75,
+                    "indent_level": min(depth, MAX_INDENT_LEVEL),
                     "offset_ms": round(offset / 1e6, 2),
                     "duration_ms": round(duration / 1e6, 2),
                     "left_pct": round(100 * offset / total_ns, 2),

@@ -426,14 +426,16 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy (django-csp): only the lab's own files run, no inline script anywhere.
-# Styles may be inline: Swagger UI, ReDoc (styled-components) and Chart.js write style elements and
-# attributes, and a style cannot run code. htmx's indicator style is off (templates/portal/base.html).
+# Content-Security-Policy (django-csp): only the lab's own files run and style, no inline script or
+# style anywhere (templates use classes; Chart.js sizes its canvas through the CSSOM, which a policy
+# does not restrict; htmx's indicator style is off, templates/portal/base.html). The API reference
+# pages alone allow inline styles (pimlab_portal/urls.py): Swagger UI and ReDoc (styled-components)
+# write style elements, and they show no patient data.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],

@@ -36,3 +36,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PIMLAB_SHARD_MAP_TTL_SECONDS = 30.0
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# gunicorn servers started by the suite serve the portal's static files as under `make run`.
+WHITENOISE_USE_FINDERS = True

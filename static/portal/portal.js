@@ -15,5 +15,13 @@
     if (form.dataset.submitting === "true") { event.preventDefault(); return; }
     form.dataset.submitting = "true";
     window.setTimeout(function () { form.dataset.submitting = "false"; }, 5000);
+    // A form that asks for it shows its submit button disabled while the request is under way.
+    var button = form.dataset.disableOnSubmit && form.querySelector(form.dataset.disableOnSubmit);
+    if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
+  });
+  // A button with data-confirm asks before it submits (no inline handler: the CSP forbids them).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.dataset.confirm)) { event.preventDefault(); }
   });
 })();

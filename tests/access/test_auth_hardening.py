@@ -86,6 +86,11 @@ def test_portal_pages_carry_a_strict_content_security_policy(client):
     header = client.get("/accounts/login/")["Content-Security-Policy"]
     policy = {d.strip().split(" ", 1)[0]: d.strip().split(" ", 1)[1] for d in header.split(";") if d.strip()}
     assert policy["script-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert policy["style-src"] == "'self'"  # no inline style on portal pages
+    # Only the API reference pages (Swagger UI, ReDoc write style elements) allow inline style.
+    for reference in ("/api/docs/", "/api/redoc/"):
+        header = client.get(reference)["Content-Security-Policy"]
+        assert "style-src 'self' 'unsafe-inline'" in header and "script-src 'self';" in header + ";"
     docs = client.get("/api/docs/").content.decode()
     assert "cdn" not in docs.lower() and "/static/drf_spectacular_sidecar/" in docs
     assert "<script>" not in docs  # the split view serves its start-up script as a file

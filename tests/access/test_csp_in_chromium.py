@@ -10,13 +10,29 @@ from tests.support.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
-PAGES = ["/accounts/login/", "/", "/dashboards/financial", "/api/docs/", "/api/redoc/", "/admin/login/"]
+PAGES = [
+    "/accounts/login/",
+    "/",
+    "/dashboards/financial",
+    "/console/slos",
+    "/console/drills",
+    "/console/probes",
+    "/console/slos/booking-availability",
+    "/api/docs/",
+    "/api/redoc/",
+    "/admin/",
+    "/admin/claims/claim/",
+]
 
 
 def test_no_page_violates_the_content_security_policy(live_server):
-    user, _ = persona_user("billing_admin", username="csp.browser")
+    from apps.slo.services import slo_specs_sync
+
+    slo_specs_sync()  # an SLO page with its charts (Chart.js) is among the pages
+    user, _ = persona_user("sre", username="csp.browser")
     user.set_password("csp browser passphrase")
-    user.save(update_fields=["password"])
+    user.is_staff = user.is_superuser = True  # the admin pages too
+    user.save(update_fields=["password", "is_staff", "is_superuser"])
     with chromium() as browser:
         page = browser.new_page()
         violations, requests_off_site = [], []
@@ -36,6 +52,20 @@ def test_no_page_violates_the_content_security_policy(live_server):
                 page.wait_for_selector(".swagger-ui .information-container", timeout=15000)
             if path == "/api/redoc/":
                 page.wait_for_selector("redoc h1, .api-info h1", timeout=15000)
+        # The kill switch asks before it stops every drill (a script of the lab's, no inline handler).
+        from apps.chaos.models import ChaosSwitch
+
+        page.goto(f"{live_server.url}/console/drills")
+        dialogs = []
+        page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.click("text=Stop all drills")
+        page.wait_for_load_state("networkidle")
+        assert "Stop all drills?" in dialogs[0] and not ChaosSwitch.objects.filter(engaged=True).exists()
+        page.fill("#kill-reason", "csp check")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("text=Stop all drills")
+        page.wait_for_selector("text=ENGAGED")
+        assert ChaosSwitch.objects.filter(engaged=True).exists()
     # ReDoc's footer links Redocly's logo from their CDN: the policy blocks it, nothing leaves the lab.
     violations = [v for v in violations if "https://cdn.redoc.ly/" not in v]
     assert violations == [], "\n".join(violations)

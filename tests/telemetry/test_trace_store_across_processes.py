@@ -13,6 +13,7 @@ from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import shared_trace_store
 from tests.encounters.conftest import booking_body
 from tests.factories import PatientFactory, persona_user
+from tests.support.browser import chromium, screenshot
 from tests.support.lab_processes import (
     celery_worker,
     gunicorn,
@@ -38,6 +39,23 @@ def logged_in_session(base_url: str, username: str) -> requests.Session:
     )
     assert answer.ok and "sessionid" in session.cookies, answer.text[-500:]
     return session
+
+
+def waterfall_in_chromium(base_url: str, username: str, trace_id: str) -> list[tuple[float, float]]:
+    """The trace page as an SRE sees it (a screenshot under docs/screenshots/): the bars' geometry."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{base_url}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_load_state("networkidle")
+        page.goto(f"{base_url}/traces/{trace_id}")
+        screenshot(page, "console-trace-waterfall")
+        return [
+            (float(bar.get_attribute("x")), float(bar.get_attribute("width")))
+            for bar in page.query_selector_all("svg.span-bar rect.bar")
+        ]
 
 
 def test_a_booking_trace_shows_relay_and_projection_spans_through_another_server(tmp_path):
@@ -87,6 +105,7 @@ def test_a_booking_trace_shows_relay_and_projection_spans_through_another_server
         spans = wait_until(complete, timeout=60, what="relay and projection spans", processes=processes)
         session = logged_in_session(web_b.url, sre.username)
         page = session.get(f"{web_b.url}/traces/{trace_id}", timeout=30)
+        bars = waterfall_in_chromium(web_b.url, sre.username, trace_id)
 
     assert page.status_code == 200, page.text[-1000:]
     for name in wanted:
@@ -97,5 +116,8 @@ def test_a_booking_trace_shows_relay_and_projection_spans_through_another_server
     assert roles_by_name[Participant.EVENT_BUS][0] == "worker"
     assert roles_by_name[Participant.PROJECTION_WORKER][0] == "projection-worker"
     assert len({pid for _, pid in roles_by_name.values()}) >= 3, roles_by_name
+    # One bar per span, each inside the timeline, drawn without inline style (the CSP allows none).
+    assert len(bars) == page.text.count('class="bar') > len(wanted)
+    assert all(0 <= x <= 100 and 0 < width <= 100 for x, width in bars)
     # web-b's own worker served the page, yet the spans of web-a's worker are there.
     assert f"web {web_pid[1]}" in page.text
