@@ -4,6 +4,7 @@ models, and a failed or empty replay leaves the live read models as they were.""
 
 from __future__ import annotations
 
+import threading
 from io import StringIO
 
 import pytest
@@ -15,12 +16,14 @@ from django.test import override_settings
 from django.utils import timezone
 
 from apps.outbox.eventbus import get_event_bus, reset_event_bus
+from apps.outbox.history import outbox_history
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain
 from apps.projections.consumer import ProjectionConsumer
-from apps.projections.events import STREAMS
+from apps.projections.events import EVENT_TYPES, STREAMS
 from apps.projections.models import EncounterFact, FinancialDailyAggregate, ProcessedEvent, ProjectionCheckpoint
 from apps.projections.selectors import financial_kpis, read_models_snapshot
+from apps.projections.services import read_models_rebuild
 from tests.projections.conftest import synthetic_history
 from tests.support.bus import redis_flush
 from tests.support.envelopes import claim_submitted, encounter_created, outbox_record_envelopes
@@ -155,3 +158,42 @@ def test_dead_letters_and_discarded_rows_are_not_replayed():
     call_command("projections_rebuild", stdout=StringIO())
     applied = set(ProcessedEvent.objects.values_list("event_id", flat=True))
     assert applied == {str(row.id) for row in rows[2:]}
+
+
+def kpis_from_another_connection() -> dict:
+    """The dashboard figures as a reader outside the rebuild's transaction sees them."""
+    seen: dict = {}
+
+    def read() -> None:
+        try:
+            seen.update(financial_kpis(days=30))
+        finally:
+            connections.close_all()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(timeout=30)
+    return seen
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_dashboards_read_the_old_read_models_until_the_rebuild_commits():
+    history = synthetic_history(claims=40, seed=13)
+    projected_incrementally(history)
+    correct = financial_kpis(days=30)
+    FinancialDailyAggregate.objects.update(claim_count=999)  # live read models gone wrong
+    damaged = financial_kpis(days=30)
+    assert damaged != correct
+
+    during: list[dict] = []
+
+    def observed_history():
+        for index, batch in enumerate(outbox_history(event_types=EVENT_TYPES, batch_size=10)):
+            yield batch
+            if index == 2:  # three batches are in the new read models, not yet swapped in
+                during.append(kpis_from_another_connection())
+
+    read_models_rebuild(history=observed_history())
+    assert during == [damaged]
+    assert kpis_from_another_connection() == correct
+    assert not shadow_schema_exists()
