@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from apps.outbox.eventbus import EventBus
@@ -321,7 +321,17 @@ def read_models_rebuild(
                 oldest = min(event.occurred_at for event in parsed)
                 if result.oldest_event_at is None or oldest < result.oldest_event_at:
                     result.oldest_event_at = oldest
-                result.events_applied += len(_apply_locked(parsed).applied)
+                try:
+                    result.events_applied += len(_apply_locked(parsed).applied)
+                except DatabaseError as exc:
+                    logger.error(
+                        "projection_rebuild_failed",
+                        shard_id=shard,
+                        first_event_id=parsed[0].event_id,
+                        last_event_id=parsed[-1].event_id,
+                        error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    )
+                    raise
         if result.events_applied == 0 and result.replaced_events and not allow_empty:
             raise RebuildRefused(
                 f"The replay of {result.events_read} outbox events applied none, and the live read models "

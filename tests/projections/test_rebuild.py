@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import DataError, connections
 from django.test import override_settings
 from django.utils import timezone
+from structlog.testing import capture_logs
 
 from apps.outbox.eventbus import get_event_bus, reset_event_bus
 from apps.outbox.history import outbox_history
@@ -99,11 +100,13 @@ def test_a_replay_failing_midway_leaves_the_live_read_models_intact():
         submitted_at=timezone.now(),
         patient_id=500,
     )
-    outbox_record_envelopes([poison])
+    [poison_row] = outbox_record_envelopes([poison])
     redis_flush()  # the streams are lost too: only the outbox can rebuild
 
-    with pytest.raises(DataError):
+    with pytest.raises(DataError), capture_logs() as logs:
         call_command("projections_rebuild", "--batch-size", "16", stdout=StringIO())
+    [failure] = [log for log in logs if log["event"] == "projection_rebuild_failed"]
+    assert failure["last_event_id"] == str(poison_row.id)
 
     assert read_models_snapshot() == incremental
     assert financial_kpis(days=30) == kpis
