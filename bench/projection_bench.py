@@ -1,7 +1,7 @@
 """Projection pipeline benchmark (not a test). Each phase is bounded to 60 s of wall time.
 
     PIMLAB_TEST_DB_PREFIX=pimlab_claims_bench PIMLAB_TEST_REDIS_DB=5 \\
-        .venv/bin/python bench/projection_bench.py [steady|throughput|rebuild|all]
+        .venv/bin/python bench/projection_bench.py [steady|throughput|rebuild|rebuild-outbox|all]
 
 - steady:     a producer publishes EncounterCreated + ClaimSubmitted envelopes at a steady claim rate
               (--rate claims/s, --seconds) with ``occurred_at`` = publish time; one projection worker
@@ -11,6 +11,9 @@
               XRANGE read of the same streams in the same run (ratio).
 - rebuild:    pre-fills 100,000 events and times ``read_models_rebuild`` against a raw XRANGE read of the
               same streams in the same run (ratio).
+- rebuild-outbox: the same events also written as published outbox rows on the shards; times the rebuild
+              from the outbox (what ``projections_rebuild`` does) against the rebuild from the streams
+              in the same run (ratio).
 
 It uses the test settings on its own databases (created and migrated on first use) and deletes only the
 projection's streams in its Redis database. The envelopes skip the API and relay on purpose: the bench
@@ -250,6 +253,17 @@ def phase_throughput(bus, *, claims: int) -> None:
     )
 
 
+def bus_history(bus, *, batch_size: int):
+    """The streams as the rebuild's history (the envelopes skip the outbox, as everywhere in this bench)."""
+    from apps.projections.events import STREAMS
+
+    for stream in STREAMS:
+        after = "0"
+        while messages := bus.read_range(stream, after_id=after, count=batch_size):
+            after = messages[-1].message_id
+            yield stream, [message.event for message in messages]
+
+
 def phase_rebuild(bus, *, events_target: int) -> None:
     from apps.projections.services import read_models_rebuild
 
@@ -257,12 +271,62 @@ def phase_rebuild(bus, *, events_target: int) -> None:
     events = prefill(bus, claims=int(events_target / 2.3) + 1)
     raw_seconds, raw_read = raw_xrange_seconds(bus)
     started = time.perf_counter()
-    result = read_models_rebuild(bus=bus, batch_size=5000)
+    result = read_models_rebuild(batch_size=5000, history=bus_history(bus, batch_size=5000))
     seconds = time.perf_counter() - started
     print(
         f"rebuild: {result.events_applied}/{events} events in {seconds:.2f} s = "
         f"{result.events_applied / seconds:.0f} events/s; raw XRANGE read {raw_read} in {raw_seconds:.2f} s; "
         f"rebuild/raw time ratio {seconds / raw_seconds:.1f}"
+    )
+
+
+def outbox_copy(bus) -> int:
+    """Write every envelope on the projection's streams as a published outbox row on some shard."""
+    from django.utils import timezone
+
+    from apps.core.ids import BUCKET_COUNT, new_id
+    from apps.core.resolver import shard_for_id
+    from apps.outbox.models import OutboxEvent, OutboxStatus
+
+    per_shard: dict[str, list] = {}
+    now = timezone.now()
+    for index, (_, envelopes) in enumerate(bus_history(bus, batch_size=5000)):
+        for offset, envelope in enumerate(envelopes):
+            aggregate_id = new_id((index * 5000 + offset) % BUCKET_COUNT)
+            per_shard.setdefault(shard_for_id(aggregate_id), []).append(
+                OutboxEvent(
+                    id=new_id((index * 5000 + offset) % BUCKET_COUNT),
+                    aggregate_type="patient",
+                    aggregate_id=aggregate_id,
+                    event_type=envelope["event_type"],
+                    payload=envelope["payload"],
+                    status=OutboxStatus.PUBLISHED,
+                    published_at=now,
+                )
+            )
+    for alias, rows in per_shard.items():
+        OutboxEvent.objects.using(alias).all().delete()
+        OutboxEvent.objects.using(alias).bulk_create(rows, batch_size=2000)
+    return sum(len(rows) for rows in per_shard.values())
+
+
+def phase_rebuild_outbox(bus, *, events_target: int) -> None:
+    from apps.projections.services import read_models_rebuild
+
+    reset_state(bus)
+    events = prefill(bus, claims=int(events_target / 2.3) + 1)
+    rows = outbox_copy(bus)
+    started = time.perf_counter()
+    from_bus = read_models_rebuild(batch_size=5000, history=bus_history(bus, batch_size=5000))
+    bus_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    from_outbox = read_models_rebuild(batch_size=5000)
+    outbox_seconds = time.perf_counter() - started
+    print(
+        f"rebuild-outbox: {from_outbox.events_applied}/{rows} outbox rows in {outbox_seconds:.2f} s "
+        f"({from_outbox.events_applied / outbox_seconds:.0f} events/s); from the streams "
+        f"{from_bus.events_applied}/{events} in {bus_seconds:.2f} s; outbox/streams time ratio "
+        f"{outbox_seconds / bus_seconds:.2f}"
     )
 
 
@@ -280,7 +344,9 @@ def bounded(name: str, function, **kwargs) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["steady", "throughput", "rebuild", "all"], nargs="?", default="all")
+    parser.add_argument(
+        "phase", choices=["steady", "throughput", "rebuild", "rebuild-outbox", "all"], nargs="?", default="all"
+    )
     parser.add_argument("--rate", type=int, default=200, help="claims per second in the steady phase")
     parser.add_argument("--seconds", type=int, default=20, help="length of the steady phase")
     parser.add_argument("--claims", type=int, default=10_000, help="claims pre-filled for the throughput phase")
@@ -297,6 +363,8 @@ def main() -> None:
         bounded("throughput", phase_throughput, bus=bus, claims=args.claims)
     if args.phase in ("rebuild", "all"):
         bounded("rebuild", phase_rebuild, bus=bus, events_target=args.rebuild_events)
+    if args.phase in ("rebuild-outbox", "all"):
+        bounded("rebuild-outbox", phase_rebuild_outbox, bus=bus, events_target=args.rebuild_events)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -7,6 +7,7 @@ class OutboxConfig(AppConfig):
     verbose_name = "Outbox and event bus"
 
     def ready(self):
+        from . import retention  # noqa: F401  (registers the retention check outbox.E001)
         from .metrics import register_backlog_collector
 
         register_backlog_collector()

@@ -41,6 +41,7 @@ from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .eventbus import EventBus, EventBusUnavailable, get_event_bus
+from .history import outbox_envelope
 from .metrics import (
     EVENTBUS_PUBLISH_LATENCY,
     OUTBOX_DEAD_LETTERED_TOTAL,
@@ -115,7 +116,7 @@ def outbox_relay_batch(*, shard_alias: str, batch_size: int, bus: EventBus) -> B
         relay_span.set_attribute("messaging.batch.message_count", len(rows))
         if not rows:
             return BatchOutcome()
-        envelopes = [_envelope(row) for row in rows]
+        envelopes = [outbox_envelope(row) for row in rows]
         results, bus_unavailable = _publish(bus, shard_alias, rows, envelopes)
         outcome = _record_results(shard_alias, rows, results, now=now, bus_unavailable=bus_unavailable)
     if outcome.published:
@@ -155,18 +156,6 @@ def _claim_due_rows(alias: str, batch_size: int, now) -> list[dict]:
         .values(*_CLAIMED_FIELDS)[:batch_size]
     )
     return list(queryset)
-
-
-def _envelope(row: dict) -> dict:
-    return {
-        "event_id": str(row["id"]),
-        "event_type": row["event_type"],
-        "aggregate_type": row["aggregate_type"],
-        "aggregate_id": str(row["aggregate_id"]),
-        "occurred_at": row["created_at"].isoformat(),
-        "payload": row["payload"],
-        "headers": row["headers"] or {},
-    }
 
 
 def _trace_links(rows: list[dict]) -> list[Link]:

@@ -1,4 +1,8 @@
-"""How long published outbox rows are kept, and the purge that enforces it."""
+"""How long published outbox rows are kept, and the purge that enforces it.
+
+Published rows are the history a projection rebuild replays (``apps.outbox.history``), so the
+retention may never be shorter than the replay promise ``PIMLAB_OUTBOX_REPLAY_DAYS``: the system check
+``outbox.E001`` refuses such a configuration, and the purge keeps the longer of the two anyway."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from datetime import timedelta
 
 import structlog
 from django.conf import settings
+from django.core import checks
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,8 +19,29 @@ from .models import OutboxEvent, OutboxStatus
 logger = structlog.get_logger(__name__)
 
 
+def outbox_replay_promise() -> timedelta:
+    """How far back a rebuild from the outbox is promised to reach."""
+    return timedelta(days=float(settings.PIMLAB_OUTBOX_REPLAY_DAYS))
+
+
 def outbox_retention() -> timedelta:
-    return timedelta(days=float(settings.PIMLAB_OUTBOX_RETENTION_DAYS))
+    """How long published rows are kept: the setting, never less than the replay promise."""
+    return max(timedelta(days=float(settings.PIMLAB_OUTBOX_RETENTION_DAYS)), outbox_replay_promise())
+
+
+@checks.register()
+def outbox_retention_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    retention, promise = float(settings.PIMLAB_OUTBOX_RETENTION_DAYS), float(settings.PIMLAB_OUTBOX_REPLAY_DAYS)
+    if retention >= promise:
+        return []
+    return [
+        checks.Error(
+            f"PIMLAB_OUTBOX_RETENTION_DAYS ({retention:g}) is shorter than PIMLAB_OUTBOX_REPLAY_DAYS ({promise:g}): "
+            "the purge would delete outbox history that projections_rebuild promises to replay.",
+            hint="Raise PIMLAB_OUTBOX_RETENTION_DAYS to at least PIMLAB_OUTBOX_REPLAY_DAYS (runbook 18).",
+            id="outbox.E001",
+        )
+    ]
 
 
 def outbox_published_purge(*, using: str, older_than: timedelta | None = None, chunk_size: int = 5000) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from apps.outbox.eventbus import EventBus
@@ -23,6 +23,7 @@ from apps.outbox.events import EventType
 from apps.slo.services import alert_event_record
 
 from .backlog import BACKLOG_ALERT_NAME, ProjectionBacklog, backlog_alert_threshold, projection_backlog_measure
+from .errors import RebuildRefused
 from .events import (
     EVENT_TYPES,
     PROJECTION_NAME,
@@ -261,56 +262,135 @@ def _checkpoint_advance(events: list[ProjectedEvent], *, applied_at: datetime) -
 
 # --- Rebuild ------------------------------------------------------------------------------------------
 
+# The read models a rebuild replaces: built in a shadow schema, then swapped in (PostgreSQL).
+_READ_MODELS = (FinancialDailyAggregate, ClaimFact, EncounterFact, ProcessedEvent)
+_SHADOW_SCHEMA = "pimlab_projection_rebuild"
+# How long the swap may wait for readers of the live tables before the rebuild gives up (and rolls back).
+_SWAP_LOCK_TIMEOUT = "15s"
+
 
 @dataclass
 class RebuildResult:
     events_read: int = 0
     events_applied: int = 0
     malformed: int = 0
-    per_stream: dict[str, int] = field(default_factory=dict)
+    per_shard: dict[str, int] = field(default_factory=dict)
+    replaced_events: int = 0  # events the replaced read models had applied
+    oldest_event_at: datetime | None = None
 
 
-def read_models_rebuild(*, bus: EventBus, batch_size: int = 5000) -> RebuildResult:
-    """Replay the full history of every consumed stream into empty read models, atomically.
+def read_models_rebuild(
+    *,
+    batch_size: int = 5000,
+    allow_empty: bool = False,
+    history: Iterable[tuple[str, list[dict]]] | None = None,
+) -> RebuildResult:
+    """Replay the full event history into NEW read models beside the live ones, then swap them in.
 
-    Holds the projection lock throughout, so the live worker waits and then skips what the replay
-    already applied; readers keep seeing the old read models until the replay commits."""
-    from apps.outbox.eventbus import stream_for
+    The history is the shards' outbox rows (``apps.outbox.history``), not the bus: a Redis restart or
+    stream trimming loses nothing a rebuild needs. ``history`` replaces it (the bench replays the bus).
 
+    On PostgreSQL the new read models are built in the schema ``pimlab_projection_rebuild`` (the
+    connection's search_path puts it first, so the projection code writes there unchanged) and moved
+    into the live schema in place of the old tables at the end of the one catalog transaction:
+    readers see the old read models until the commit, then the new ones. Any failure rolls the whole
+    transaction back, shadow schema included: the old read models stay. A replay that applies no
+    event while the live read models hold some raises ``RebuildRefused`` (unless ``allow_empty``).
+
+    Holds the projection lock throughout, so the live worker waits, then applies to the new read
+    models whatever the replay has not (event ids already applied are skipped)."""
+    if history is None:
+        from apps.outbox.history import outbox_history
+
+        history = outbox_history(event_types=EVENT_TYPES, batch_size=batch_size)
     result = RebuildResult()
     with transaction.atomic(using="default"):
         _lock_projection()
-        for model in (FinancialDailyAggregate, ClaimFact, EncounterFact, ProcessedEvent):
-            model.objects.using("default").all().delete()
+        result.replaced_events = ProcessedEvent.objects.using("default").count()
+        swap = _shadow_read_models_create()
         checkpoint, _ = ProjectionCheckpoint.objects.using("default").get_or_create(name=PROJECTION_NAME)
         checkpoint.events_applied = 0
         checkpoint.last_event_id = ""
         checkpoint.last_event_occurred_at = None
         checkpoint.save(using="default")
-        for event_type in EVENT_TYPES:
-            stream = stream_for(event_type)
-            after = "0"
-            result.per_stream[stream] = 0
-            while True:
-                messages = bus.read_range(stream, after_id=after, count=batch_size)
-                if not messages:
-                    break
-                after = messages[-1].message_id
-                result.events_read += len(messages)
-                result.per_stream[stream] += len(messages)
-                parsed = list(_parse_all(messages, result))
-                if parsed:
+        for shard, envelopes in history:
+            result.events_read += len(envelopes)
+            result.per_shard[shard] = result.per_shard.get(shard, 0) + len(envelopes)
+            parsed = list(_parse_all(envelopes, result))
+            if parsed:
+                oldest = min(event.occurred_at for event in parsed)
+                if result.oldest_event_at is None or oldest < result.oldest_event_at:
+                    result.oldest_event_at = oldest
+                try:
                     result.events_applied += len(_apply_locked(parsed).applied)
+                except DatabaseError as exc:
+                    logger.error(
+                        "projection_rebuild_failed",
+                        shard_id=shard,
+                        first_event_id=parsed[0].event_id,
+                        last_event_id=parsed[-1].event_id,
+                        error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    )
+                    raise
+        if result.events_applied == 0 and result.replaced_events and not allow_empty:
+            raise RebuildRefused(
+                f"The replay of {result.events_read} outbox events applied none, and the live read models "
+                f"hold {result.replaced_events} events."
+            )
+        swap()
         ProjectionCheckpoint.objects.using("default").filter(name=PROJECTION_NAME).update(
             last_rebuilt_at=timezone.now()
         )
+    logger.info(
+        "projection_rebuilt",
+        events_read=result.events_read,
+        events_applied=result.events_applied,
+        malformed=result.malformed,
+        replaced_events=result.replaced_events,
+    )
     return result
 
 
-def _parse_all(messages, result: RebuildResult) -> Iterable[ProjectedEvent]:
-    for message in messages:
+def _shadow_read_models_create():
+    """Empty read-model tables for the replay to write; returns the function that swaps them in.
+
+    PostgreSQL: tables in the shadow schema, first on the (transaction-local) search_path. Other
+    databases (the embedded SQLite profile): the live tables are emptied inside the rebuild's
+    transaction, which SQLite readers do not see before the commit."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        for model in _READ_MODELS:
+            model.objects.using("default").all().delete()
+        return lambda: None
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema(), current_setting('search_path')")
+        live_schema, search_path = cursor.fetchone()
+        cursor.execute(f"DROP SCHEMA IF EXISTS {quote(_SHADOW_SCHEMA)} CASCADE")
+        cursor.execute(f"CREATE SCHEMA {quote(_SHADOW_SCHEMA)}")
+        cursor.execute(f"SET LOCAL search_path TO {quote(_SHADOW_SCHEMA)}, {search_path}")
+    # Same DDL as the migrations (names of indexes and constraints included), in the shadow schema.
+    with connection.schema_editor(atomic=False) as editor:
+        for model in _READ_MODELS:
+            editor.create_model(model)
+
+    def swap() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{_SWAP_LOCK_TIMEOUT}'")
+            for model in _READ_MODELS:
+                table = quote(model._meta.db_table)
+                cursor.execute(f"DROP TABLE {quote(live_schema)}.{table}")
+                cursor.execute(f"ALTER TABLE {quote(_SHADOW_SCHEMA)}.{table} SET SCHEMA {quote(live_schema)}")
+            cursor.execute(f"DROP SCHEMA {quote(_SHADOW_SCHEMA)}")
+            cursor.execute(f"SET LOCAL search_path TO {search_path}")
+
+    return swap
+
+
+def _parse_all(envelopes: list[dict], result: RebuildResult) -> Iterable[ProjectedEvent]:
+    for envelope in envelopes:
         try:
-            yield parse_envelope(message.event)
+            yield parse_envelope(envelope)
         except MalformedEvent:
             result.malformed += 1
 
@@ -319,13 +399,13 @@ class _ReplayRolledBack(Exception):
     pass
 
 
-def read_models_replay_snapshot(*, bus: EventBus) -> dict:
-    """The read models a full replay of the history would produce, as ``read_models_snapshot``
+def read_models_replay_snapshot(*, history: Iterable[tuple[str, list[dict]]] | None = None) -> dict:
+    """The read models a full replay of the outbox history would produce, as ``read_models_snapshot``
     values. The replay runs in a transaction that is always rolled back: nothing changes."""
     replayed: dict = {}
     try:
         with transaction.atomic(using="default"):
-            read_models_rebuild(bus=bus)
+            read_models_rebuild(allow_empty=True, history=history)
             replayed = read_models_snapshot()
             raise _ReplayRolledBack
     except _ReplayRolledBack:

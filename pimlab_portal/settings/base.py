@@ -352,7 +352,12 @@ PIMLAB_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("PIMLAB_OUTBOX_MAX_ATTEMPTS", "8
 PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", "1"))
 PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", "300"))
 PIMLAB_OUTBOX_DRAIN_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_DRAIN_SECONDS", "20"))
-PIMLAB_OUTBOX_RETENTION_DAYS = float(os.environ.get("PIMLAB_OUTBOX_RETENTION_DAYS", "7"))
+# The rebuild promise: `projections_rebuild` replays the shards' outbox rows (not the bus, whose streams
+# are trimmed and lost with a Redis restart), so it restores every event of at least the last
+# PIMLAB_OUTBOX_REPLAY_DAYS days. The daily purge of published rows keeps them PIMLAB_OUTBOX_RETENTION_DAYS;
+# a retention shorter than the promise is a configuration error (system check outbox.E001).
+PIMLAB_OUTBOX_REPLAY_DAYS = float(os.environ.get("PIMLAB_OUTBOX_REPLAY_DAYS", "90"))
+PIMLAB_OUTBOX_RETENTION_DAYS = float(os.environ.get("PIMLAB_OUTBOX_RETENTION_DAYS", "90"))
 
 # Claims retention floor: no retention policy may keep an archived claim fewer days than this after
 # submission (six years, the HIPAA documentation period). "2190" applies to every class;

@@ -190,7 +190,7 @@ def test_an_old_booking_whose_event_was_purged_reads_as_published(patient, patie
     _, token = patient_persona
     created = book(token, booking_body(patient.id)).json()
     outbox_relay_drain(shard_alias="shard_0")
-    long_ago = timezone.now() - timedelta(days=30)
+    long_ago = timezone.now() - timedelta(days=400)  # past the retention (and the rebuild promise)
     Encounter.objects.using("shard_0").filter(pk=int(created["id"])).update(created_at=long_ago)
     OutboxEvent.objects.using("shard_0").update(published_at=long_ago)
     assert outbox_published_purge(using="shard_0") == 1

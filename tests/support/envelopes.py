@@ -7,8 +7,12 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from apps.core.ids import BUCKET_COUNT, new_id
+from apps.core.resolver import shard_for_id
 from apps.outbox.eventbus import get_event_bus
 from apps.outbox.events import AggregateType, EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
@@ -26,6 +30,35 @@ def envelope_from_outbox(row: OutboxEvent) -> dict:
         "payload": row.payload,
         "headers": row.headers,
     }
+
+
+def outbox_record_envelopes(envelopes: list[dict], *, status: str = OutboxStatus.PENDING) -> list[OutboxEvent]:
+    """Record envelopes as outbox rows, in order, each on the shard of its patient and committed at its
+    ``occurred_at``, as the services would have. Small synthetic patient ids are mapped to sharded ids
+    (spread over the buckets, hence over every shard); the payload keeps its ``patient_id`` in step."""
+    patients: dict[str, int] = {}
+    rows = []
+    for envelope in envelopes:
+        synthetic = str(envelope["aggregate_id"])
+        patient_id = patients.setdefault(synthetic, new_id((int(synthetic) * 7919) % BUCKET_COUNT))
+        payload = dict(envelope["payload"])
+        if "patient_id" in payload:
+            payload["patient_id"] = str(patient_id)
+        alias = shard_for_id(patient_id)
+        with transaction.atomic(using=alias):
+            row = OutboxEvent.objects.using(alias).create(
+                aggregate_type=envelope["aggregate_type"],
+                aggregate_id=patient_id,
+                event_type=envelope["event_type"],
+                payload=payload,
+                headers=envelope.get("headers") or {},
+                status=status,
+            )
+            committed_at = parse_datetime(envelope["occurred_at"])
+            OutboxEvent.objects.using(alias).filter(id=row.id).update(created_at=committed_at)
+            row.created_at = committed_at
+        rows.append(row)
+    return rows
 
 
 def publish_pending_outbox(*, using: str, event_types: tuple[str, ...] | None = None) -> list[dict]:

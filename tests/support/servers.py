@@ -29,10 +29,9 @@ class RedisProcess:
         os.kill(self.pid, signal.SIGCONT)
 
 
-@contextmanager
-def redis_server(directory: Path, *extra: str) -> Iterator[RedisProcess]:
-    port = unused_port()
+def _redis_start(port: int, directory: Path, extra: tuple[str, ...]) -> int:
     pidfile = directory / f"redis-{port}.pid"
+    pidfile.unlink(missing_ok=True)
     subprocess.run(
         [
             *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
@@ -47,7 +46,24 @@ def redis_server(directory: Path, *extra: str) -> Iterator[RedisProcess]:
         if time.monotonic() > deadline:
             raise RuntimeError(f"redis-server on port {port} did not start")
         time.sleep(0.05)
-    process = RedisProcess(pid=int(pidfile.read_text()), url=f"redis://127.0.0.1:{port}/0")
+    return int(pidfile.read_text())
+
+
+def _gone(pid: int, *, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server {pid} did not exit")
+
+
+@contextmanager
+def redis_server(directory: Path, *extra: str) -> Iterator[RedisProcess]:
+    port = unused_port()
+    process = RedisProcess(pid=_redis_start(port, directory, extra), url=f"redis://127.0.0.1:{port}/0")
     try:
         yield process
     finally:
@@ -56,6 +72,16 @@ def redis_server(directory: Path, *extra: str) -> Iterator[RedisProcess]:
             os.kill(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def redis_restart(process: RedisProcess, directory: Path, *extra: str) -> None:
+    """Kill the server (SIGKILL, as a crash would) and start a new one on the same port: without
+    persistence (the default here) it comes back empty, every stream and consumer group lost."""
+    os.kill(process.pid, signal.SIGCONT)
+    os.kill(process.pid, signal.SIGKILL)
+    _gone(process.pid)
+    port = int(process.url.rsplit(":", 1)[1].split("/")[0])
+    process.pid = _redis_start(port, directory, extra)
 
 
 @contextmanager
