@@ -271,20 +271,6 @@ def _run_or_404(run_id: int):
     return run
 
 
-def _timeline(run, journal: dict) -> list[dict]:
-    events = [{"at": a["at"], "kind": a["phase"], "text": a["text"]} for a in journal.get("annotations") or []]
-    for section, label in (("run", "step"), ("rollbacks", "rollback")):
-        for entry in journal.get(section) or []:
-            events.append(
-                {
-                    "at": entry["start"],
-                    "kind": label,
-                    "text": f"{entry['activity']['name']}: {entry['status']}",
-                }
-            )
-    return sorted(events, key=lambda e: e["at"])
-
-
 def _steady_states(journal: dict) -> list[dict]:
     states = journal.get("steady_states") or {}
     phases = [("before", states.get("before"))]
@@ -446,7 +432,7 @@ def run_context(run) -> dict:
         "verdict": verdict(run.outcome, run.status, run.deviated),
         "running": run.status == RunStatus.RUNNING,
         "summary": run.summary or {},
-        "timeline": _timeline(run, journal),
+        "timeline": selectors.run_timeline(journal=journal, summary=run.summary or {}),
         "steady_states": _steady_states(journal),
         "unmet_during": sum(
             1 for state in (journal.get("steady_states") or {}).get("during") or [] if not state.get("steady_state_met")
