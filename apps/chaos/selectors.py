@@ -223,16 +223,25 @@ def revision_readiness(revision: ExperimentRevision) -> list[dict]:
 
 
 def run_workload_series(run: ExperimentRun, *, bucket_seconds: int = 1) -> list[dict]:
-    """Per-second request rate, error ratio and p99 latency of the run's background workload, read
-    from the attempts file its ``workload_start`` step recorded (empty when the run had none)."""
+    """Per-second request rate, error ratio and p99 latency of the run's background workload: the series
+    frozen in its summary when it ended, else (while it runs) read from the attempts files now."""
+    frozen = (run.summary or {}).get("workload_series")
+    if frozen is not None:
+        return frozen
+    return workload_series(run.journal or {}, bucket_seconds=bucket_seconds)
+
+
+def workload_series(journal: dict, *, bucket_seconds: int = 1) -> list[dict]:
+    """The workload series of a journal, read from the attempts file each step recorded (``workload_start``
+    records one; empty when the run had none)."""
     from pathlib import Path
 
     from .workload import read_attempts
 
     files = [
-        (entry.get("output") or {}).get("attempts_file")
-        for entry in (run.journal or {}).get("run") or []
-        if (entry.get("activity") or {}).get("action") == "workload_start" and isinstance(entry.get("output"), dict)
+        entry["output"].get("attempts_file")
+        for entry in journal.get("run") or []
+        if isinstance(entry.get("output"), dict)
     ]
     records = [r for path in files if path for r in read_attempts(Path(path))]
     if not records:

@@ -4,6 +4,7 @@ it live and the report shows the RTO and RPO the run stored, with the workload's
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,12 @@ def test_pod_kill_failover_from_the_console_reports_the_stored_rto_and_rpo(
         errors = chart_datasets(page, charts["api_error_ratio of the workload"])["error ratio"]
         assert errors == [p["api_error_ratio"] for p in series] and max(e or 0 for e in errors) > 0
         assert f"{run.summary['old_leader']} → {run.summary['new_leader']}" in page.inner_text("#figure-leaders")
+        assert series == run.summary["workload_series"]  # frozen when the run ended…
+        outputs = [e["output"] for e in run.journal["run"] if isinstance(e["output"], dict)]
+        attempts = next(o["attempts_file"] for o in outputs if "attempts_file" in o)
+        Path(attempts).unlink()  # …so the scratch attempts file may go
+        page.reload()
+        assert chart_datasets(page, charts["Workload request rate"])["requests/s"] == rate
         screenshot(page, "console-failover-report")
         timeline = page.inner_text("#timeline")
         assert "injection" in timeline and "recovery" in timeline and "rollback" in timeline

@@ -313,3 +313,58 @@ def test_an_unreachable_prometheus_is_explained_on_the_slo_pages(sre_client, bur
         assert response.status_code == 503, url
         text = response.content.decode()
         assert "SLI source unavailable" in text and "PIMLAB_PROMETHEUS_URL" in text
+
+
+def attempts_log(path, *, per_second: int, seconds: int, failing_every: int) -> None:
+    lines = []
+    for i in range(per_second * seconds):
+        start = 1_700_000_000 + i / per_second
+        ok = i % failing_every != 0
+        lines.append(json.dumps({"start": start, "end": start + 0.05, "ok": ok, "id": str(i)}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def workload_charts(response) -> dict:
+    specs = {c["spec"]["title"]: c["spec"] for c in response.context["charts"]}
+    return {
+        title: specs[title]["datasets"][0]["data"]
+        for title in ("Workload request rate", "api_error_ratio of the workload", "p99 latency of the workload")
+    }
+
+
+def test_the_reports_workload_charts_are_frozen_when_the_run_ends(client, sre, tmp_path):
+    """The attempts file is scratch: once the run ended, rewriting or deleting it changes no number."""
+    from apps.chaos.registry import action
+    from tests.chaos.conftest import approved_run
+
+    attempts = tmp_path / "attempts.jsonl"
+    attempts_log(attempts, per_second=4, seconds=3, failing_every=4)
+
+    @action("test_console_workload_log")
+    def attach(ctx, path: str):
+        return {"attempts_file": path}
+
+    run = run_execute(
+        run=approved_run(
+            key="api/frozen-workload",
+            method=[
+                {
+                    "name": "workload",
+                    "type": "action",
+                    "action": "test_console_workload_log",
+                    "arguments": {"path": str(attempts)},
+                }
+            ],
+        )
+    )
+    assert run.status == RunStatus.COMPLETED
+    assert len(run.summary["workload_series"]) == 3
+    client.force_login(sre)
+    url = reverse("console-run", args=[run.pk])
+    frozen = workload_charts(client.get(url))
+    assert frozen["Workload request rate"] == [4.0, 4.0, 4.0]
+    assert frozen["api_error_ratio of the workload"] == [0.25, 0.25, 0.25]
+    attempts_log(attempts, per_second=10, seconds=5, failing_every=2)  # the samples change…
+    assert workload_charts(client.get(url)) == frozen
+    attempts.unlink()  # …or are gone
+    assert workload_charts(client.get(url)) == frozen
