@@ -109,6 +109,37 @@ def slo_series(
     }
 
 
+def slo_budget_consumed(*, start: datetime, end: datetime, source: EventSource | None = None) -> list[dict]:
+    """Per enabled SLO: the engine's error budget left at ``start`` and at ``end`` and what was consumed
+    between them (a chaos run's start and end), as ratio and minutes."""
+    source = source or default_event_source()
+    return budget_consumed(
+        before=slo_status_list(at=start, source=source), after=slo_status_list(at=end, source=source)
+    )
+
+
+def budget_consumed(*, before: list[dict], after: list[dict]) -> list[dict]:
+    """Pure: budget consumed between two status lists (``slo_status_list`` at two moments), per SLO
+    present in both, in the order of ``after``. Negative when the budget grew back (old errors left
+    the rolling window)."""
+    at_start = {s["name"]: s for s in before}
+    rows = []
+    for status in after:
+        start = at_start.get(status["name"])
+        if start is None:
+            continue
+        rows.append(
+            {
+                "name": status["name"],
+                "before": start["error_budget_remaining_ratio"],
+                "after": status["error_budget_remaining_ratio"],
+                "consumed": start["error_budget_remaining_ratio"] - status["error_budget_remaining_ratio"],
+                "minutes": start["error_budget_remaining_minutes"] - status["error_budget_remaining_minutes"],
+            }
+        )
+    return rows
+
+
 def slo_burn_series(
     *, window: str, start: datetime, end: datetime, step: timedelta, source: EventSource | None = None
 ) -> list[dict]:

@@ -17,7 +17,7 @@ from apps.chaos import ctk, selectors, services
 from apps.chaos.models import ChaosSwitch, RunStatus
 from apps.core.errors import DomainError
 from apps.slo.prometheus_reader import PrometheusQueryError
-from apps.slo.selectors import slo_burn_series, slo_status_list
+from apps.slo.selectors import slo_budget_consumed, slo_burn_series
 from apps.telemetry import context as telemetry_context
 
 from .access import can_act, console_actor, console_reader, refusal
@@ -387,27 +387,11 @@ def _burn_chart(run, band: list[dict]) -> dict | None:
 
 
 def _budget_consumed(run) -> list[dict]:
-    """Per SLO: the engine's error budget left when the run started and when it ended (or now)."""
+    """The SLO engine's budget consumed over the run (its start to its end); none while Prometheus is away."""
     try:
-        before = {s["name"]: s for s in slo_status_list(at=run.started_at)}
-        after = slo_status_list(at=run.ended_at or timezone.now())
+        return slo_budget_consumed(start=run.started_at, end=run.ended_at or timezone.now())
     except PrometheusQueryError:
         return []
-    rows = []
-    for status in after:
-        start = before.get(status["name"])
-        if start is None:
-            continue
-        rows.append(
-            {
-                "name": status["name"],
-                "before": start["error_budget_remaining_ratio"],
-                "after": status["error_budget_remaining_ratio"],
-                "consumed": start["error_budget_remaining_ratio"] - status["error_budget_remaining_ratio"],
-                "minutes": start["error_budget_remaining_minutes"] - status["error_budget_remaining_minutes"],
-            }
-        )
-    return rows
 
 
 def run_context(run) -> dict:

@@ -15,7 +15,7 @@ from apps.chaos.models import ExperimentRevision, ExperimentRun, RevisionStatus,
 from apps.chaos.runner import run_execute
 from apps.core.models import PersonaRole
 from apps.probes.models import ProbeOutcome, ProbeResult
-from apps.slo.selectors import slo_series, slo_status_list
+from apps.slo.selectors import slo_budget_consumed, slo_series, slo_status_list
 from apps.slo.services import alert_event_record, slo_evaluate_all, timeline_annotation_record
 from tests.chaos.conftest import small_manifest
 from tests.slo.conftest import EPOCH, STEP, ratio_spec
@@ -368,3 +368,18 @@ def test_the_reports_workload_charts_are_frozen_when_the_run_ends(client, sre, t
     assert workload_charts(client.get(url)) == frozen
     attempts.unlink()  # …or are gone
     assert workload_charts(client.get(url)) == frozen
+
+
+def test_the_report_shows_the_budget_consumed_the_slo_selector_computes(client, sre, second_sre, burning):
+    revision = submitted(author=sre.username)
+    services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver=second_sre.username)
+    run = run_execute(run=services.run_launch(revision=revision, launched_by=sre.username, enqueue=False))
+    ExperimentRun.objects.filter(pk=run.pk).update(started_at=EPOCH, ended_at=EPOCH + STEP)
+    client.force_login(sre)
+    response = client.get(reverse("console-run", args=[run.pk]))
+    rows = slo_budget_consumed(start=EPOCH, end=EPOCH + STEP)
+    assert response.context["budget"] == rows
+    burnt = next(r for r in rows if r["name"] == "probe-availability")
+    assert burnt["consumed"] > 0
+    assert f"{burnt['consumed']:.6f}" in response.content.decode()
