@@ -181,6 +181,10 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     except ActivityFailed:
         _no_recovery(ctx, fault, timeout=float(timeout), target=target, what="no new leader")
         raise
+    promoted_at = ha_lab.promoted_at(state, new_leader, since=fault["at"]) or time.time()
+    ctx.summary.update({"leader_lost_at": fault["at"], "old_leader": fault["node"]})
+    if new_leader != fault["node"]:
+        ctx.summary.update({"promoted_at": promoted_at, "new_leader": new_leader})
     leader_port = state.node(new_leader).pg_port
 
     settled_at = time.time()
@@ -214,6 +218,7 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
             "old_leader": fault["node"],
             "new_leader": new_leader,
             "workload": workload["kind"],
+            "first_write_at": report.recovered_at,
         }
     )
     ctx.annotate(
@@ -237,6 +242,7 @@ def _no_recovery(ctx: ActivityContext, fault: dict, *, timeout: float, target: f
             "rto_target_seconds": target,
             "failover_outcome": "timeout",
             "old_leader": fault["node"],
+            "leader_lost_at": fault["at"],
         }
     )
     ctx.annotate("recovery", f"No recovery after {fault['kind']} within {timeout:.0f} s ({what})")

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -424,6 +425,31 @@ def cluster_leader(state: LabState) -> str | None:
         if code == 200:
             return node.name
     return None
+
+
+def promoted_at(state: LabState, name: str, *, since: float) -> float | None:
+    """When Patroni promoted ``name`` after ``since`` (epoch seconds), from its timeline history."""
+    code, history = rest(state, name, "history")
+    return promotion_moment(history, name=name, since=since) if code == 200 else None
+
+
+def promotion_moment(history, *, name: str, since: float) -> float | None:
+    """The first timeline switch at or after ``since`` that made ``name`` the leader, in epoch seconds.
+    ``history`` is Patroni's ``GET /history``: [timeline, LSN, reason, time of the switch, new leader]
+    per switch (older Patroni versions leave the leader out). None when no switch is recorded."""
+    if not isinstance(history, list):
+        return None
+    moments = []
+    for entry in history:
+        if not isinstance(entry, list) or len(entry) < 4 or not entry[3]:
+            continue
+        try:
+            moment = datetime.fromisoformat(str(entry[3])).timestamp()
+        except ValueError:
+            continue
+        if moment >= since and (len(entry) < 5 or entry[4] in (None, name)):
+            moments.append(moment)
+    return min(moments) if moments else None
 
 
 def cluster_status(state: LabState) -> dict:

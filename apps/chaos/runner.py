@@ -300,6 +300,7 @@ class RunController:
                     "duration_seconds": round(ended - started, 3),
                 }
             )
+            _freeze_workload_series(self.ctx.summary, self.journal)
             CHAOS_EXPERIMENT_ACTIVE.labels(experiment=self.key, shard_id=self.shard_label).set(0)
             CHAOS_RUNS_TOTAL.labels(experiment=self.key, outcome=status).inc()
             self.annotate("end", f"Chaos run {self.run.pk} {status}; summary: {self._summary_line()}")
@@ -309,7 +310,12 @@ class RunController:
                 self.run.refresh_from_db()
                 self.run.journal = {**self.run.journal, "worker": self.journal}
                 ExperimentRun.objects.filter(pk=self.run.pk).update(journal=self.run.journal)
-            logger.info("chaos_run_end", run_id=self.run.pk, status=status, summary=self.ctx.summary)
+            logger.info(
+                "chaos_run_end",
+                run_id=self.run.pk,
+                status=status,
+                summary={k: v for k, v in self.ctx.summary.items() if k != "workload_series"},
+            )
         return self.run
 
     def _method(self, hypothesis: dict) -> str:
@@ -515,6 +521,20 @@ def runs_reap_lost(*, now=None) -> list[ExperimentRun]:
     return reaped
 
 
+def _freeze_workload_series(summary: dict, journal: dict) -> None:
+    """The workload's series, stored in the summary when the run ends (completed, aborted, failed or
+    reaped), so its report shows the same chart however long after: the attempts files are scratch."""
+    from .selectors import workload_series
+
+    try:
+        series = workload_series(journal)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # the report then says it has no workload chart
+        logger.warning("chaos_workload_series_unreadable", error=f"{type(exc).__name__}: {exc}")
+        return
+    if series:
+        summary["workload_series"] = series
+
+
 def _reap(run: ExperimentRun) -> ExperimentRun:
     manifest, key = run.revision.manifest, run.revision.experiment.key
     journal = dict(run.journal or {})
@@ -538,6 +558,7 @@ def _reap(run: ExperimentRun) -> ExperimentRun:
     CHAOS_EXPERIMENT_ACTIVE.labels(experiment=key, shard_id=",".join(t["name"] for t in targets) or "none").set(0)
     CHAOS_RUNS_TOTAL.labels(experiment=key, outcome="aborted").inc()
     summary.update({"status": WORKER_LOST, "rollbacks": "succeeded" if ok else "failed", "reaped": True})
+    _freeze_workload_series(summary, journal)
     journal.update({"status": "aborted", "end": _iso(time.time())})
     ExperimentRun.objects.filter(pk=run.pk).update(
         journal=journal, summary=summary, state=_jsonable(ctx.state), ended_at=timezone.now()

@@ -98,6 +98,69 @@ def run_report(run: ExperimentRun) -> dict:
     }
 
 
+FAULT_ACTIONS = ("ha_pod_kill", "ha_postmaster_kill")
+
+
+def _moment(value) -> datetime | None:
+    """An ISO string or epoch seconds as an aware datetime (None stays None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_timeline(*, journal: dict, summary: dict) -> list[dict]:
+    """What happened in a run, in order: its annotations (start, injection, recovery, end …), each
+    step and rollback, and for a failover drill the moments the leader was lost, the standby was
+    promoted and the first write succeeded. Each entry has ``at`` (ISO) and ``offset_seconds`` from
+    the fault (the leader lost, else the first injection; None before any fault)."""
+    events = [{"at": _moment(a["at"]), "kind": a["phase"], "text": a["text"]} for a in journal.get("annotations") or []]
+    for section, label in (("run", "step"), ("rollbacks", "rollback")):
+        for entry in journal.get(section) or []:
+            if entry.get("start"):
+                events.append(
+                    {
+                        "at": _moment(entry["start"]),
+                        "kind": label,
+                        "text": f"{entry['activity']['name']}: {entry['status']}",
+                    }
+                )
+    # The leader lost: the summary's moment, else the kill step's own output (runs recorded before it).
+    lost_at, lost_node = _moment(summary.get("leader_lost_at")), summary.get("old_leader")
+    if lost_at is None:
+        for entry in journal.get("run") or []:
+            output = entry.get("output")
+            if (entry.get("activity") or {}).get("action") in FAULT_ACTIONS and isinstance(output, dict):
+                lost_at, lost_node = _moment(output.get("killed_at")), output.get("node")
+                break
+    if lost_at is not None:
+        fault = f" ({summary['fault']})" if summary.get("fault") else ""
+        events.append({"at": lost_at, "kind": "leader lost", "text": f"Leader {lost_node or ''} lost{fault}"})
+    promoted_at = _moment(summary.get("promoted_at"))
+    if promoted_at is not None:
+        events.append(
+            {"at": promoted_at, "kind": "promoted", "text": f"{summary.get('new_leader', 'The standby')} promoted"}
+        )
+    first_write = _moment(summary.get("first_write_at"))
+    if first_write is None and lost_at is not None and summary.get("rto_seconds") is not None:
+        first_write = _moment(lost_at.timestamp() + summary["rto_seconds"])
+    if first_write is not None:
+        events.append({"at": first_write, "kind": "first write", "text": "First successful write after the fault"})
+    events.sort(key=lambda e: e["at"])
+    fault_at = lost_at or next((e["at"] for e in events if e["kind"] == "injection"), None)
+    return [
+        {
+            "at": e["at"].isoformat(timespec="milliseconds"),
+            "kind": e["kind"],
+            "text": e["text"],
+            "offset_seconds": round((e["at"] - fault_at).total_seconds(), 3) if fault_at is not None else None,
+        }
+        for e in events
+    ]
+
+
 def grafana_annotations(*, start: datetime | None, end: datetime | None, limit: int = 500) -> list[dict]:
     """Chaos annotations in Grafana's annotation JSON format (time/timeEnd in epoch milliseconds)."""
     queryset = TimelineAnnotation.objects.filter(source="chaos")
@@ -160,16 +223,25 @@ def revision_readiness(revision: ExperimentRevision) -> list[dict]:
 
 
 def run_workload_series(run: ExperimentRun, *, bucket_seconds: int = 1) -> list[dict]:
-    """Per-second request rate, error ratio and p99 latency of the run's background workload, read
-    from the attempts file its ``workload_start`` step recorded (empty when the run had none)."""
+    """Per-second request rate, error ratio and p99 latency of the run's background workload: the series
+    frozen in its summary when it ended, else (while it runs) read from the attempts files now."""
+    frozen = (run.summary or {}).get("workload_series")
+    if frozen is not None:
+        return frozen
+    return workload_series(run.journal or {}, bucket_seconds=bucket_seconds)
+
+
+def workload_series(journal: dict, *, bucket_seconds: int = 1) -> list[dict]:
+    """The workload series of a journal, read from the attempts file each step recorded (``workload_start``
+    records one; empty when the run had none)."""
     from pathlib import Path
 
     from .workload import read_attempts
 
     files = [
-        (entry.get("output") or {}).get("attempts_file")
-        for entry in (run.journal or {}).get("run") or []
-        if (entry.get("activity") or {}).get("action") == "workload_start" and isinstance(entry.get("output"), dict)
+        entry["output"].get("attempts_file")
+        for entry in journal.get("run") or []
+        if isinstance(entry.get("output"), dict)
     ]
     records = [r for path in files if path for r in read_attempts(Path(path))]
     if not records:

@@ -153,14 +153,26 @@ class SampledEventSource:
 
     def __init__(self) -> None:
         self._preloaded: dict[str, tuple[list[datetime], list[float], list[float]]] = {}
+        self._ranges: dict[str, tuple[datetime, datetime]] = {}
 
-    def preload(self, definition: SloDefinition, *, start: datetime, end: datetime) -> None:
-        """Load the samples a series over ``[start, end]`` needs once, instead of two queries a point."""
+    def preload(
+        self, definition: SloDefinition, *, start: datetime, end: datetime, lookback: timedelta | None = None
+    ) -> None:
+        """Load the samples a series over ``[start, end]`` needs once, instead of two queries a point.
+        ``lookback``: the longest window that will be counted (default: the SLO period)."""
+        lookback = lookback if lookback is not None else timedelta(days=definition.window_days)
+        first, last = start - lookback - timedelta(hours=1), end
+        loaded = self._ranges.get(definition.name)
+        if loaded is not None:
+            if loaded[0] <= first and last <= loaded[1]:
+                return  # a page's second series over the same samples reads them once
+            first, last = min(first, loaded[0]), max(last, loaded[1])
+        self._ranges[definition.name] = (first, last)
         rows = list(
             SliSample.objects.filter(
                 slo__name=definition.name,
-                taken_at__gte=start - timedelta(days=definition.window_days) - timedelta(hours=1),
-                taken_at__lte=end,
+                taken_at__gte=first,
+                taken_at__lte=last,
             )
             .order_by("taken_at")
             .values_list("taken_at", "total_events", "bad_events")
@@ -196,6 +208,8 @@ class SampledEventSource:
             totals.append(total)
             bads.append(bad)
         self._preloaded.update(loaded)
+        for definition in definitions:
+            self._ranges[definition.name] = (start - lookback - timedelta(hours=1), end)
 
     def counts(self, definition: SloDefinition, *, window: timedelta, at: datetime) -> EventCounts:
         start = at - window

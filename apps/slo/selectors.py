@@ -9,7 +9,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .burn_rates import BURN_WINDOWS
-from .engine import EventSource, burn_rate, slo_evaluation_compute, slo_evaluation_from_counts
+from .engine import (
+    EventCounts,
+    EventSource,
+    SloEvaluation,
+    burn_rate,
+    slo_evaluation_compute,
+    slo_evaluation_from_counts,
+)
 from .errors import SloNotFound
 from .models import AlertEvent, ServiceLevelObjective, TimelineAnnotation
 from .sampler import SampledEventSource
@@ -107,6 +114,125 @@ def slo_series(
             ).order_by("occurred_at")
         ],
     }
+
+
+def _moments(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    moments, moment = [], start
+    while moment <= end:
+        moments.append(moment)
+        moment += step
+    return moments
+
+
+def slo_window_series(
+    name: str, *, start: datetime, end: datetime, step: timedelta, source: EventSource | None = None
+) -> dict:
+    """Burn rate, events and alert state of every burn-rate window at each step of ``[start, end]``:
+    ``slo_series`` without the period's counts, so it reads samples back only as far as the longest
+    burn-rate window (3 d), not a whole SLO period before ``start``."""
+    slo = _enabled_slo(name)
+    definition = definition_of(slo)
+    source = source or default_event_source()
+    moments = _moments(start, end, step)
+    counts_series = getattr(source, "counts_series", None)
+    if counts_series is not None:
+        by_window = {
+            window: counts_series(definition, window=length, start=start, end=end, step=step)
+            for window, length in BURN_WINDOWS.items()
+        }
+    else:
+        if isinstance(source, SampledEventSource):
+            source.preload(definition, start=start, end=end, lookback=max(BURN_WINDOWS.values()))
+        by_window = {
+            window: [source.counts(definition, window=length, at=m) for m in moments]
+            for window, length in BURN_WINDOWS.items()
+        }
+    points = []
+    for i, moment in enumerate(moments):
+        evaluation = slo_evaluation_from_counts(
+            definition,
+            at=moment,
+            source=source.kind,
+            period=EventCounts(),
+            windows={window: counts[i] for window, counts in by_window.items()},
+        )
+        points.append(
+            {
+                "t": moment.isoformat(),
+                "burn_rates": {k: round(v, 6) for k, v in evaluation.burn_rates.items()},
+                "alert_state": evaluation.alert_state,
+                "window_events": {w: {"total": c.total, "bad": c.bad} for w, c in evaluation.windows.items()},
+            }
+        )
+    return {"name": slo.name, "start": start.isoformat(), "end": end.isoformat(), "points": points}
+
+
+def slo_budget_burndown(
+    name: str, *, start: datetime, end: datetime, step: timedelta, source: EventSource | None = None
+) -> dict:
+    """The error budget burning down over ``[start, end]`` (an SLO period): at each step the engine's
+    budget left for the events from ``start`` to that step, so the last point is the SLO's budget left
+    at ``end`` over its period. Reads the events of consecutive steps only: nothing before ``start``."""
+    slo = _enabled_slo(name)
+    definition = definition_of(slo)
+    source = source or default_event_source()
+    moments = _moments(start, end, step)
+    counts_series = getattr(source, "counts_series", None)
+    if len(moments) < 2:
+        steps: list[EventCounts] = []
+    elif counts_series is not None:
+        steps = counts_series(definition, window=step, start=moments[1], end=moments[-1], step=step)
+    else:
+        if isinstance(source, SampledEventSource):
+            source.preload(definition, start=start, end=end, lookback=timedelta(0))
+        steps = [source.counts(definition, window=step, at=m) for m in moments[1:]]
+    total = bad = 0.0
+    points = []
+    for moment, counts in zip(moments, [EventCounts(), *steps], strict=True):
+        total, bad = total + counts.total, bad + counts.bad
+        evaluation = SloEvaluation(
+            definition=definition, at=moment, source=source.kind, period=EventCounts(total=total, bad=bad), windows={}
+        )
+        points.append(
+            {
+                "t": moment.isoformat(),
+                "error_budget_remaining_ratio": round(evaluation.error_budget_remaining_ratio, 9),
+                "error_budget_remaining_minutes": round(evaluation.error_budget_remaining_minutes, 6),
+                "events": {"total": total, "bad": bad},
+            }
+        )
+    return {"name": slo.name, "start": start.isoformat(), "end": end.isoformat(), "points": points}
+
+
+def slo_budget_consumed(*, start: datetime, end: datetime, source: EventSource | None = None) -> list[dict]:
+    """Per enabled SLO: the engine's error budget left at ``start`` and at ``end`` and what was consumed
+    between them (a chaos run's start and end), as ratio and minutes."""
+    source = source or default_event_source()
+    return budget_consumed(
+        before=slo_status_list(at=start, source=source), after=slo_status_list(at=end, source=source)
+    )
+
+
+def budget_consumed(*, before: list[dict], after: list[dict]) -> list[dict]:
+    """Pure: budget consumed between two status lists (``slo_status_list`` at two moments), per SLO
+    present in both, in the order of ``after``. Negative when the budget grew back (old errors left
+    the rolling window)."""
+    at_start = {s["name"]: s for s in before}
+    rows = []
+    for status in after:
+        start = at_start.get(status["name"])
+        if start is None:
+            continue
+        rows.append(
+            {
+                "name": status["name"],
+                "before": start["error_budget_remaining_ratio"],
+                "after": status["error_budget_remaining_ratio"],
+                "consumed": start["error_budget_remaining_ratio"] - status["error_budget_remaining_ratio"],
+                "minutes": start["error_budget_remaining_minutes"] - status["error_budget_remaining_minutes"],
+            }
+        )
+    return rows
 
 
 def slo_burn_series(

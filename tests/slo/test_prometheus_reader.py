@@ -21,7 +21,7 @@ from apps.slo.engine import slo_evaluation_compute
 from apps.slo.models import AlertEvent, ServiceLevelObjective, SliSample
 from apps.slo.prometheus_reader import PrometheusEventSource
 from apps.slo.sampler import SampledEventSource
-from apps.slo.selectors import slo_series
+from apps.slo.selectors import slo_budget_burndown, slo_series, slo_window_series
 from apps.slo.services import sli_samples_record, slo_evaluate_all, slo_specs_sync
 from apps.slo.sources import definition_of
 from tests.support.processes import process_stop
@@ -199,3 +199,25 @@ def test_sampler_and_prometheus_reader_give_the_same_figures(prometheus, live_se
     assert series["points"][-1]["alert_state"] == "page"
     assert series["points"][0]["burn_rates"]["5m"] < series["points"][-1]["burn_rates"]["5m"]
     assert AlertEvent.objects.filter(labels__slo="probe-availability", severity="page", status="firing").exists()
+
+    # The console's SLO page series from the same range queries: the burn-rate windows agree with
+    # slo_series, and the burn-down adds up the events of consecutive steps from its start.
+    windows = slo_window_series(
+        "probe-availability",
+        start=now - timedelta(minutes=2),
+        end=now,
+        step=timedelta(seconds=30),
+        source=prometheus_source,
+    )
+    assert [p["burn_rates"] for p in windows["points"]] == [p["burn_rates"] for p in series["points"]]
+    burndown = slo_budget_burndown(
+        "probe-availability",
+        start=now - timedelta(minutes=2),
+        end=now,
+        step=timedelta(seconds=30),
+        source=prometheus_source,
+    )
+    assert burndown["points"][0]["error_budget_remaining_ratio"] == 1.0
+    # The 10 failed requests, and the 3 of the warm-up when it fell within the two minutes.
+    assert 9.0 <= burndown["points"][-1]["events"]["bad"] <= 13.5
+    assert burndown["points"][-1]["error_budget_remaining_ratio"] < 0  # 20 % errors against a 0.1 % budget

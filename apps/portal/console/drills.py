@@ -3,13 +3,11 @@ the services the chaos API calls), the live run page (htmx polling) and the run 
 
 from __future__ import annotations
 
-import inspect
 import json
 from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,15 +17,15 @@ from apps.chaos import ctk, selectors, services
 from apps.chaos.models import ChaosSwitch, RunStatus
 from apps.core.errors import DomainError
 from apps.slo.prometheus_reader import PrometheusQueryError
-from apps.slo.selectors import slo_burn_series, slo_status_list
+from apps.slo.selectors import slo_budget_consumed, slo_burn_series
 from apps.telemetry import context as telemetry_context
 
 from .access import can_act, console_actor, console_reader, refusal
 from .charts import bands_on, chart_block, chart_spec, clock_label
 from .highlight import highlighted
 
-# Refusals of the chaos services: their rule violation (becoming a DomainError) or any DomainError.
-REFUSALS = tuple({getattr(services, "ChaosRuleViolation", DomainError), DomainError})
+# Refusals of the chaos services (ChaosRuleViolation and every other DomainError).
+REFUSALS = (DomainError,)
 TERMINAL = {RunStatus.COMPLETED, RunStatus.ABORTED, RunStatus.FAILED, RunStatus.CLOSED}
 POLL_SECONDS = 2
 LIVE_BURN_WINDOW = "5m"
@@ -161,34 +159,66 @@ def revision_page(request, revision_id: int):
     return _render_revision(request, _revision_or_404(revision_id))
 
 
+def _governed(request, action, *, refused_title: str, on_refusal, done):
+    """One governed drill action: ``action()`` calls the chaos service; a refusal re-renders the page
+    through ``on_refusal(refusal, status)`` with the service's reason and status; success goes to
+    ``done(result)``, which returns ``(message level or None, message, redirect target, kwargs)``."""
+    try:
+        result = action()
+    except REFUSALS as exc:
+        return on_refusal(refusal(exc, title=refused_title), getattr(exc, "status", 409))
+    level, text, target, kwargs = done(result)
+    if level is not None:
+        messages.add_message(request, level, text)
+    return redirect(target, **kwargs)
+
+
 @require_POST
 @console_actor
 def revision_dry_run_action(request, revision_id: int):
     revision = _revision_or_404(revision_id)
-    report = services.revision_dry_run(revision=revision)
-    messages.info(request, f"Dry-run {'passed' if report['ok'] else 'failed'}.")
-    return redirect("console-revision", revision_id=revision.pk)
+    return _governed(
+        request,
+        lambda: services.revision_dry_run(revision=revision),
+        refused_title="Dry-run refused",
+        on_refusal=lambda refused, status: _render_revision(request, revision, refused=refused, status=status),
+        done=lambda report: (
+            messages.INFO,
+            f"Dry-run {'passed' if report['ok'] else 'failed'}.",
+            "console-revision",
+            {"revision_id": revision.pk},
+        ),
+    )
 
 
 @require_POST
 @console_actor
 def revision_approve_action(request, revision_id: int):
     revision = _revision_or_404(revision_id)
-    try:
-        services.revision_approve(revision=revision, approver=request.user.username)
-    except REFUSALS as exc:
+
+    def refused(refusal_, status):
         revision.refresh_from_db()
-        return _render_revision(
-            request, revision, refused=refusal(exc, title="Approval refused"), status=getattr(exc, "status", 409)
-        )
-    messages.success(request, f"Revision {revision.number} approved by {request.user.username}.")
-    return redirect("console-revision", revision_id=revision.pk)
+        return _render_revision(request, revision, refused=refusal_, status=status)
+
+    return _governed(
+        request,
+        lambda: services.revision_approve(revision=revision, approver=request.user.username),
+        refused_title="Approval refused",
+        on_refusal=refused,
+        done=lambda _: (
+            messages.SUCCESS,
+            f"Revision {revision.number} approved by {request.user.username}.",
+            "console-revision",
+            {"revision_id": revision.pk},
+        ),
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @console_actor
 def revision_launch_page(request, revision_id: int):
-    """GET: what the launch will do, to confirm. POST (confirmed): launch and hand the run to a worker."""
+    """GET: what the launch will do, to confirm. POST (confirmed): launch; the chaos service hands the
+    run to a worker once committed, as for the API."""
     revision = _revision_or_404(revision_id)
     context = {"revision": revision, "missing": selectors.revision_readiness(revision)}
     if request.method == "GET":
@@ -200,25 +230,19 @@ def revision_launch_page(request, revision_id: int):
             "remediation": "Tick the box to confirm that this drill injects a real fault.",
         }
         return render(request, "console/launch_confirm.html", context, status=400)
-    try:
-        run = _launch(revision, launched_by=request.user.username)
-    except REFUSALS as exc:
-        context["refusal"] = refusal(exc, title="Launch refused")
-        return render(request, "console/launch_confirm.html", context, status=getattr(exc, "status", 409))
-    return redirect("console-run", run_id=run.pk)
-
-
-def _launch(revision, *, launched_by: str):
-    """Launch through the chaos service and hand the run to a worker once committed, as the API does.
-    A service that enqueues by itself (``enqueue`` argument) is left to do so, so a run never runs twice."""
-    request_id = telemetry_context.current().get("request_id") or ""
-    if "enqueue" in inspect.signature(services.run_launch).parameters:
-        return services.run_launch(revision=revision, launched_by=launched_by, request_id=request_id)
-    from apps.chaos.tasks import chaos_run_execute
-
-    run = services.run_launch(revision=revision, launched_by=launched_by, request_id=request_id)
-    transaction.on_commit(lambda: chaos_run_execute.delay(run.pk), using="default")
-    return run
+    return _governed(
+        request,
+        lambda: services.run_launch(
+            revision=revision,
+            launched_by=request.user.username,
+            request_id=telemetry_context.current().get("request_id") or "",
+        ),
+        refused_title="Launch refused",
+        on_refusal=lambda refused, status: render(
+            request, "console/launch_confirm.html", {**context, "refusal": refused}, status=status
+        ),
+        done=lambda run: (None, "", "console-run", {"run_id": run.pk}),
+    )
 
 
 @require_POST
@@ -245,20 +269,6 @@ def _run_or_404(run_id: int):
     if run is None:
         raise Http404(f"No run {run_id}; the drills page lists the runs.")
     return run
-
-
-def _timeline(run, journal: dict) -> list[dict]:
-    events = [{"at": a["at"], "kind": a["phase"], "text": a["text"]} for a in journal.get("annotations") or []]
-    for section, label in (("run", "step"), ("rollbacks", "rollback")):
-        for entry in journal.get(section) or []:
-            events.append(
-                {
-                    "at": entry["start"],
-                    "kind": label,
-                    "text": f"{entry['activity']['name']}: {entry['status']}",
-                }
-            )
-    return sorted(events, key=lambda e: e["at"])
 
 
 def _steady_states(journal: dict) -> list[dict]:
@@ -377,27 +387,11 @@ def _burn_chart(run, band: list[dict]) -> dict | None:
 
 
 def _budget_consumed(run) -> list[dict]:
-    """Per SLO: the engine's error budget left when the run started and when it ended (or now)."""
+    """The SLO engine's budget consumed over the run (its start to its end); none while Prometheus is away."""
     try:
-        before = {s["name"]: s for s in slo_status_list(at=run.started_at)}
-        after = slo_status_list(at=run.ended_at or timezone.now())
+        return slo_budget_consumed(start=run.started_at, end=run.ended_at or timezone.now())
     except PrometheusQueryError:
         return []
-    rows = []
-    for status in after:
-        start = before.get(status["name"])
-        if start is None:
-            continue
-        rows.append(
-            {
-                "name": status["name"],
-                "before": start["error_budget_remaining_ratio"],
-                "after": status["error_budget_remaining_ratio"],
-                "consumed": start["error_budget_remaining_ratio"] - status["error_budget_remaining_ratio"],
-                "minutes": start["error_budget_remaining_minutes"] - status["error_budget_remaining_minutes"],
-            }
-        )
-    return rows
 
 
 def run_context(run) -> dict:
@@ -422,7 +416,7 @@ def run_context(run) -> dict:
         "verdict": verdict(run.outcome, run.status, run.deviated),
         "running": run.status == RunStatus.RUNNING,
         "summary": run.summary or {},
-        "timeline": _timeline(run, journal),
+        "timeline": selectors.run_timeline(journal=journal, summary=run.summary or {}),
         "steady_states": _steady_states(journal),
         "unmet_during": sum(
             1 for state in (journal.get("steady_states") or {}).get("during") or [] if not state.get("steady_state_met")
@@ -455,17 +449,32 @@ def run_live_partial(request, run_id: int):
     return response
 
 
+def _run_refused(request, run):
+    def on_refusal(refused, status):
+        context = {**run_context(run), "can_act": True, "refusal": refused}
+        return render(request, "console/run.html", context, status=status)
+
+    return on_refusal
+
+
 @require_POST
 @console_actor
 def run_abort_action(request, run_id: int):
     run = _run_or_404(run_id)
-    try:
-        services.run_abort(run=run, requested_by=request.user.username, reason=request.POST.get("reason", "").strip())
-    except REFUSALS as exc:
-        context = {**run_context(run), "can_act": True, "refusal": refusal(exc, title="Abort refused")}
-        return render(request, "console/run.html", context, status=getattr(exc, "status", 409))
-    messages.warning(request, f"Abort requested for run {run.pk}; its rollbacks run next.")
-    return redirect("console-run", run_id=run.pk)
+    return _governed(
+        request,
+        lambda: services.run_abort(
+            run=run, requested_by=request.user.username, reason=request.POST.get("reason", "").strip()
+        ),
+        refused_title="Abort refused",
+        on_refusal=_run_refused(request, run),
+        done=lambda _: (
+            messages.WARNING,
+            f"Abort requested for run {run.pk}; its rollbacks run next.",
+            "console-run",
+            {"run_id": run.pk},
+        ),
+    )
 
 
 @require_POST
@@ -473,7 +482,8 @@ def run_abort_action(request, run_id: int):
 def run_close_action(request, run_id: int):
     run = _run_or_404(run_id)
     adr_ref = request.POST.get("adr_ref", "").strip()
-    try:
+
+    def close():
         if not adr_ref:
             raise DomainError(
                 "Enter the ADR reference that records what the drill taught.",
@@ -481,14 +491,17 @@ def run_close_action(request, run_id: int):
                 remediation="Enter a path such as docs/ADR/ADR-012-chaos-governance.md.",
                 field="adr_ref",
             )
-        services.run_close(
+        return services.run_close(
             run=run, closed_by=request.user.username, adr_ref=adr_ref, notes=request.POST.get("notes", "")
         )
-    except REFUSALS as exc:
-        context = {**run_context(run), "can_act": True, "refusal": refusal(exc, title="Close refused")}
-        return render(request, "console/run.html", context, status=getattr(exc, "status", 409))
-    messages.success(request, f"Run {run.pk} closed with {adr_ref}.")
-    return redirect("console-run", run_id=run.pk)
+
+    return _governed(
+        request,
+        close,
+        refused_title="Close refused",
+        on_refusal=_run_refused(request, run),
+        done=lambda _: (messages.SUCCESS, f"Run {run.pk} closed with {adr_ref}.", "console-run", {"run_id": run.pk}),
+    )
 
 
 @require_GET

@@ -14,8 +14,14 @@ from apps.chaos.selectors import run_windows_between
 from apps.slo.models import AlertEvent, ServiceLevelObjective
 from apps.slo.prometheus_reader import PrometheusQueryError
 from apps.slo.prometheus_rules import prometheus_rules_yaml
-from apps.slo.selectors import SloNotFound, slo_series, slo_status, slo_status_list
-from apps.slo.sources import definition_of
+from apps.slo.selectors import (
+    SloNotFound,
+    slo_budget_burndown,
+    slo_status,
+    slo_status_list,
+    slo_window_series,
+)
+from apps.slo.sources import default_event_source, definition_of
 
 from .access import console_reader
 from .charts import bands_on, chart_block, chart_spec
@@ -106,11 +112,19 @@ def _end_of(request):
 
 def slo_page_charts(name: str, *, end, range_key: str) -> dict:
     """The SLO page's data: the engine's status, its period and recent series, and chart specs of them."""
-    status = _decorate(slo_status(name, at=end))
-    period = timedelta(days=status["window_days"])
+    # Exactly what the charts plot, read once: the period's budget burning down (its samples), then the
+    # burn-rate windows of the range and the status at its end (within those samples when they fit).
+    source = default_event_source()
+    window_days = ServiceLevelObjective.objects.filter(name=name, enabled=True).values_list("window_days", flat=True)
+    if not window_days:
+        raise SloNotFound(f"There is no enabled SLO named {name!r}.")
+    period = timedelta(days=window_days[0])
     span = RANGES[range_key]
-    period_series = slo_series(name, start=end - period, end=end, step=period / POINTS)
-    recent = slo_series(name, start=end - span, end=end, step=max(span / POINTS, timedelta(seconds=30)))
+    period_series = slo_budget_burndown(name, start=end - period, end=end, step=period / POINTS, source=source)
+    recent = slo_window_series(
+        name, start=end - span, end=end, step=max(span / POINTS, timedelta(seconds=30)), source=source
+    )
+    status = _decorate(slo_status(name, at=end, source=source))
     runs_period = run_windows_between(start=end - period, end=end)
     runs_recent = [r for r in runs_period if r["end"] >= recent["start"]]
 
@@ -125,7 +139,7 @@ def slo_page_charts(name: str, *, end, range_key: str) -> dict:
         for pair in status["alert_windows"]
     ]  # fmt: skip
     budget = chart_spec(
-        title="Error budget remaining over the period",
+        title="Error budget remaining over the period (burn-down from its start)",
         moments=period_moments,
         datasets=[
             {

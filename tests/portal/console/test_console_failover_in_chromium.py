@@ -4,6 +4,7 @@ it live and the report shows the RTO and RPO the run stored, with the workload's
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,21 @@ def test_pod_kill_failover_from_the_console_reports_the_stored_rto_and_rpo(
         errors = chart_datasets(page, charts["api_error_ratio of the workload"])["error ratio"]
         assert errors == [p["api_error_ratio"] for p in series] and max(e or 0 for e in errors) > 0
         assert f"{run.summary['old_leader']} → {run.summary['new_leader']}" in page.inner_text("#figure-leaders")
+        assert series == run.summary["workload_series"]  # frozen when the run ended…
+        outputs = [e["output"] for e in run.journal["run"] if isinstance(e["output"], dict)]
+        attempts = next(o["attempts_file"] for o in outputs if "attempts_file" in o)
+        Path(attempts).unlink()  # …so the scratch attempts file may go
+        page.reload()
+        assert chart_datasets(page, charts["Workload request rate"])["requests/s"] == rate
         screenshot(page, "console-failover-report")
         timeline = page.inner_text("#timeline")
         assert "injection" in timeline and "recovery" in timeline and "rollback" in timeline
+        # The failover's own moments, from what the run stored, in seconds from the fault.
+        entries = {li.get_attribute("data-kind"): li.inner_text() for li in page.locator("#timeline li").all()}
+        assert "T+0.000 s" in entries["leader lost"] and run.summary["old_leader"] in entries["leader lost"]
+        promoted = float(entries["promoted"].split("T", 1)[1].split(" s", 1)[0])
+        assert abs(promoted - (run.summary["promoted_at"] - run.summary["leader_lost_at"])) < 0.002
+        assert 0 < promoted <= run.summary["rto_seconds"]
+        assert run.summary["new_leader"] in entries["promoted"]
+        first_write = float(entries["first write"].split("T", 1)[1].split(" s", 1)[0])
+        assert abs(first_write - run.summary["rto_seconds"]) < 0.002

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.chaos import services
 from apps.chaos.models import ExperimentRun, RunStatus
 from apps.core.models import PersonaRole, ShardMapEntry
-from apps.slo.selectors import slo_series
+from apps.slo.selectors import slo_budget_burndown, slo_series, slo_status
 from apps.slo.services import slo_evaluate_all
 from tests.chaos.conftest import manifest_text, small_manifest
 from tests.chaos.test_drill_outcomes import SHARD_0_BUCKET, book, dedicated_broker  # noqa: F401 - fixture
@@ -111,7 +111,7 @@ def test_slo_overview_and_slo_page_show_the_engines_series(browser, live_server,
     end = slo_history["end"]
     page.goto(f"{live_server.url}/console/slos/probe-availability?range=6h&end={end.isoformat().replace('+', '%2B')}")
     recent = slo_series("probe-availability", start=end - timedelta(hours=6), end=end, step=timedelta(minutes=3))
-    period = slo_series("probe-availability", start=end - timedelta(days=30), end=end, step=timedelta(hours=6))
+    period = slo_budget_burndown("probe-availability", start=end - timedelta(days=30), end=end, step=timedelta(hours=6))
     burn = chart_datasets(page, "chart-burn")
     for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
         assert burn[window] == [p["burn_rates"][window] for p in recent["points"]], window
@@ -121,6 +121,11 @@ def test_slo_overview_and_slo_page_show_the_engines_series(browser, live_server,
     budget = chart_datasets(page, "chart-budget")
     assert budget["budget remaining (ratio)"] == [p["error_budget_remaining_ratio"] for p in period["points"]]
     assert budget["budget remaining (ratio)"][-1] < 1.0
+    # The burn-down ends at the engine's budget left over the period.
+    assert (
+        budget["budget remaining (ratio)"][-1]
+        == slo_status("probe-availability", at=end)["error_budget_remaining_ratio"]
+    )
     # Thresholds and the drill's band are on the charts, and the table holds the chart's numbers.
     annotations = page.evaluate(
         "() => Object.keys(Chart.getChart(document.getElementById('chart-burn'))"

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.chaos import services
@@ -15,7 +17,8 @@ from apps.chaos.models import ExperimentRevision, ExperimentRun, RevisionStatus,
 from apps.chaos.runner import run_execute
 from apps.core.models import PersonaRole
 from apps.probes.models import ProbeOutcome, ProbeResult
-from apps.slo.selectors import slo_series, slo_status_list
+from apps.slo.models import ServiceLevelObjective, SliSample
+from apps.slo.selectors import slo_budget_consumed, slo_series, slo_status, slo_status_list
 from apps.slo.services import alert_event_record, slo_evaluate_all, timeline_annotation_record
 from tests.chaos.conftest import small_manifest
 from tests.slo.conftest import EPOCH, STEP, ratio_spec
@@ -313,3 +316,110 @@ def test_an_unreachable_prometheus_is_explained_on_the_slo_pages(sre_client, bur
         assert response.status_code == 503, url
         text = response.content.decode()
         assert "SLI source unavailable" in text and "PIMLAB_PROMETHEUS_URL" in text
+
+
+def attempts_log(path, *, per_second: int, seconds: int, failing_every: int) -> None:
+    lines = []
+    for i in range(per_second * seconds):
+        start = 1_700_000_000 + i / per_second
+        ok = i % failing_every != 0
+        lines.append(json.dumps({"start": start, "end": start + 0.05, "ok": ok, "id": str(i)}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def workload_charts(response) -> dict:
+    specs = {c["spec"]["title"]: c["spec"] for c in response.context["charts"]}
+    return {
+        title: specs[title]["datasets"][0]["data"]
+        for title in ("Workload request rate", "api_error_ratio of the workload", "p99 latency of the workload")
+    }
+
+
+def test_the_reports_workload_charts_are_frozen_when_the_run_ends(client, sre, tmp_path):
+    """The attempts file is scratch: once the run ended, rewriting or deleting it changes no number."""
+    from apps.chaos.registry import action
+    from tests.chaos.conftest import approved_run
+
+    attempts = tmp_path / "attempts.jsonl"
+    attempts_log(attempts, per_second=4, seconds=3, failing_every=4)
+
+    @action("test_console_workload_log")
+    def attach(ctx, path: str):
+        return {"attempts_file": path}
+
+    run = run_execute(
+        run=approved_run(
+            key="api/frozen-workload",
+            method=[
+                {
+                    "name": "workload",
+                    "type": "action",
+                    "action": "test_console_workload_log",
+                    "arguments": {"path": str(attempts)},
+                }
+            ],
+        )
+    )
+    assert run.status == RunStatus.COMPLETED
+    assert len(run.summary["workload_series"]) == 3
+    client.force_login(sre)
+    url = reverse("console-run", args=[run.pk])
+    frozen = workload_charts(client.get(url))
+    assert frozen["Workload request rate"] == [4.0, 4.0, 4.0]
+    assert frozen["api_error_ratio of the workload"] == [0.25, 0.25, 0.25]
+    attempts_log(attempts, per_second=10, seconds=5, failing_every=2)  # the samples change…
+    assert workload_charts(client.get(url)) == frozen
+    attempts.unlink()  # …or are gone
+    assert workload_charts(client.get(url)) == frozen
+
+
+def test_the_report_shows_the_budget_consumed_the_slo_selector_computes(client, sre, second_sre, burning):
+    revision = submitted(author=sre.username)
+    services.revision_dry_run(revision=revision)
+    services.revision_approve(revision=revision, approver=second_sre.username)
+    run = run_execute(run=services.run_launch(revision=revision, launched_by=sre.username, enqueue=False))
+    ExperimentRun.objects.filter(pk=run.pk).update(started_at=EPOCH, ended_at=EPOCH + STEP)
+    client.force_login(sre)
+    response = client.get(reverse("console-run", args=[run.pk]))
+    rows = slo_budget_consumed(start=EPOCH, end=EPOCH + STEP)
+    assert response.context["budget"] == rows
+    burnt = next(r for r in rows if r["name"] == "probe-availability")
+    assert burnt["consumed"] > 0
+    assert f"{burnt['consumed']:.6f}" in response.content.decode()
+
+
+def sample_rows_read(queries) -> int:
+    """Rows of the sampler's table the captured queries read (each run again, as it was sent)."""
+    rows = 0
+    with connections["default"].cursor() as cursor:
+        for query in queries:
+            sql = query["sql"]
+            if sql.lstrip().upper().startswith("SELECT") and '"slo_slisample"' in sql:
+                cursor.execute(sql)
+                rows += len(cursor.fetchall())
+    return rows
+
+
+def test_the_slo_page_reads_the_samples_of_the_period_it_plots_once(sre_client, spec_dir):
+    """A 7-day SLO sampled every 30 min for 21 days: the page plots 7 days (and a 6 h range), so it reads
+    the samples of those 7 days (and the hour before) once, not those of 14 days before them."""
+    spec_dir.write("week", ratio_spec("week", objective=0.99, window_days=7))
+    slo_evaluate_all(at=EPOCH)  # syncs the spec (and takes one sample)
+    slo = ServiceLevelObjective.objects.get(name="week")
+    SliSample.objects.filter(slo=slo).delete()
+    end = EPOCH + timedelta(days=21)
+    SliSample.objects.bulk_create(
+        SliSample(slo=slo, taken_at=EPOCH + i * timedelta(minutes=30), total_events=100.0 * i, bad_events=float(i))
+        for i in range(21 * 48 + 1)
+    )
+    plotted = SliSample.objects.filter(slo=slo, taken_at__gte=end - timedelta(days=7, hours=1)).count()
+    with CaptureQueriesContext(connections["default"]) as queries:
+        response = sre_client.get(reverse("console-slo", args=["week"]), {"range": "6h", "end": end.isoformat()})
+    assert response.status_code == 200
+    assert sample_rows_read(queries.captured_queries) <= plotted + 10  # + the few the page's lookups return
+    # The same figures as the engine's: the burn-down ends at the budget left over the period.
+    budget = {d["label"]: d["data"] for d in response.context["charts"][0]["spec"]["datasets"]}
+    status = slo_status("week", at=end)
+    assert budget["budget remaining (ratio)"][-1] == status["error_budget_remaining_ratio"]
+    assert response.context["status"]["attainment"] == status["attainment"]
+    assert budget["budget remaining (ratio)"][0] == 1.0  # nothing burnt at the start of the period
