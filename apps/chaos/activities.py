@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import actions_platform, actions_sql, steady_state  # noqa: F401 - registration by import
+from . import actions_load, actions_platform, actions_sql, steady_state  # noqa: F401 - registration by import
 from .registry import ACTIVITIES, Activity
 
 

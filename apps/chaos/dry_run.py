@@ -22,6 +22,7 @@ from apps.core.ids import BUCKET_COUNT
 from apps.core.models import ShardMapEntry
 
 from . import components, ha_lab, manifests
+from .actions_load import lab_url_problem
 from .activities import get_activity, known
 from .models import ExperimentRun, RunStatus
 
@@ -254,6 +255,14 @@ def check_duration(manifest: dict, report: DryRunReport) -> None:
             f"duration_seconds: the method's fixed waits ({waits:g} s) exceed duration_seconds {limit}, "
             "after which the run is stopped and rolled back.",
         )
+    for index, activity in enumerate(manifest["method"]):
+        load = (activity.get("arguments") or {}).get("duration_seconds")
+        if activity.get("action") == "persona_load_start" and isinstance(load, int | float) and load > limit:
+            report.fail(
+                "blast_radius",
+                f"method[{index}].arguments.duration_seconds: the persona load's {load:g} s outlast "
+                f"duration_seconds {limit}, the hard stop; lower it to at most {limit}.",
+            )
 
 
 def capability_problem(requirement: str, arguments: dict) -> str | None:
@@ -273,6 +282,8 @@ def capability_problem(requirement: str, arguments: dict) -> str | None:
         problem = components.supervision_problem(arguments.get("component", ""))
         if problem:
             return problem
+    elif requirement == "lab_url":
+        return lab_url_problem()
     elif requirement == "eventbus" and components.uses_redis_bus():
         problem = components.supervision_problem("eventbus")
         if problem:

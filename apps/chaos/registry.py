@@ -10,7 +10,8 @@ Each activity declares what the dry-run checks before anything runs:
   function does not take is refused, so a manifest cannot pass paths, commands, URLs or env;
 - ``choices``: the values a string argument may take (``component``, ``table``, ``node``);
 - ``requires``: the profile capabilities it needs (``postgresql_shard``, ``postgresql_audit``,
-  ``ha_pair``, ``supervised:<component>`` …), checked by ``apps.chaos.capabilities``.
+  ``ha_pair``, ``supervised:<component>``, ``lab_url`` …), checked by the dry-run
+  (``apps.chaos.dry_run.capability_problem``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class ActivityContext:
     experiment_key: str = ""
     abort_check: Callable[[], str | None] = lambda: None
     annotate: Callable[[str, str], None] = lambda phase, text: None
+    # Seconds left before the run's hard stop (duration_seconds); None outside a run's method.
+    time_left: Callable[[], float | None] = lambda: None
 
     def check_abort(self) -> None:
         reason = self.abort_check()

@@ -31,6 +31,7 @@ from apps.telemetry import context as telemetry_context
 from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
+from .actions_load import live_error_ratio
 from .activities import get_activity
 from .dry_run import radius_shards
 from .metrics import CHAOS_EXPERIMENT_ACTIVE, CHAOS_RUNS_TOTAL
@@ -148,11 +149,17 @@ class RunController:
             experiment_key=self.key,
             abort_check=self.abort_reason,
             annotate=self.annotate,
+            time_left=self.time_left,
         )
         targets = self.manifest.get("blast_radius", {}).get("targets", [])
         self.shard_label = ",".join(t["name"] for t in targets) or "none"
 
     # --- abort ---
+    def time_left(self) -> float | None:
+        """Seconds before the hard stop (``duration_seconds``): what a started load may last."""
+        hard_stop = self.manifest.get("duration_seconds")
+        return None if not hard_stop else max(0.0, hard_stop - (time.monotonic() - self.started))
+
     def abort_reason(self) -> str | None:
         if self._abort_reason:
             return self._abort_reason
@@ -337,10 +344,11 @@ class RunController:
         return "completed"
 
     def _live_error_ratio(self) -> float | None:
-        """Error ratio of the running workload so far (or the last measured one)."""
+        """Error ratio of the running workload (or persona load) so far, or the last measured one."""
         workload = self.ctx.state.get("workload")
         if not workload:
-            return self.ctx.summary.get("error_ratio")
+            persona_load = live_error_ratio(self.ctx.state)
+            return persona_load if persona_load is not None else self.ctx.summary.get("error_ratio")
         from pathlib import Path
 
         from .workload import analyse, read_attempts

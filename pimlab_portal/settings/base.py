@@ -320,6 +320,8 @@ PIMLAB_CHAOS_ADR_URL_PATTERN = os.environ.get(
 # broker) and fault flags live here. Drills resolve components to these files, never to paths
 # from a manifest.
 PIMLAB_RUN_DIR = os.environ.get("PIMLAB_RUN_DIR", str(VAR_DIR / "run"))
+# Each chaos run's own folder (run-<id>/): what its activities leave beside it (the persona load's report).
+PIMLAB_CHAOS_RUNS_DIR = os.environ.get("PIMLAB_CHAOS_RUNS_DIR", str(VAR_DIR / "chaos-runs"))
 # How the lab starts a supervised component again (the rollback of a kill); "{python}" is this
 # interpreter and the command runs in the checkout.
 PIMLAB_CHAOS_COMPONENT_COMMANDS = {
