@@ -148,6 +148,14 @@ def run_timeline(*, journal: dict, summary: dict) -> list[dict]:
         first_write = _moment(lost_at.timestamp() + summary["rto_seconds"])
     if first_write is not None:
         events.append({"at": first_write, "kind": "first write", "text": "First successful write after the fault"})
+    # Rejoined: the moment the rejoin rollback saw the restarted node back as the sync standby.
+    for entry in journal.get("rollbacks") or []:
+        output = entry.get("output")
+        if (entry.get("activity") or {}).get("action") == "ha_rejoin" and entry.get("status") == "succeeded":
+            restarted = ", ".join(output.get("restarted") or []) if isinstance(output, dict) else ""
+            standby = output.get("sync_standby") if isinstance(output, dict) else None
+            text = f"{restarted or 'Stopped nodes'} rejoined" + (f"; sync standby {standby}" if standby else "")
+            events.append({"at": _moment(entry["end"]), "kind": "rejoined", "text": text})
     events.sort(key=lambda e: e["at"])
     fault_at = lost_at or next((e["at"] for e in events if e["kind"] == "injection"), None)
     return [

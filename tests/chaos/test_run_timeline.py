@@ -37,7 +37,9 @@ def failover_journal() -> dict:
             step("kill the leader", "ha_pod_kill", 0, {"node": "pg-a", "killed_at": FAULT}),
             step("measure recovery", "ha_measure_recovery", 0.1),
         ],
-        "rollbacks": [step("rejoin", "ha_node_rejoin", 20)],
+        "rollbacks": [
+            step("rejoin", "ha_rejoin", 20, {"restarted": ["pg-a"], "sync_standby": "pg-a", "leader": "pg-b"})
+        ],
     }
 
 
@@ -104,3 +106,10 @@ def test_promotion_moment_is_the_first_switch_to_the_new_leader_after_the_fault(
     assert promotion_moment([row[:4] for row in history], name="pg-b", since=FAULT) == FAULT + 6.25
     assert promotion_moment(history, name="pg-b", since=FAULT + 10) is None
     assert promotion_moment({"error": "no history"}, name="pg-b", since=FAULT) is None
+
+
+def test_the_rejoin_rollback_ends_the_timeline_as_rejoined():
+    timeline = run_timeline(journal=failover_journal(), summary={"leader_lost_at": FAULT, "old_leader": "pg-a"})
+    rejoined = by_kind(timeline)["rejoined"]
+    assert rejoined["offset_seconds"] == 20.5 and rejoined["text"] == "pg-a rejoined; sync standby pg-a"
+    assert timeline[-1]["kind"] == "rejoined"
