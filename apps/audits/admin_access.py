@@ -1,6 +1,7 @@
 """Audit of PHI pages in the Django admin: every change/history page of a patient, encounter (with
-its note) or claim (active or archived), and every page of their lists (one event per page, naming the patients on it), writes an
-audit event through the same shard table and chain as the API; admin edits are audited too."""
+its note) or claim (active or archived), and every page of their lists (one event per page, naming
+the patients on it), writes an audit event through the same shard table and chain as the API;
+admin edits are audited too."""
 
 from __future__ import annotations
 

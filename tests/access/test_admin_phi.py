@@ -86,7 +86,8 @@ def test_archived_claims_in_the_admin_are_audited_as_claim_reads(route_world):
 
     now, patient_id = timezone.now(), int(route_world.ids["patient"])
     archived = ArchivedClaim(
-        claim_id=int(route_world.ids["claim"]) + 1, patient_id=patient_id, encounter_id=int(route_world.ids["encounter"]),
+        claim_id=int(route_world.ids["claim"]) + 1, patient_id=patient_id,
+        encounter_id=int(route_world.ids["encounter"]),
         payer_code="ACME-HEALTH", status="paid", currency="USD", total_amount=Decimal("10.00"),
         paid_amount=Decimal("10.00"), retention_class="standard", submitted_by_user_id=1, submitted_at=now,
         archived_at=now, purge_after=now + timedelta(days=2555),
