@@ -16,7 +16,7 @@ from apps.core.ids import InvalidShardedId
 from apps.core.redaction import phi_redact
 from apps.slo.services import alert_event_record
 
-from .errors import EncounterNotVisible
+from .errors import BreakGlassReasonTooShort, EncounterNotVisible
 from .models import Encounter
 from .selectors import (
     ENCOUNTER_ROLE_PURPOSE,
@@ -48,7 +48,14 @@ def encounter_read(
     """The encounter and the view ``actor`` gets of it, with its read audited (one event); raises
     ``EncounterNotVisible`` (and audits the refusal) when the row rule says no. ``shows_note``: the
     caller shows the clinical note with the visit wherever the view allows it (a portal page), and
-    the event says whether the note was shown."""
+    the event says whether the note was shown. A break-glass reason shorter than
+    ``BREAK_GLASS_REASON_MIN`` is refused (422) before the encounter is looked up."""
+    stated = break_glass_reason.strip()
+    if stated and len(stated) < BREAK_GLASS_REASON_MIN:
+        raise BreakGlassReasonTooShort(
+            f"A break-glass reason needs at least {BREAK_GLASS_REASON_MIN} characters.",
+            field="break_glass_reason",
+        )
     try:
         encounter = encounter_get(encounter_id=encounter_id)
     except InvalidShardedId:

@@ -25,7 +25,7 @@ from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import Persona, PersonaRole
 from apps.encounters.access import BREAK_GLASS_REASON_MAX, BREAK_GLASS_REASON_MIN, encounter_read
-from apps.encounters.errors import EncounterNotFinishableByActor, EncounterNotVisible
+from apps.encounters.errors import BreakGlassReasonTooShort, EncounterNotFinishableByActor, EncounterNotVisible
 from apps.encounters.models import EncounterStatus, NoteStatus
 from apps.encounters.notes.errors import NoteVersionConflict
 from apps.encounters.notes.selectors import (
@@ -73,6 +73,9 @@ class NoteForm(PortalForm):
 
 
 class BreakGlassForm(PortalForm):
+    """The reason is required here; how long it must be is the service's rule (``encounter_read``
+    refuses a short one for the API and the portal alike), shown next to the field."""
+
     reason = forms.CharField(
         label="Why do you need this patient's record now?",
         help_text=(
@@ -80,13 +83,10 @@ class BreakGlassForm(PortalForm):
             f"relatives reachable”. At least {BREAK_GLASS_REASON_MIN} characters. Your name, the time "
             "and this reason are recorded and sent to the privacy officer."
         ),
-        min_length=BREAK_GLASS_REASON_MIN,
         max_length=BREAK_GLASS_REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={
             "required": "Enter the reason you need this patient's record",
-            "min_length": f"Enter a reason of at least {BREAK_GLASS_REASON_MIN} characters that says what the "
-            "emergency is",
             "max_length": f"Enter a reason of {BREAK_GLASS_REASON_MAX} characters or fewer",
         },
     )
@@ -195,6 +195,9 @@ def encounter_break_glass(request, encounter_id: str):
         )
     except EncounterNotVisible:
         return _refused_page(request, encounter_id)
+    except BreakGlassReasonTooShort as exc:
+        error = form_error_add(form, exc, field_names={"break_glass_reason": "reason"})
+        return _refused_page(request, encounter_id, form=form, status=error.status)
     if access.view != EncounterView.BREAK_GLASS:
         # On the care team after all: the ordinary page, no emergency.
         return redirect("portal-encounter", encounter_id=encounter.id)
