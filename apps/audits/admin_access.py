@@ -1,6 +1,7 @@
-"""Audit of PHI pages in the Django admin: every change/history page of a patient, encounter or
-claim, and every page of their lists (one event per page, naming the patients on it), writes an
-audit event through the same shard table and chain as the API; admin edits are audited too."""
+"""Audit of PHI pages in the Django admin: every change/history page of a patient, encounter (with
+its note) or claim (active or archived), and every page of their lists (one event per page, naming
+the patients on it), writes an audit event through the same shard table and chain as the API;
+admin edits are audited too."""
 
 from __future__ import annotations
 
@@ -22,13 +23,18 @@ class AuditedPhiAdminMixin:
     def patient_of(obj) -> int:
         return obj.patient_id
 
+    @staticmethod
+    def resource_id_of(obj):
+        """The id the audit event names (an archived claim is named by its claim's id)."""
+        return obj.pk
+
     def _phi_audit(self, request, *, obj, action: str, detail: dict | None = None, outcome=AuditOutcome.SUCCESS):
         audit_access_record(
             using=obj._state.db,
             patient_id=self.patient_of(obj),
             action=action,
             resource_type=self.phi_resource_type or self.model._meta.model_name,
-            resource_id=obj.pk,
+            resource_id=self.resource_id_of(obj),
             actor=Actor.from_user(request.user),
             purpose=ADMIN_PURPOSE,
             outcome=outcome,

@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     ENCOUNTER_BREAK_GLASS_READ = "encounter.break_glass_read"
     ENCOUNTER_LISTED = "encounter.listed"
     CLAIM_READ = "claim.read"
+    CLAIM_LISTED = "claim.listed"
     CLAIM_FHIR_EXPORTED = "claim.fhir_exported"
     ADMIN_LISTED = "admin.listed"
     ADMIN_VIEWED = "admin.viewed"

@@ -37,6 +37,32 @@ def claim_read_audit(*, actor: Actor, using: str, patient_id: int, claim_id: int
     )
 
 
+def claim_list_audit(*, actor: Actor, claims: list, page: int = 1) -> None:
+    """One audit event per shown page of claims (per shard it spans: an event lives on its
+    patients' shard), naming the patients on it, with the reader's view and purpose."""
+    view = claim_view_for(actor=actor)
+    if view is None:
+        raise PermissionRefused("Only billing admins and operators read claims.")
+    by_shard: dict[str, list] = {}
+    for claim in claims:
+        by_shard.setdefault(claim._state.db, []).append(claim)
+    for alias, rows in by_shard.items():
+        audit_access_record(
+            using=alias,
+            patient_id=rows[0].patient_id,
+            action=AuditAction.CLAIM_LISTED,
+            resource_type=ResourceType.CLAIM,
+            actor=actor,
+            purpose=CLAIM_READ_PURPOSE[view],
+            detail={
+                "view": view,
+                "page": page,
+                "rows": len(rows),
+                "patient_ids": sorted({str(claim.patient_id) for claim in rows}),
+            },
+        )
+
+
 def line_items_for_view(line_items: list[dict], *, view: str) -> list[dict]:
     if view == ClaimView.BILLING:
         return line_items

@@ -119,8 +119,15 @@ class ClaimLineItemAdmin(AuditedPhiAdminMixin, NoAddNoDelete, ShardedModelAdmin,
 
 
 @admin.register(ArchivedClaim)
-class ArchivedClaimAdmin(ShardedModelAdmin):
-    """Archive storage: operators can find and read archived claims; only the retention sweep removes them."""
+class ArchivedClaimAdmin(AuditedPhiAdminMixin, ShardedModelAdmin):
+    """Archive storage: operators can find and read archived claims (each page audited as a read of
+    the claim); only the retention sweep removes them."""
+
+    phi_resource_type = "claim"
+
+    @staticmethod
+    def resource_id_of(obj):
+        return obj.claim_id
 
     list_display = (
         "claim_id",

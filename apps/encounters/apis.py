@@ -21,6 +21,7 @@ from apps.telemetry.spans import participant_span
 from .access import encounter_read
 from .errors import (
     BookingInvalid,
+    BreakGlassReasonTooShort,
     EncounterNotFinishable,
     EncounterNotFinishableByActor,
     EncounterNotStarted,
@@ -168,7 +169,7 @@ class EncounterDetailApi(APIView):
         responses={200: EncounterBookingOutputSerializer},
         parameters=[OpenApiParameter(BREAK_GLASS_HEADER, str, OpenApiParameter.HEADER, required=False)],
     )
-    @raises(EncounterNotVisible)
+    @raises(EncounterNotVisible, BreakGlassReasonTooShort)
     def get(self, request, encounter_id: int):
         encounter, access = encounter_read(
             actor=Actor.from_user(request.user),

@@ -50,6 +50,17 @@ class EncounterNotVisible(NotFound):
     remediation = "Check the id (use the Location header returned by the booking)."
 
 
+class BreakGlassReasonTooShort(InvalidInput):
+    """A break-glass reason a privacy officer could not act on ("x", "need it"). Refused before any
+    lookup, so the answer is the same whether the encounter exists or not."""
+
+    code = "break_glass_reason_too_short"
+    title = "Break-glass reason too short"
+    remediation = (
+        "Say what the emergency is, for example “Unconscious in the emergency department, no relatives reachable”."
+    )
+
+
 class EncounterNotFinishable(Conflict):
     """The visit cannot be finished (it was cancelled)."""
 

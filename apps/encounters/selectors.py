@@ -60,6 +60,23 @@ def clinician_on_care_team(*, clinician_user_id: int | None, patient_id: int, us
     )
 
 
+class EncounterPurpose:
+    """Why an encounter is read (HIPAA 164.312(b)): the purpose each audit event of a read names."""
+
+    TREATMENT = "treatment"
+    PATIENT_ACCESS = "patient access"
+    PAYMENT = "payment"
+    EMERGENCY_TREATMENT = "emergency treatment"
+
+
+# The purpose of a read of encounters (a list, a note), by the role of the reader.
+ENCOUNTER_ROLE_PURPOSE = {
+    PersonaRole.PATIENT: EncounterPurpose.PATIENT_ACCESS,
+    PersonaRole.CLINICIAN: EncounterPurpose.TREATMENT,
+    PersonaRole.BILLING_ADMIN: EncounterPurpose.PAYMENT,
+}
+
+
 class EncounterView:
     """Which projection of an encounter a caller gets (docs/access-policy.md)."""
 
@@ -92,19 +109,21 @@ def encounter_access_for(*, actor: Actor, encounter: Encounter, break_glass_reas
     only by stating a break-glass reason; everybody else gets nothing."""
     if actor.role == PersonaRole.PATIENT:
         if actor.patient_id == encounter.patient_id:
-            return EncounterAccess(EncounterView.PATIENT, "the patient's own encounter", "patient access")
+            return EncounterAccess(
+                EncounterView.PATIENT, "the patient's own encounter", EncounterPurpose.PATIENT_ACCESS
+            )
         return EncounterAccess(None, "another patient's encounter")
     if actor.role == PersonaRole.CLINICIAN:
         relation = clinician_relation(clinician_user_id=actor.user_id, encounter=encounter)
         if relation is not None:
-            return EncounterAccess(EncounterView.CLINICAL, relation, "treatment")
+            return EncounterAccess(EncounterView.CLINICAL, relation, EncounterPurpose.TREATMENT)
         if break_glass_reason.strip():
             return EncounterAccess(
-                EncounterView.BREAK_GLASS, "break-glass: not on the care team", "emergency treatment"
+                EncounterView.BREAK_GLASS, "break-glass: not on the care team", EncounterPurpose.EMERGENCY_TREATMENT
             )
         return EncounterAccess(None, "clinician not on the patient's care team")
     if actor.role == PersonaRole.BILLING_ADMIN:
-        return EncounterAccess(EncounterView.BILLING, "billing view", "payment")
+        return EncounterAccess(EncounterView.BILLING, "billing view", EncounterPurpose.PAYMENT)
     return EncounterAccess(None, f"role {actor.role or 'none'} has no access to encounters")
 
 

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.claims.access import claim_read_audit, claim_read_view
+from apps.claims.access import claim_list_audit, claim_read_audit, claim_read_view
 from apps.claims.code_sets import (
     code_search,
     diagnosis_codes_problems,
@@ -35,6 +35,8 @@ from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import PersonaRole
 from apps.core.pagination import page_number, paginate_across_shards
+from apps.encounters.access import encounter_list_audit, encounter_read
+from apps.encounters.errors import EncounterNotVisible
 from apps.encounters.selectors import encounter_get
 from apps.telemetry.participants import Participant
 from apps.telemetry.spans import participant_span
@@ -57,6 +59,7 @@ def ready_to_bill_page(request):
         number=page_number(request.GET.get("page")),
         per_page=LIST_PAGE_SIZE,
     )
+    encounter_list_audit(actor=Actor.from_user(request.user), encounters=page.rows, page=page.number)
     return render(request, "portal/billing/ready_to_bill.html", {"page": page})
 
 
@@ -69,6 +72,7 @@ def claims_page(request):
         number=page_number(request.GET.get("page")),
         per_page=LIST_PAGE_SIZE,
     )
+    claim_list_audit(actor=Actor.from_user(request.user), claims=page.rows, page=page.number)
     return render(request, "portal/billing/claims.html", {"page": page})
 
 
@@ -153,6 +157,18 @@ def _encounter_to_bill(raw_id: str | None):
     return encounter
 
 
+def _encounter_to_bill_read(request, raw_id: str | None):
+    """The visit the form bills, read as GET /api/encounters/{id} reads it (row rule, one audit
+    event with the payment purpose)."""
+    if not raw_id:
+        raise Http404("No visit with this number. Choose one from Ready to bill.")
+    try:
+        encounter, _access = encounter_read(actor=Actor.from_user(request.user), encounter_id=raw_id)
+    except EncounterNotVisible as exc:
+        raise Http404("No visit with this number. Choose one from Ready to bill.") from exc
+    return encounter
+
+
 def _lines_total(lines) -> Decimal:
     total = Decimal("0.00")
     for line in lines.forms:
@@ -167,7 +183,7 @@ def _lines_total(lines) -> Decimal:
 @through_gateway
 def claim_submit_page(request):
     if request.method == "GET":
-        encounter = _encounter_to_bill(request.GET.get("encounter"))
+        encounter = _encounter_to_bill_read(request, request.GET.get("encounter"))
         form = ClaimForm(initial={"encounter_id": encounter.id, "idempotency_key": uuid.uuid4().hex})
         lines = LineItemFormSet(prefix="lines", initial=[{"units": 1}])
         return _claim_form_page(request, encounter, form, lines)

@@ -1,6 +1,8 @@
 """Clinician: a visit's page with the note editor (draft, sign, amend, release), the validator's
 preview of what it masks, the concurrent-edit conflict page, the note's history with an "as of"
-view, and Finish visit.
+view, Finish visit, and break-glass: a clinician outside the care team who opens a visit gets the
+refusal page, which offers to read it anyway with a stated reason (``encounter_read``, as the API's
+``Break-Glass-Reason`` header: audited as a break-glass read and alerted).
 
 Every write goes through the services of the API (``encounter_note_update``, ``encounter_finish``)
 inside the same controller and telemetry spans as PATCH /api/encounters/{id}/notes."""
@@ -22,7 +24,8 @@ from apps.audits.models import AuditOutcome
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import Persona, PersonaRole
-from apps.encounters.errors import EncounterNotFinishableByActor
+from apps.encounters.access import BREAK_GLASS_REASON_MAX, BREAK_GLASS_REASON_MIN, encounter_read
+from apps.encounters.errors import BreakGlassReasonTooShort, EncounterNotFinishableByActor, EncounterNotVisible
 from apps.encounters.models import EncounterStatus, NoteStatus
 from apps.encounters.notes.errors import NoteVersionConflict
 from apps.encounters.notes.selectors import (
@@ -35,12 +38,14 @@ from apps.encounters.notes.selectors import (
 from apps.encounters.notes.services import encounter_note_access_record, encounter_note_update
 from apps.encounters.notes.telemetry import note_request_telemetry
 from apps.encounters.notes.validation import NoteChange
+from apps.encounters.selectors import EncounterView
 from apps.encounters.services import encounter_finish
 
 from .access import persona_required, through_gateway
 from .errors import REFUSALS, form_error_add, portal_error, status_for
 from .forms import PortalForm
 
+NOT_ON_CARE_TEAM = "This visit is not one of your care-team patients'. Open visits from your worklist."
 NOTE_INTENTS = {"draft": NoteStatus.DRAFT, "sign": NoteStatus.SIGNED, "amend": NoteStatus.SIGNED}
 
 
@@ -65,6 +70,26 @@ class NoteForm(PortalForm):
             released=data["released"],
             amendment_reason=data["amendment_reason"],
         )
+
+
+class BreakGlassForm(PortalForm):
+    """The reason is required here; how long it must be is the service's rule (``encounter_read``
+    refuses a short one for the API and the portal alike), shown next to the field."""
+
+    reason = forms.CharField(
+        label="Why do you need this patient's record now?",
+        help_text=(
+            "Say what the emergency is, for example “Unconscious in the emergency department, no "
+            f"relatives reachable”. At least {BREAK_GLASS_REASON_MIN} characters. Your name, the time "
+            "and this reason are recorded and sent to the privacy officer."
+        ),
+        max_length=BREAK_GLASS_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "required": "Enter the reason you need this patient's record",
+            "max_length": f"Enter a reason of {BREAK_GLASS_REASON_MAX} characters or fewer",
+        },
+    )
 
 
 def display_names(user_ids) -> dict[int, str]:
@@ -92,7 +117,7 @@ def _encounter_for_clinician(request, encounter_id: str, *, operation: str):
             outcome=AuditOutcome.DENIED,
             reason=access.reason,
         )
-        raise Http404("This visit is not one of your care-team patients'. Open visits from your worklist.")
+        raise Http404(NOT_ON_CARE_TEAM)
     return encounter
 
 
@@ -131,14 +156,58 @@ def _page(request, encounter, *, form=None, preview=None, preview_error=None, st
     return render(request, "portal/clinician/encounter.html", context, status=status)
 
 
+def _refused_page(request, encounter_id: str, *, form=None, status=404):
+    """The visit is not one of the clinician's care-team patients' (or does not exist: the page
+    is the same, so it tells nothing about existence): say so, and offer break-glass."""
+    context = {"encounter_id": encounter_id, "form": form or BreakGlassForm()}
+    return render(request, "portal/clinician/refused.html", context, status=status)
+
+
 @require_GET
 @persona_required(PersonaRole.CLINICIAN)
 def encounter_page(request, encounter_id: str):
-    encounter = _encounter_for_clinician(request, encounter_id, operation="read")
-    encounter_note_access_record(
-        encounter=encounter, actor=Actor.from_user(request.user), operation="read", outcome=AuditOutcome.SUCCESS
-    )
+    # Read as GET /api/encounters/{id} reads it: the care-team rule and one audit event for the
+    # page (the visit with its note); a refusal is audited and offers break-glass.
+    try:
+        encounter, _access = encounter_read(
+            actor=Actor.from_user(request.user), encounter_id=encounter_id, shows_note=True
+        )
+    except EncounterNotVisible:
+        return _refused_page(request, encounter_id)
     return _page(request, encounter)
+
+
+@require_POST
+@persona_required(PersonaRole.CLINICIAN)
+@through_gateway
+def encounter_break_glass(request, encounter_id: str):
+    """Read a visit outside the care team with a stated reason: audited as a break-glass read and
+    alerted by the same service as the API; the visit is shown read-only (no note editing)."""
+    form = BreakGlassForm(request.POST)
+    if not form.is_valid():
+        return _refused_page(request, encounter_id, form=form, status=422)
+    try:
+        encounter, access = encounter_read(
+            actor=Actor.from_user(request.user),
+            encounter_id=encounter_id,
+            break_glass_reason=form.cleaned_data["reason"],
+            shows_note=True,
+        )
+    except EncounterNotVisible:
+        return _refused_page(request, encounter_id)
+    except BreakGlassReasonTooShort as exc:
+        error = form_error_add(form, exc, field_names={"break_glass_reason": "reason"})
+        return _refused_page(request, encounter_id, form=form, status=error.status)
+    if access.view != EncounterView.BREAK_GLASS:
+        # On the care team after all: the ordinary page, no emergency.
+        return redirect("portal-encounter", encounter_id=encounter.id)
+    context = {
+        "encounter": encounter,
+        "patient": encounter.patient,
+        "reason": form.cleaned_data["reason"].strip(),
+        "updated_by": display_names([encounter.note_updated_by_user_id]).get(encounter.note_updated_by_user_id, ""),
+    }
+    return render(request, "portal/clinician/break_glass.html", context)
 
 
 @require_POST
@@ -292,9 +361,14 @@ def note_history_page(request, encounter_id: str):
 @require_http_methods(["GET", "POST"])
 @persona_required(PersonaRole.CLINICIAN)
 def encounter_finish_page(request, encounter_id: str):
-    encounter = _encounter_for_clinician(request, encounter_id, operation="read")
     if request.method == "GET":
+        # The confirmation shows the visit: read (and audited) as the visit's page is.
+        try:
+            encounter, _access = encounter_read(actor=Actor.from_user(request.user), encounter_id=encounter_id)
+        except EncounterNotVisible as exc:
+            raise Http404(NOT_ON_CARE_TEAM) from exc
         return render(request, "portal/clinician/finish.html", {"encounter": encounter, "patient": encounter.patient})
+    encounter = _encounter_for_clinician(request, encounter_id, operation="read")
     try:
         _finished, changed = encounter_finish(encounter_id=encounter.id, actor=Actor.from_user(request.user))
     except EncounterNotFinishableByActor as exc:

@@ -13,6 +13,7 @@ urlpatterns = [
     # Clinician
     path("worklist", worklist.worklist_page, name="portal-worklist"),
     path("encounters/<str:encounter_id>", notes.encounter_page, name="portal-encounter"),
+    path("encounters/<str:encounter_id>/break-glass", notes.encounter_break_glass, name="portal-encounter-break-glass"),
     path("encounters/<str:encounter_id>/note", notes.note_save, name="portal-note-save"),
     path("encounters/<str:encounter_id>/note/preview", notes.note_preview, name="portal-note-preview"),
     path("encounters/<str:encounter_id>/history", notes.note_history_page, name="portal-note-history"),

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.audits.models import AuditOutcome
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
 from apps.core.models import PersonaRole
+from apps.encounters.access import encounter_list_audit, encounter_read
+from apps.encounters.errors import EncounterNotVisible
 from apps.encounters.models import EncounterType
-from apps.encounters.notes.services import encounter_note_access_record
 from apps.encounters.selectors import (
     encounter_booking_event,
     encounter_booking_events,
@@ -87,6 +87,8 @@ def _visit_row(encounter, event) -> dict:
 @persona_required(PersonaRole.PATIENT)
 def my_visits_page(request):
     encounters = patient_encounters(patient_id=_own_patient_id(request))
+    # The page shows every visit at once: one audited read of the list, as a page.
+    encounter_list_audit(actor=Actor.from_user(request.user), encounters=encounters, page=1)
     events = encounter_booking_events(encounters=encounters)
     now = timezone.now()
     rows = [_visit_row(encounter, events.get(encounter.id)) for encounter in encounters]
@@ -132,26 +134,31 @@ def book_visit_page(request):
     return render(request, "portal/visits/book.html", {"form": form}, status=status_for(form, error))
 
 
+VISIT_NOT_YOURS = "No visit with this number is yours. Open it from My visits."
+
+
 def _visit_for(request, encounter_id: str):
     try:
         encounter = encounter_visible_to(user=request.user, encounter_id=encounter_id)
     except InvalidShardedId:
         encounter = None
     if encounter is None:
-        raise Http404("No visit with this number is yours. Open it from My visits.")
+        raise Http404(VISIT_NOT_YOURS)
     return encounter
 
 
 @require_GET
 @persona_required(PersonaRole.PATIENT)
 def visit_page(request, encounter_id: str):
-    encounter = _visit_for(request, encounter_id)
-    row = _visit_row(encounter, encounter_booking_event(encounter=encounter))
-    if encounter.note_released:
-        # Reading a released note is audited exactly as GET /api/encounters/{id}/notes is.
-        encounter_note_access_record(
-            encounter=encounter, actor=Actor.from_user(request.user), operation="read", outcome=AuditOutcome.SUCCESS
+    # Read as GET /api/encounters/{id} reads it: the row rule and one audit event (which says
+    # whether the released note was shown with the visit); a refusal is audited and answers 404.
+    try:
+        encounter, _access = encounter_read(
+            actor=Actor.from_user(request.user), encounter_id=encounter_id, shows_note=True
         )
+    except EncounterNotVisible as exc:
+        raise Http404(VISIT_NOT_YOURS) from exc
+    row = _visit_row(encounter, encounter_booking_event(encounter=encounter))
     return render(request, "portal/visits/detail.html", {"row": row, "encounter": encounter})
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from apps.core.actors import Actor
 from apps.core.models import PersonaRole
 from apps.core.pagination import page_number, paginate_across_shards
+from apps.encounters.access import encounter_list_audit
 from apps.encounters.selectors import WorklistScope, clinician_worklist
 
 from .access import persona_required
@@ -27,5 +29,6 @@ def worklist_page(request):
         number=page_number(request.GET.get("page")),
         per_page=WORKLIST_PAGE_SIZE,
     )
+    encounter_list_audit(actor=Actor.from_user(request.user), encounters=page.rows, page=page.number)
     context = {"page": page, "scope": scope, "scopes": WorklistScope.CHOICES, "search": search}
     return render(request, "portal/clinician/worklist.html", context)

@@ -62,6 +62,7 @@ PORTAL = {
     "portal-visit-status": "302 200 403 403 403 403 403",
     "portal-worklist": "302 403 200 200 403 403 403",  # each clinician sees their own care team
     "portal-encounter": "302 403 200 404 403 403 403",  # care-team rule
+    "portal-encounter-break-glass": "POST 302 403 422 422 403 403 403",  # empty form: 422, the reason is required
     "portal-note-save": "POST 302 403 422 404 403 403 403",  # empty form: 422 with the error summary
     "portal-note-preview": "POST 302 403 200 404 403 403 403",
     "portal-note-history": "302 403 200 404 403 403 403",

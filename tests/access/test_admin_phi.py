@@ -74,3 +74,32 @@ def test_an_admin_edit_of_a_patient_is_audited_with_the_changed_fields(route_wor
     assert response.status_code == 302, response.content.decode()[:2000]
     changed = events("shard_0", action="admin.changed").get()
     assert changed.detail["fields"] == ["phone"] and changed.actor_role == "operator"
+
+
+def test_archived_claims_in_the_admin_are_audited_as_claim_reads(route_world):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from apps.claims.models import ArchivedClaim
+
+    now, patient_id = timezone.now(), int(route_world.ids["patient"])
+    archived = ArchivedClaim(
+        claim_id=int(route_world.ids["claim"]) + 1, patient_id=patient_id,
+        encounter_id=int(route_world.ids["encounter"]),
+        payer_code="ACME-HEALTH", status="paid", currency="USD", total_amount=Decimal("10.00"),
+        paid_amount=Decimal("10.00"), retention_class="standard", submitted_by_user_id=1, submitted_at=now,
+        archived_at=now, purge_after=now + timedelta(days=2555),
+    )  # fmt: skip
+    archived.save(using="shard_0")
+    operator = route_world.clients["operator"]
+    assert operator.get("/admin/claims/archivedclaim/?shard=shard_0").status_code == 200
+    assert operator.get(f"/admin/claims/archivedclaim/{archived.pk}/change/").status_code == 200
+    seen = events("shard_0", action__in=["admin.listed", "admin.viewed"], resource_type="claim").order_by("id")
+    assert [(e.action, e.resource_id) for e in seen] == [
+        ("admin.listed", str(archived.claim_id)),
+        ("admin.viewed", str(archived.claim_id)),
+    ]
+    assert seen[0].detail["patient_ids"] == [str(patient_id)]
+    assert all(e.detail["purpose"] == "operations (admin)" and e.actor_role == "operator" for e in seen)

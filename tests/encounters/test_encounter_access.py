@@ -58,6 +58,17 @@ def test_break_glass_read_is_allowed_audited_and_alerts(visit, clinician_persona
     assert alert.annotations["encounter_id"] == str(visit.id)
 
 
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_break_glass_reason_too_short_to_act_on_is_refused_before_any_lookup(visit, clinician_persona, exists):
+    token = clinician_persona[1]
+    path = f"/api/encounters/{visit.id if exists else visit.id + 1}"
+    response = api_client(token).get(path, HTTP_BREAK_GLASS_REASON="need it")
+    body = response.json()
+    assert response.status_code == 422 and body["code"] == "break_glass_reason_too_short"  # same answer either way
+    assert "at least 15 characters" in body["detail"] and "emergency" in body["remediation"]
+    assert not audit_of(visit).exists() and not AlertEvent.objects.filter(name="BreakGlassAccess").exists()
+
+
 def test_billing_admin_gets_the_billing_view_without_free_text(visit, billing_persona):
     response = read(billing_persona[1], visit)
     assert response.status_code == 200 and "reason" not in response.json()

@@ -41,7 +41,8 @@ def test_a_stranger_clinician_gets_404_and_the_refusal_is_audited(lab):
     encounter = encounter_for(lab["patient_record"])
     response = browser_for(lab["stranger"]).get(f"/encounters/{encounter.id}")
     assert response.status_code == 404 and "Page not found" in response.content.decode()
-    assert AuditEvent.objects.using("shard_0").filter(action="encounter.note.read", outcome="denied").exists()
+    refused = AuditEvent.objects.using("shard_0").filter(action="encounter.read", outcome="denied").get()
+    assert refused.actor_user_id == lab["stranger"].pk and refused.resource_id == str(encounter.id)
 
 
 def test_draft_sign_and_amend_with_a_reason(lab):

@@ -92,7 +92,8 @@ def test_released_note_is_readable_and_its_read_is_audited(lab):
     )
     html = browser_for(lab["patient"]).get(f"/visits/{encounter.id}").content.decode()
     assert "Rest and fluids." in html
-    assert AuditEvent.objects.using("shard_0").filter(action="encounter.note.read", resource_id=encounter.id).exists()
+    read = AuditEvent.objects.using("shard_0").get(resource_id=encounter.id, actor_user_id=lab["patient"].pk)
+    assert read.action == "encounter.read" and read.detail["note_shown"] is True
 
 
 def test_status_partial_stops_polling_once_published(lab):

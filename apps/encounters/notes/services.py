@@ -26,6 +26,7 @@ from apps.telemetry import context
 from apps.telemetry.spans import participant_span
 
 from ..models import Encounter, NoteStatus
+from ..selectors import ENCOUNTER_ROLE_PURPOSE
 from .errors import (
     NoteNotFoundAsOf,
     NoteNotReleased,
@@ -90,8 +91,12 @@ class NoteHistoryRead:
 def encounter_note_access_record(
     *, encounter: Encounter, actor: Actor, operation: str, outcome: str, reason: str = ""
 ) -> None:
-    """Audit a note read or a refused read/change, in its own transaction on the encounter's shard."""
+    """Audit a note read or a refused read/change, in its own transaction on the encounter's shard,
+    with the purpose of the reader's role (HIPAA 164.312(b))."""
     alias = encounter._state.db
+    detail = {"purpose": ENCOUNTER_ROLE_PURPOSE.get(actor.role, "none")}
+    if reason:
+        detail["reason"] = reason
     with transaction.atomic(using=alias):
         change_record(
             using=alias,
@@ -101,7 +106,7 @@ def encounter_note_access_record(
             resource_type=ResourceType.ENCOUNTER_NOTE,
             resource_id=encounter.id,
             outcome=outcome,
-            detail={"reason": reason} if reason else {},
+            detail=detail,
         )
     if outcome == AuditOutcome.DENIED:
         ENCOUNTER_NOTE_ACCESS_DENIED_TOTAL.labels(operation=operation, actor_role=actor.role).inc()
