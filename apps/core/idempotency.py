@@ -128,3 +128,40 @@ _INSERTED = (
     "response",
     "created_at",
 )
+
+
+@dataclass(frozen=True)
+class RecordedKey:
+    """A key some use case recorded on a shard before the registry existed (for the backfill)."""
+
+    caller: str
+    key: str
+    scope: str
+    fingerprint: str
+    shard_alias: str
+    resource_type: str
+    resource_id: int
+    response: dict
+
+
+def idempotency_keys_import(keys: list[RecordedKey]) -> int:
+    """Register keys the shards already hold (``manage.py idempotency_keys_backfill``). A key the
+    registry already has — the same key of one caller found on two shards — keeps the row first
+    registered; returns how many keys were added."""
+    rows = [
+        IdempotencyKey(
+            caller=recorded.caller,
+            key=recorded.key,
+            scope=recorded.scope,
+            request_fingerprint=recorded.fingerprint,
+            shard_alias=recorded.shard_alias,
+            resource_type=recorded.resource_type,
+            resource_id=recorded.resource_id,
+            response=recorded.response,
+        )
+        for recorded in keys
+    ]
+    with transaction.atomic(using=CATALOG):
+        before = IdempotencyKey.objects.using(CATALOG).count()
+        IdempotencyKey.objects.using(CATALOG).bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        return IdempotencyKey.objects.using(CATALOG).count() - before

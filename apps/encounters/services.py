@@ -27,7 +27,7 @@ from apps.audits.services import audit_access_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.errors import Gone, IdempotencyKeyReused, NotFound
-from apps.core.idempotency import idempotency_key_record, idempotency_key_taken
+from apps.core.idempotency import RecordedKey, idempotency_caller, idempotency_key_record, idempotency_key_taken
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
 from apps.core.redaction import phi_redact
@@ -371,6 +371,29 @@ def _booking_replay(
     event = encounter_booking_event(encounter=existing)
     tracking_id, event_status = event if event else ("", "unknown")
     return EncounterBooking(encounter=existing, created=False, tracking_id=tracking_id, event_status=event_status)
+
+
+def booking_keys_on_shard(*, alias: str) -> list[RecordedKey]:
+    """The Idempotency-Keys the bookings on ``alias`` hold (for the registry's backfill)."""
+    rows = (
+        Encounter.objects.using(alias)
+        .exclude(booked_by_user_id=None)
+        .order_by("created_at", "id")
+        .values_list("booked_by_user_id", "idempotency_key", "request_fingerprint", "id", "patient_id")
+    )
+    return [
+        RecordedKey(
+            caller=idempotency_caller(Actor(user_id=user_id, role="")),
+            key=key,
+            scope=BOOKING_SCOPE,
+            fingerprint=fingerprint,
+            shard_alias=alias,
+            resource_type=ResourceType.ENCOUNTER,
+            resource_id=encounter_id,
+            response={"encounter_id": str(encounter_id), "patient_id": str(patient_id)},
+        )
+        for user_id, key, fingerprint, encounter_id, patient_id in rows
+    ]
 
 
 # --- visit completion --------------------------------------------------------------------------

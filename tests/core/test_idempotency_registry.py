@@ -7,8 +7,10 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
@@ -238,3 +240,27 @@ def test_one_claim_key_at_once_for_patients_on_two_shards_bills_once(billing_cli
 
     assert sorted(response.status_code for response in responses) == [202, 422]
     assert Claim.objects.using("shard_0").count() + Claim.objects.using("shard_1").count() == 1
+
+
+def test_the_backfill_registers_the_keys_the_shards_held_before_the_registry(clinician, billing_client):
+    _user, token, (on_shard_0, on_shard_1) = clinician
+    booking_key = str(uuid.uuid4())
+    assert book(token, booking_body(on_shard_0.id), booking_key).status_code == 202
+    encounter, other = finished_encounters_on_two_shards()
+    assert post_claim(billing_client, claim_body(encounter), key="claim-before").status_code == 202
+    # As before the registry: the keys are only on the shards.
+    IdempotencyKey.objects.using("default").all().delete()
+
+    first_run, second_run = StringIO(), StringIO()
+    call_command("idempotency_keys_backfill", stdout=first_run)
+    call_command("idempotency_keys_backfill", stdout=second_run)
+
+    # shard_0 holds the booking and the finished encounter the claim bills (made with a key of its own).
+    assert "shard_0 encounter.book: 2 keys on the shard, 2 newly registered" in first_run.getvalue()
+    assert "shard_0 claim.submit: 1 keys on the shard, 1 newly registered" in first_run.getvalue()
+    assert all(line.endswith(" 0 newly registered") for line in second_run.getvalue().splitlines())
+    assert book(token, booking_body(on_shard_1.id), booking_key).status_code == 422
+    assert post_claim(billing_client, claim_body(other), key="claim-before").status_code == 422
+    assert encounters_on("shard_1") == 1 and Claim.objects.using("shard_1").count() == 0
+    replay = post_claim(billing_client, claim_body(encounter), key="claim-before")
+    assert replay.status_code == 202 and replay.json()["replayed"] is True

@@ -19,7 +19,7 @@ from django.utils import timezone
 from apps.audits.models import AuditOutcome
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
-from apps.core.idempotency import idempotency_key_record, idempotency_key_taken
+from apps.core.idempotency import RecordedKey, idempotency_caller, idempotency_key_record, idempotency_key_taken
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
 from apps.core.sharding import shard_scope
@@ -251,6 +251,24 @@ def claim_first_answer(claim: Claim) -> dict:
         "trace_id": claim.trace_id,
         "submitted_at": claim.submitted_at.isoformat(),
     }
+
+
+def claim_keys_on_shard(*, alias: str) -> list[RecordedKey]:
+    """The Idempotency-Keys the active claims on ``alias`` hold (for the registry's backfill;
+    archived claims kept no key)."""
+    return [
+        RecordedKey(
+            caller=idempotency_caller(Actor(user_id=claim.submitted_by_user_id, role="")),
+            key=claim.idempotency_key,
+            scope=CLAIM_SCOPE,
+            fingerprint=claim.request_fingerprint,
+            shard_alias=alias,
+            resource_type=ResourceType.CLAIM,
+            resource_id=claim.id,
+            response=claim_first_answer(claim),
+        )
+        for claim in Claim.objects.using(alias).exclude(submitted_by_user_id=None).order_by("submitted_at", "id")
+    ]
 
 
 def _idempotent_replay(*, using: str, actor: Actor, key: str, fingerprint: str) -> Claim | None:
