@@ -37,7 +37,6 @@ from .errors import IdempotencyKeyReused
 from .models import IdempotencyKey
 
 CATALOG = "default"
-KEY_MAX_LENGTH = IdempotencyKey._meta.get_field("key").max_length
 
 
 def idempotency_caller(actor: Actor) -> str:
