@@ -231,7 +231,7 @@ class ClaimPaymentApi(APIView):
     @extend_schema(
         request=InputSerializer, parameters=[IDEMPOTENCY_KEY_PARAMETER], responses={200: OpenApiTypes.OBJECT}
     )
-    @raises(errors.ActiveClaimNotFound, errors.IdempotencyKeyMissing)
+    @raises(errors.ActiveClaimNotFound, errors.IdempotencyKeyMissing, errors.IdempotencyKeyReused)
     def post(self, request, claim_id: int):
         key = request.headers.get("Idempotency-Key", "").strip()
         data = self.InputSerializer(data=request.data)

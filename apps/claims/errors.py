@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from apps.core.errors import BadRequest, Conflict, Gone, InvalidInput, NotFound, PermissionRefused
+from apps.core.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PermissionRefused,
+)
 
 
 class GuardrailViolation(PermissionRefused):
@@ -37,16 +45,16 @@ class IdempotencyKeyMissing(BadRequest):
     default_detail = "POST /api/claims needs an Idempotency-Key header (1-128 characters)."
 
 
+class ClaimReplayGone(Gone):
+    code = "claim_replay_gone"
+    title = "Claim no longer held"
+    remediation = "The claim this Idempotency-Key created was purged; send a new key only for a new claim."
+
+
 class UnknownPayer(BadRequest):
     code = "unknown_payer"
     title = "Unknown payer"
     remediation = "Use a payer code from GET /api/claims/payers."
-
-
-class IdempotencyKeyReused(InvalidInput):
-    code = "idempotency_key_reused"
-    title = "Idempotency-Key reused with a different request"
-    remediation = "Send a new Idempotency-Key for a new claim; repeat a key only to retry the same request."
 
 
 class UnknownPatient(InvalidInput):
@@ -72,7 +80,7 @@ SUBMISSION_REJECTIONS = (UnknownPayer, IdempotencyKeyReused, UnknownPatient, Enc
 
 
 # Every refusal of POST /api/claims (the guardrails and the missing key besides the rejections).
-SUBMISSION_ERRORS = (IdempotencyKeyMissing, GuardrailViolation, *SUBMISSION_REJECTIONS)
+SUBMISSION_ERRORS = (IdempotencyKeyMissing, GuardrailViolation, ClaimReplayGone, *SUBMISSION_REJECTIONS)
 
 
 class ClaimNotFound(NotFound):

@@ -156,3 +156,19 @@ class DependencyUnavailable(DomainError):
         headers = {"Retry-After": str(self.retry_after), **(kwargs.pop("headers", None) or {})}
         extra = {"dependency": self.dependency, **(kwargs.pop("extra", None) or {})}
         super().__init__(detail, headers=headers, extra=extra, **kwargs)
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An Idempotency-Key already taken by this caller for a different request (another body,
+    another patient, or another use case) — on any shard. Every use case answers this one way:
+    422, because the request is well formed but cannot be processed under that key (the IETF
+    Idempotency-Key draft's status for a key reused with a different payload). Same key and same
+    request is not an error: the first answer is replayed."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key reused with a different request"
+    remediation = (
+        "Send a new Idempotency-Key (for example a fresh UUID) for a new request; repeat a key only to "
+        "retry the identical request, which replays its first answer."
+    )
+    default_detail = "You already used this Idempotency-Key for a different request."

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -119,3 +121,38 @@ class Persona(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.get_role_display()})"
+
+
+class IdempotencyKey(models.Model):
+    """The lab-wide registry of Idempotency-Keys: one row per (caller, key), whatever shard the
+    request wrote to (docs/ADR/ADR-013-idempotency-key-registry.md).
+
+    The row lives in the catalog, so a key used for a patient on one shard cannot be used again for
+    a patient on another, a shard remap does not leave the key behind, and archiving or purging the
+    resource it created does not free the key. ``apps.core.idempotency`` is the only writer."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # "user:<id>" for a persona, "system:<name>" for a system actor.
+    caller = models.CharField(max_length=80)
+    key = models.CharField(max_length=128)
+    # The use case that first took the key, e.g. "encounter.book" or "claim.submit".
+    scope = models.CharField(max_length=40)
+    request_fingerprint = models.CharField(max_length=64, help_text="sha256 of the canonical request.")
+    # Where the first request wrote, when it wrote: the shard at that time (a remap may move it since).
+    shard_alias = models.CharField(max_length=64, blank=True)
+    resource_type = models.CharField(max_length=40, blank=True)
+    # Cross-database reference: the id names the shard that holds the resource today.
+    resource_id = models.BigIntegerField(null=True, blank=True)
+    # The first answer's representation (ids, codes, amounts; never free text), to replay it when the
+    # resource itself has been archived or purged.
+    response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "idempotency key"
+        constraints = [models.UniqueConstraint(fields=["caller", "key"], name="idempotency_key_once_per_caller")]
+        indexes = [models.Index(fields=["resource_type", "resource_id"], name="idempotency_key_resource")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} by {self.caller}"

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from apps.core.actors import Actor
 from apps.core.api_fields import ApiInputSerializer, IdField
 from apps.core.api_schema import IDEMPOTENCY_KEY_PARAMETER, raises
-from apps.core.errors import NotFound
+from apps.core.errors import Gone, IdempotencyKeyReused, NotFound
 from apps.core.models import PersonaRole
 from apps.core.permissions import HasPersonaRole
 from apps.telemetry.participants import Participant
@@ -26,7 +26,6 @@ from .errors import (
     EncounterNotFinishableByActor,
     EncounterNotStarted,
     EncounterNotVisible,
-    IdempotencyKeyConflict,
     IdempotencyKeyRequired,
     NotOwnPatient,
     PatientNotFound,
@@ -132,7 +131,9 @@ class EncounterBookApi(APIView):
             )
         ],
     )
-    @raises(IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, NotFound, IdempotencyKeyConflict)
+    @raises(
+        IdempotencyKeyRequired, NotOwnPatient, BookingInvalid, PatientNotFound, NotFound, IdempotencyKeyReused, Gone
+    )
     def post(self, request):
         with participant_span(Participant.PATIENT_API_CONTROLLER):
             serializer = self.InputSerializer(data=request.data)

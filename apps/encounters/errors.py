@@ -31,13 +31,6 @@ class PatientNotFound(InvalidInput):
     default_detail = "No patient has this id."
 
 
-class IdempotencyKeyConflict(Conflict):
-    code = "idempotency_key_conflict"
-    title = "Idempotency-Key reused"
-    remediation = "Use a new Idempotency-Key for a new booking; reuse a key only to retry the identical request."
-    default_detail = "This Idempotency-Key was already used for a different booking."
-
-
 class NotOwnPatient(PermissionRefused):
     code = "not_own_patient"
     title = "Patients book only for themselves"

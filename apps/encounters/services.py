@@ -26,7 +26,8 @@ from apps.audits.models import AuditOutcome
 from apps.audits.services import audit_access_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
-from apps.core.errors import NotFound
+from apps.core.errors import Gone, IdempotencyKeyReused, NotFound
+from apps.core.idempotency import RecordedKey, idempotency_caller, idempotency_key_record, idempotency_key_taken
 from apps.core.ids import bucket_of
 from apps.core.models import PersonaRole
 from apps.core.redaction import phi_redact
@@ -45,7 +46,6 @@ from .errors import (
     EncounterNotFinishable,
     EncounterNotFinishableByActor,
     EncounterNotStarted,
-    IdempotencyKeyConflict,
     IdempotencyKeyRequired,
     NotOwnPatient,
     PatientNotFound,
@@ -61,6 +61,9 @@ from .selectors import (
 )
 
 logger = structlog.get_logger(__name__)
+
+# The use case's name in the catalog's Idempotency-Key registry.
+BOOKING_SCOPE = "encounter.book"
 
 
 # --- booking ---------------------------------------------------------------------------------
@@ -110,11 +113,11 @@ def encounter_book(
     """Book an encounter for ``patient_id`` on behalf of ``actor`` (authorization is the caller's job).
 
     Returns an ``EncounterBooking`` (``encounter, created = encounter_book(...)`` also works).
-    Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyConflict`` (key
-    reused for a different request), ``ShardMapMissing``, or the last transient ``DatabaseError``
-    once the retry budget is spent — in every case nothing is written. ``request_fingerprint``
-    defaults to ``booking_request_fingerprint`` of the fields. Identifiers in ``reason`` are masked
-    before anything is stored (apps.core.redaction)."""
+    Raises ``BookingInvalid`` (bad fields), ``PatientNotFound``, ``IdempotencyKeyReused`` (422: the
+    caller used the key for a different request, on any shard), ``ShardMapMissing``, or the last
+    transient ``DatabaseError`` once the retry budget is spent — in every case nothing is written.
+    ``request_fingerprint`` defaults to ``booking_request_fingerprint`` of the fields. Identifiers in
+    ``reason`` are masked before anything is stored (apps.core.redaction)."""
     reason, _ = phi_redact(reason)
     if not idempotency_key or len(idempotency_key) > Encounter._meta.get_field("idempotency_key").max_length:
         raise IdempotencyKeyRequired("Booking needs an Idempotency-Key header of 1–128 characters.")
@@ -134,28 +137,31 @@ def encounter_book(
         started = time.perf_counter()
         outcome = "failed"
         try:
-            try:
-                booking = _booking_write_with_retries(
-                    alias=alias,
-                    actor=actor,
-                    patient_id=patient_id,
-                    encounter_type=encounter_type,
-                    reason=reason,
-                    requested_start=requested_start,
-                    idempotency_key=idempotency_key,
-                    request_fingerprint=request_fingerprint,
-                )
-                outcome = "created"
-            except IntegrityError:
-                booking = _booking_replay(
-                    alias=alias,
-                    actor=actor,
-                    patient_id=patient_id,
-                    idempotency_key=idempotency_key,
-                    request_fingerprint=request_fingerprint,
-                )
-                outcome = "replayed"
-        except IdempotencyKeyConflict:
+            with idempotency_key_taken(
+                actor=actor, key=idempotency_key, scope=BOOKING_SCOPE, fingerprint=request_fingerprint
+            ) as use:
+                if use.first:
+                    booking = _booking_write_or_replay(
+                        alias=alias,
+                        actor=actor,
+                        patient_id=patient_id,
+                        encounter_type=encounter_type,
+                        reason=reason,
+                        requested_start=requested_start,
+                        idempotency_key=idempotency_key,
+                        request_fingerprint=request_fingerprint,
+                    )
+                    idempotency_key_record(
+                        use,
+                        shard_alias=alias,
+                        resource_type=ResourceType.ENCOUNTER,
+                        resource_id=booking.encounter.id,
+                        response={"encounter_id": str(booking.encounter.id), "patient_id": str(patient_id)},
+                    )
+                else:
+                    booking = _booking_replay_recorded(use.entry)
+                outcome = "created" if booking.created else "replayed"
+        except IdempotencyKeyReused:
             outcome = "conflict"
             raise
         except DatabaseError as exc:
@@ -245,6 +251,51 @@ def _booking_retrying(alias: str):
     )
 
 
+def _booking_write_or_replay(
+    *,
+    alias: str,
+    actor: Actor,
+    patient_id: int,
+    idempotency_key: str,
+    request_fingerprint: str,
+    **fields,
+) -> EncounterBooking:
+    """Write the booking on the shard. The shard's own (booked_by_user_id, idempotency_key)
+    constraint still catches a key the catalog does not know (a booking whose catalog commit was
+    lost, or one made before the registry): that booking is replayed, or refused if it differs."""
+    try:
+        return _booking_write_with_retries(
+            alias=alias,
+            actor=actor,
+            patient_id=patient_id,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+            **fields,
+        )
+    except IntegrityError:
+        return _booking_replay(
+            alias=alias,
+            actor=actor,
+            patient_id=patient_id,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+        )
+
+
+def _booking_replay_recorded(entry) -> EncounterBooking:
+    """The first answer to this key, from the registry: the encounter it booked, read on the shard
+    its id names under today's shard map (a remap since the booking moves it, not the key)."""
+    encounter = Encounter.objects.using(shard_for_id(entry.resource_id)).filter(pk=entry.resource_id).first()
+    if encounter is None:
+        raise Gone(
+            f"The encounter first booked with this Idempotency-Key ({entry.resource_id}) no longer exists.",
+            remediation="Send a new Idempotency-Key to book a new encounter.",
+        )
+    event = encounter_booking_event(encounter=encounter)
+    tracking_id, event_status = event if event else ("", "unknown")
+    return EncounterBooking(encounter=encounter, created=False, tracking_id=tracking_id, event_status=event_status)
+
+
 def _booking_write_with_retries(*, alias: str, **fields) -> EncounterBooking:
     for attempt in _booking_retrying(alias):
         with attempt:
@@ -316,10 +367,33 @@ def _booking_replay(
             raise PatientNotFound(field="patient_id")
         raise IntegrityError("booking failed a constraint other than the idempotency key")
     if existing.request_fingerprint != request_fingerprint:
-        raise IdempotencyKeyConflict()
+        raise IdempotencyKeyReused()
     event = encounter_booking_event(encounter=existing)
     tracking_id, event_status = event if event else ("", "unknown")
     return EncounterBooking(encounter=existing, created=False, tracking_id=tracking_id, event_status=event_status)
+
+
+def booking_keys_on_shard(*, alias: str) -> list[RecordedKey]:
+    """The Idempotency-Keys the bookings on ``alias`` hold (for the registry's backfill)."""
+    rows = (
+        Encounter.objects.using(alias)
+        .exclude(booked_by_user_id=None)
+        .order_by("created_at", "id")
+        .values_list("booked_by_user_id", "idempotency_key", "request_fingerprint", "id", "patient_id")
+    )
+    return [
+        RecordedKey(
+            caller=idempotency_caller(Actor(user_id=user_id, role="")),
+            key=key,
+            scope=BOOKING_SCOPE,
+            fingerprint=fingerprint,
+            shard_alias=alias,
+            resource_type=ResourceType.ENCOUNTER,
+            resource_id=encounter_id,
+            response={"encounter_id": str(encounter_id), "patient_id": str(patient_id)},
+        )
+        for user_id, key, fingerprint, encounter_id, patient_id in rows
+    ]
 
 
 # --- visit completion --------------------------------------------------------------------------

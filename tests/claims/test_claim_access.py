@@ -56,7 +56,8 @@ def test_a_repeated_payment_needs_its_own_key_and_a_retry_answers_as_the_first(
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
     assert ClaimPayment.objects.using(alias).count() == 1
     assert OutboxEvent.objects.using(alias).filter(event_type="ClaimPaid").count() == 1
-    assert pay(client, claim_id, "41.00", key="remit-1").status_code == 409
+    reused = pay(client, claim_id, "41.00", key="remit-1")
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
     second = pay(client, claim_id, "40.00", key="remit-2")
     assert second.status_code == 200 and second.json()["payment_id"] != first.json()["payment_id"]
     assert str(Claim.objects.using(alias).get(pk=int(claim_id)).paid_amount) == "80.00"

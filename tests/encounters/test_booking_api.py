@@ -121,13 +121,14 @@ def test_repeating_a_key_with_the_same_body_returns_the_original(patient, patien
     assert shard_rows("shard_0") == {"encounters": 1, "history": 1, "audit": 1, "outbox": 1}
 
 
-def test_same_key_with_a_different_body_is_a_conflict(patient, patient_persona):
+def test_same_key_with_a_different_body_is_refused_as_claims_are(patient, patient_persona):
     _, token = patient_persona
     key = str(uuid.uuid4())
     assert book(token, booking_body(patient.id), key).status_code == 202
     response = book(token, booking_body(patient.id, reason="Something else entirely"), key)
-    assert response.status_code == 409
-    assert response.json()["remediation"]
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "idempotency_key_reused" and "new Idempotency-Key" in problem["remediation"]
     assert shard_rows("shard_0")["encounters"] == 1
 
 

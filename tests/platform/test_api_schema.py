@@ -50,7 +50,9 @@ def test_declared_domain_errors_are_documented(schema):
     patch = schema["paths"]["/api/encounters/{encounter_id}/notes"]["patch"]["responses"]
     assert {"412", "422", "428", "503"} <= patch.keys()
     booking = schema["paths"]["/api/encounters"]["post"]["responses"]
-    assert {"409", "422"} <= booking.keys()
+    # A reused Idempotency-Key is a 422 for bookings and claims alike (ADR-013), no longer a 409.
+    assert {"410", "422"} <= booking.keys() and "409" not in booking
+    assert "422" in schema["paths"]["/api/claims"]["post"]["responses"]
 
 
 def test_response_shapes_match_the_bodies(schema):

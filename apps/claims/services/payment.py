@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
-from apps.core.errors import Conflict, InvalidInput
+from apps.core.errors import IdempotencyKeyReused, InvalidInput
 from apps.core.resolver import shard_for_id
 from apps.outbox.changes import change_record
 from apps.outbox.events import EventType
@@ -53,7 +53,8 @@ def claim_payment_record(
 ) -> ClaimPaymentResult:
     """Record one remittance from the payer: the claim's paid total grows by ``paid_amount`` (never
     past its total), it moves to paid and ``ClaimPaid`` is emitted. The same ``idempotency_key``
-    again answers with the first payment and changes nothing; with another amount it is a conflict."""
+    again answers with the first payment and changes nothing; with another amount it is refused
+    (``IdempotencyKeyReused``, 422)."""
     if not idempotency_key or len(idempotency_key) > 128:
         raise IdempotencyKeyMissing("Each payment needs its own Idempotency-Key header (1-128 characters).")
     alias = shard_for_id(claim_id)
@@ -65,10 +66,9 @@ def claim_payment_record(
         earlier = claim_payment_find(claim=claim, idempotency_key=idempotency_key)
         if earlier is not None:
             if earlier.amount != paid_amount:
-                raise Conflict(
+                # The same misuse as a booking's or a claim's key: the same answer (422).
+                raise IdempotencyKeyReused(
                     f"Idempotency-Key {idempotency_key!r} already recorded a payment of {earlier.amount}.",
-                    title="Idempotency-Key reused",
-                    code="idempotency_key_conflict",
                     remediation="Send a new Idempotency-Key for a new payment; reuse a key only to retry "
                     "the very same payment.",
                 )

@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import structlog
@@ -18,6 +19,7 @@ from django.utils import timezone
 from apps.audits.models import AuditOutcome
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
+from apps.core.idempotency import RecordedKey, idempotency_caller, idempotency_key_record, idempotency_key_taken
 from apps.core.ids import bucket_of
 from apps.core.resolver import shard_for_id
 from apps.core.sharding import shard_scope
@@ -33,6 +35,7 @@ from apps.telemetry.spans import participant_span
 from .. import guardrails
 from ..errors import (
     SUBMISSION_REJECTIONS,
+    ClaimReplayGone,
     EncounterMismatch,
     EncounterNotFinished,
     GuardrailViolation,
@@ -42,9 +45,12 @@ from ..errors import (
     UnknownPayer,
 )
 from ..metrics import CLAIM_GUARDRAIL_VIOLATIONS_TOTAL, CLAIM_SUBMIT_LATENCY
-from ..models import Claim, ClaimLineItem, Payer
+from ..models import ArchivedClaim, Claim, ClaimLineItem, Payer
 
 logger = structlog.get_logger(__name__)
+
+# The use case's name in the catalog's Idempotency-Key registry.
+CLAIM_SCOPE = "claim.submit"
 
 # Transient SQL errors (lost connection, serialization failure, deadlock): retried, then 503.
 PERSIST_ATTEMPTS = 3
@@ -103,7 +109,11 @@ def claim_submit(
     line_items: list[LineItemInput],
     idempotency_key: str,
 ) -> ClaimSubmission:
-    """Validate and enrich a claim, apply the guardrails, then persist claim + audit + outbox atomically."""
+    """Validate and enrich a claim, apply the guardrails, then persist claim + audit + outbox atomically.
+
+    The key is taken in the catalog's registry first (apps.core.idempotency): the same caller,
+    key and request replays the first claim wherever it lives now; the key used for a different
+    request, on any shard, raises ``IdempotencyKeyReused`` (422)."""
     if not idempotency_key or len(idempotency_key) > 128:
         raise IdempotencyKeyMissing()
     started = time.perf_counter()
@@ -121,49 +131,71 @@ def claim_submit(
                 currency=currency,
                 line_items=line_items,
             )
-            replay = _idempotent_replay(using=alias, actor=actor, key=idempotency_key, fingerprint=fingerprint)
-            if replay is not None:
-                outcome = "replayed"
-                return ClaimSubmission(claim=replay, created=False)
-            payer = _payer(payer_code)
-            total = sum((item.line_total for item in line_items), Decimal("0.00"))
-            try:
-                guardrails.rate_limit_check(actor=actor)
-                for attempt in transient_sql_retrying(
-                    alias=alias, attempts=PERSIST_ATTEMPTS, budget_seconds=PERSIST_BUDGET_SECONDS
-                ):
-                    with attempt:
-                        submission = _persist(
-                            alias=alias,
-                            actor=actor,
-                            user=user,
-                            patient_id=patient_id,
-                            encounter_id=encounter_id,
-                            payer=payer,
-                            currency=currency,
-                            line_items=line_items,
-                            total=total,
-                            idempotency_key=idempotency_key,
-                            fingerprint=fingerprint,
-                        )
-            except GuardrailViolation as violation:
-                outcome = "guardrail_violation"
-                _record_violation(
-                    alias=alias, actor=actor, patient_id=patient_id, encounter_id=encounter_id, violation=violation
+            with idempotency_key_taken(
+                actor=actor, key=idempotency_key, scope=CLAIM_SCOPE, fingerprint=fingerprint
+            ) as use:
+                if not use.first:
+                    outcome = "replayed"
+                    return ClaimSubmission(claim=_claim_replay_recorded(use.entry), created=False)
+                # A key the shard knows and the catalog does not (its catalog commit was lost, or it
+                # predates the registry): replay it and let the registry learn it.
+                replay = _idempotent_replay(using=alias, actor=actor, key=idempotency_key, fingerprint=fingerprint)
+                if replay is not None:
+                    idempotency_key_record(
+                        use,
+                        shard_alias=alias,
+                        resource_type=ResourceType.CLAIM,
+                        resource_id=replay.id,
+                        response=claim_first_answer(replay),
+                    )
+                    outcome = "replayed"
+                    return ClaimSubmission(claim=replay, created=False)
+                payer = _payer(payer_code)
+                total = sum((item.line_total for item in line_items), Decimal("0.00"))
+                try:
+                    guardrails.rate_limit_check(actor=actor)
+                    for attempt in transient_sql_retrying(
+                        alias=alias, attempts=PERSIST_ATTEMPTS, budget_seconds=PERSIST_BUDGET_SECONDS
+                    ):
+                        with attempt:
+                            submission = _persist(
+                                alias=alias,
+                                actor=actor,
+                                user=user,
+                                patient_id=patient_id,
+                                encounter_id=encounter_id,
+                                payer=payer,
+                                currency=currency,
+                                line_items=line_items,
+                                total=total,
+                                idempotency_key=idempotency_key,
+                                fingerprint=fingerprint,
+                            )
+                except GuardrailViolation as violation:
+                    outcome = "guardrail_violation"
+                    _record_violation(
+                        alias=alias, actor=actor, patient_id=patient_id, encounter_id=encounter_id, violation=violation
+                    )
+                    raise
+                idempotency_key_record(
+                    use,
+                    shard_alias=alias,
+                    resource_type=ResourceType.CLAIM,
+                    resource_id=submission.claim.id,
+                    response=claim_first_answer(submission.claim),
                 )
-                raise
-            outcome = "created" if submission.created else "replayed"
-            if submission.created:
-                logger.info(
-                    "claim_submitted",
-                    claim_id=str(submission.claim.id),
-                    encounter_id=str(encounter_id),
-                    payer_code=payer.code,
-                    line_item_count=len(line_items),
-                    amount_band=amount_band(total),
-                    retention_class=submission.claim.retention_class,
-                )
-            return submission
+                outcome = "created" if submission.created else "replayed"
+                if submission.created:
+                    logger.info(
+                        "claim_submitted",
+                        claim_id=str(submission.claim.id),
+                        encounter_id=str(encounter_id),
+                        payer_code=payer.code,
+                        line_item_count=len(line_items),
+                        amount_band=amount_band(total),
+                        retention_class=submission.claim.retention_class,
+                    )
+                return submission
     except SUBMISSION_REJECTIONS:
         outcome = "rejected"
         raise
@@ -180,14 +212,71 @@ def _payer(code: str) -> Payer:
     return payer
 
 
+def _claim_replay_recorded(entry) -> Claim:
+    """The claim this key created, from the registry: the live claim on the shard its id names
+    under today's map; once archived or purged, the first answer the registry kept (with the
+    archived status while the archived copy exists). Never a second claim."""
+    alias = shard_for_id(entry.resource_id)
+    claim = Claim.objects.using(alias).filter(pk=entry.resource_id).first()
+    if claim is not None:
+        return claim
+    first = entry.response
+    if not first:
+        raise ClaimReplayGone(f"Claim {entry.resource_id}, created with this Idempotency-Key, is no longer held.")
+    archived = ArchivedClaim.objects.using(alias).filter(claim_id=entry.resource_id).first()
+    return Claim(
+        id=entry.resource_id,
+        patient_id=int(first["patient_id"]),
+        encounter_id=int(first["encounter_id"]),
+        payer_code=first["payer_code"],
+        status=archived.status if archived is not None else first["status"],
+        currency=first["currency"],
+        total_amount=Decimal(first["total_amount"]),
+        retention_class=first["retention_class"],
+        trace_id=first["trace_id"],
+        submitted_at=datetime.fromisoformat(first["submitted_at"]),
+    )
+
+
+def claim_first_answer(claim: Claim) -> dict:
+    """What the registry keeps of the first answer: ids, codes and totals (as the ClaimSubmitted event)."""
+    return {
+        "patient_id": str(claim.patient_id),
+        "encounter_id": str(claim.encounter_id),
+        "payer_code": claim.payer_code,
+        "status": claim.status,
+        "currency": claim.currency,
+        "total_amount": str(claim.total_amount),
+        "retention_class": claim.retention_class,
+        "trace_id": claim.trace_id,
+        "submitted_at": claim.submitted_at.isoformat(),
+    }
+
+
+def claim_keys_on_shard(*, alias: str) -> list[RecordedKey]:
+    """The Idempotency-Keys the active claims on ``alias`` hold (for the registry's backfill;
+    archived claims kept no key)."""
+    return [
+        RecordedKey(
+            caller=idempotency_caller(Actor(user_id=claim.submitted_by_user_id, role="")),
+            key=claim.idempotency_key,
+            scope=CLAIM_SCOPE,
+            fingerprint=claim.request_fingerprint,
+            shard_alias=alias,
+            resource_type=ResourceType.CLAIM,
+            resource_id=claim.id,
+            response=claim_first_answer(claim),
+        )
+        for claim in Claim.objects.using(alias).exclude(submitted_by_user_id=None).order_by("submitted_at", "id")
+    ]
+
+
 def _idempotent_replay(*, using: str, actor: Actor, key: str, fingerprint: str) -> Claim | None:
     claim = Claim.objects.using(using).filter(submitted_by_user_id=actor.user_id, idempotency_key=key).first()
     if claim is None:
         return None
     if claim.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different claim body.", extra={"claim_id": str(claim.id)}
-        )
+        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different claim body.")
     return claim
 
 
