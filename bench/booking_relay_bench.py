@@ -125,10 +125,13 @@ def migrate_and_seed() -> tuple[list[tuple[str, int]], int]:
     call_command("migrate_all", verbosity=0)
     for alias in ("shard_0", "shard_1"):
         with connections[alias].cursor() as cursor:
+            # The audit trail refuses TRUNCATE unless the database owner says so for the session.
+            cursor.execute("SET pimlab.allow_truncate = 'on'")
             cursor.execute(
                 "TRUNCATE encounters_encounter, encounters_historicalencounter, audits_auditevent, "
                 "outbox_outboxevent, patients_careteammember, patients_historicalpatient, patients_patient CASCADE"
             )
+            cursor.execute("RESET pimlab.allow_truncate")
     from django.contrib.auth import get_user_model
 
     from apps.core.models import Persona, PersonaRole
