@@ -24,7 +24,7 @@ from apps.encounters.selectors import (
     encounters_visible_to,
     patient_encounters,
 )
-from bench.growth_seed import buckets_of, grow_outbox, grow_shard
+from bench.growth_seed import GROWN_USER_BASE, buckets_of, grow_outbox, grow_shard
 from tests.factories import PatientFactory, care_team_member, encounter_for, persona_user
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -155,3 +155,28 @@ def test_list_counts_stop_at_the_count_limit(grown):
     )
     assert page.total == 100 and page.total_capped
     assert page.number == 5 and len(page.rows) == 20
+
+
+def test_grown_rows_live_on_the_shard_their_ids_name(grown):
+    """The seeding writes rows the app can route: every id names the shard it sits on, each
+    encounter's patient and each claim's encounter exist there, claims are on finished visits."""
+    from apps.core.resolver import shard_for_id
+
+    with connections[SHARD].cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id, e.patient_id, c.id FROM encounters_encounter e JOIN patients_patient p ON p.id = e.patient_id"
+            " LEFT JOIN claims_claim c ON c.encounter_id = e.id AND c.patient_id = e.patient_id"
+            " WHERE e.booked_by_user_id = %s ORDER BY random() LIMIT 200",
+            [GROWN_USER_BASE],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT count(*) FROM claims_claim c JOIN encounters_encounter e ON e.id = c.encounter_id"
+            " WHERE c.submitted_by_user_id = %s AND e.status <> 'finished'",
+            [GROWN_USER_BASE],
+        )
+        claims_on_unfinished = cursor.fetchone()[0]
+    assert len(rows) == 200
+    assert {shard_for_id(row_id) for row in rows for row_id in row if row_id is not None} == {SHARD}
+    assert any(row[2] is not None for row in rows) and any(row[2] is None for row in rows)
+    assert claims_on_unfinished == 0
