@@ -11,7 +11,7 @@ EMBEDDED := DJANGO_SETTINGS_MODULE=pimlab_portal.settings.local PATH="$(CURDIR)/
 PATIENTS ?= 200
 LAB_SEED ?= 42
 
-.PHONY: run test install migrate seed services lint format check bench clean validate-sequences observe load profile-web
+.PHONY: run test install migrate seed services lint format check bench clean validate-sequences observe load profile-web bench-growth bench-shards
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
@@ -83,6 +83,16 @@ clean:
 # Booking and relay benchmark (see README "Benchmarks").
 bench: install services
 	$(PY) bench/booking_relay_bench.py
+
+# Cost flat as data grows: the same figures at 10k and 1M encounters (GROWTH_SIZES="10000 200000" for a
+# shorter run); see README "Benchmarks".
+GROWTH_SIZES ?= 10000 1000000
+bench-growth: install services
+	$(PY) bench/data_growth.py --sizes $(GROWTH_SIZES)
+
+# Booking throughput with 2 and with 4 shard databases on one server (rounds alternate the counts).
+bench-shards: install services
+	$(PY) bench/shard_scaling.py
 
 # --- Runtime sequence catalog ---------------------------------------------------------------------
 # Diagrams, paths, span names, metrics and dashboards of docs/requirements/runtime-sequence-catalog.md

@@ -131,6 +131,7 @@ def migrate_and_seed() -> tuple[list[tuple[str, int]], int]:
                 "TRUNCATE encounters_encounter, encounters_historicalencounter, audits_auditevent, "
                 "outbox_outboxevent, patients_careteammember, patients_historicalpatient, patients_patient CASCADE"
             )
+            cursor.execute("RESET pimlab.allow_truncate")
     from django.contrib.auth import get_user_model
 
     from apps.core.models import Persona, PersonaRole

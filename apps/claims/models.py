@@ -138,13 +138,16 @@ class Claim(ShardedModel):
     idempotency_key = models.CharField(max_length=128)
     request_fingerprint = models.CharField(max_length=64)
     trace_id = models.CharField(max_length=32, blank=True)
-    submitted_at = models.DateTimeField(db_index=True)
+    # Indexed by claim_submitted_id_idx (submitted at, id).
+    submitted_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
 
     history = sharded_history()
 
     class Meta:
         ordering = ["-submitted_at"]
+        # The claims list pages newest first with the id as tie-breaker, read backwards from here.
+        indexes = [models.Index(fields=["submitted_at", "id"], name="claim_submitted_id_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["submitted_by_user_id", "idempotency_key"], name="claim_idempotency_key_once"

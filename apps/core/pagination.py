@@ -1,5 +1,6 @@
-"""Pages over rows that live on several shards: one count and one bounded fetch per shard, merged
-in the order the caller names, so a list page costs the same number of queries at any size."""
+"""Pages over rows that live on several shards: one bounded count and one bounded fetch per shard,
+merged in the order the caller names, so a list page costs the same number of queries, and reads
+at most a bounded number of index entries, at any size of the data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+# Counting stops here: past it a page says "of 1,000+" instead of reading every matching row, and
+# page numbers past the counted rows are not offered (a deep offset costs as much as a full read).
+COUNT_LIMIT = 1000
+
 
 @dataclass(frozen=True)
 class ShardedPage:
@@ -17,6 +22,7 @@ class ShardedPage:
     number: int
     per_page: int
     total: int
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -48,14 +54,24 @@ def page_number(raw: Any) -> int:
 
 
 def paginate_across_shards(
-    querysets: Iterable[QuerySet], *, key: Callable[[Any], Any], number: int, per_page: int
+    querysets: Iterable[QuerySet],
+    *,
+    key: Callable[[Any], Any],
+    number: int,
+    per_page: int,
+    count_limit: int = COUNT_LIMIT,
 ) -> ShardedPage:
-    """Page ``number`` of the union of ``querysets`` (each already ordered by ``key``)."""
+    """Page ``number`` of the union of ``querysets`` (each already ordered by ``key``).
+
+    Each shard counts at most ``count_limit`` rows (``SELECT count(*) FROM (... LIMIT n)``), so the
+    total is exact up to ``count_limit`` and marked ``total_capped`` beyond it."""
     querysets = list(querysets)
-    total = sum(queryset.count() for queryset in querysets)
+    total = sum(queryset[: count_limit + 1].count() for queryset in querysets)
+    capped = total > count_limit
+    total = min(total, count_limit)
     pages = max(1, -(-total // per_page))
     number = min(max(1, number), pages)
     end = number * per_page
     merged = heapq.merge(*(list(queryset[:end]) for queryset in querysets), key=key)
     rows = list(merged)[(number - 1) * per_page : end]
-    return ShardedPage(rows=rows, number=number, per_page=per_page, total=total)
+    return ShardedPage(rows=rows, number=number, per_page=per_page, total=total, total_capped=capped)

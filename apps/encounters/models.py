@@ -30,7 +30,8 @@ class NoteStatus(models.TextChoices):
 class Encounter(ShardedModel):
     shard_key_field = "patient"
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
+    # Indexed by encounter_patient_start_idx (patient, requested start), which also serves lookups by patient.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters", db_index=False)
     encounter_type = models.CharField(max_length=20, choices=EncounterType.choices)
     reason = models.CharField(max_length=500)
     requested_start = models.DateTimeField()
@@ -39,7 +40,8 @@ class Encounter(ShardedModel):
     )
     # Cross-database references to catalog users.
     booked_by_user_id = models.BigIntegerField()
-    clinician_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Indexed by encounter_clin_status_idx (clinician, status, requested start).
+    clinician_user_id = models.BigIntegerField(null=True, blank=True)
     # Idempotency: one encounter per (booking user, key); the unique constraint, not a
     # check-then-insert, is what makes concurrent retries safe.
     idempotency_key = models.CharField(max_length=128)
@@ -60,6 +62,18 @@ class Encounter(ShardedModel):
 
     class Meta:
         ordering = ["-requested_start"]
+        # The list pages read index ranges, never the whole table: a patient's visits by start,
+        # a clinician's assigned visits by status and start (the worklist), finished visits by
+        # start (ready to bill, the billing list).
+        indexes = [
+            models.Index(fields=["patient", "requested_start"], name="encounter_patient_start_idx"),
+            models.Index(fields=["clinician_user_id", "status", "requested_start"], name="encounter_clin_status_idx"),
+            models.Index(
+                fields=["requested_start", "id"],
+                name="encounter_finished_idx",
+                condition=models.Q(status="finished"),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["booked_by_user_id", "idempotency_key"], name="encounter_idempotency_key_once"

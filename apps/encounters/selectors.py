@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -192,8 +191,7 @@ def encounters_visible_to(*, actor: Actor, limit: int = 50) -> list[Encounter]:
     for alias in all_shards():
         queryset = Encounter.objects.using(alias)
         if actor.role == PersonaRole.CLINICIAN:
-            team = CareTeamMember.objects.using(alias).filter(clinician_user_id=actor.user_id).values("patient_id")
-            queryset = queryset.filter(models.Q(patient_id__in=team) | models.Q(clinician_user_id=actor.user_id))
+            queryset = queryset.filter(_clinician_rows(alias=alias, clinician_user_id=actor.user_id))
         elif actor.role == PersonaRole.BILLING_ADMIN:
             queryset = queryset.filter(status="finished")
         else:
@@ -202,9 +200,30 @@ def encounters_visible_to(*, actor: Actor, limit: int = 50) -> list[Encounter]:
     return sorted(rows, key=lambda e: e.requested_start, reverse=True)[:limit]
 
 
-def patient_encounters(*, patient_id: int) -> list[Encounter]:
-    """Every encounter of one patient, latest requested start first (one query on the patient's shard)."""
-    return list(for_id(Encounter, patient_id).filter(patient_id=patient_id).order_by("-requested_start"))
+# The most visits a "My visits" page lists: the latest by requested start (an index range read).
+PATIENT_ENCOUNTERS_LIMIT = 100
+
+
+def patient_encounters(*, patient_id: int, limit: int = PATIENT_ENCOUNTERS_LIMIT) -> list[Encounter]:
+    """The latest ``limit`` encounters of one patient, latest requested start first (one query on
+    the patient's shard, read from the (patient, requested start) index)."""
+    return list(patient_encounters_query(patient_id=patient_id)[:limit])
+
+
+def patient_encounters_query(*, patient_id: int):
+    return for_id(Encounter, patient_id).filter(patient_id=patient_id).order_by("-requested_start")
+
+
+def _clinician_rows(*, alias: str, clinician_user_id: int | None) -> Q:
+    """The row rule of ``clinician_relation`` as a filter on one shard: visits of the clinician's
+    care-team patients or assigned to them. The care team is read first and passed as a list: an
+    ``IN (subquery)`` inside an OR cannot use an index, so PostgreSQL would scan every encounter."""
+    team = list(
+        CareTeamMember.objects.using(alias)
+        .filter(clinician_user_id=clinician_user_id)
+        .values_list("patient_id", flat=True)
+    )
+    return Q(patient_id__in=team) | Q(clinician_user_id=clinician_user_id)
 
 
 def encounter_booking_events(*, encounters: list[Encounter]) -> dict[int, tuple[str, str]]:
@@ -251,10 +270,9 @@ def clinician_worklist(*, clinician_user_id: int, scope: str = WorklistScope.UNF
     now = timezone.now()
     querysets = []
     for alias, encounters in across_shards(Encounter):
-        care_team = CareTeamMember.objects.using(alias).filter(clinician_user_id=clinician_user_id)
-        rows = encounters.filter(
-            Q(patient_id__in=care_team.values("patient_id")) | Q(clinician_user_id=clinician_user_id)
-        ).select_related("patient")
+        rows = encounters.filter(_clinician_rows(alias=alias, clinician_user_id=clinician_user_id)).select_related(
+            "patient"
+        )
         if scope == WorklistScope.TODAY:
             rows = rows.filter(requested_start__date=now.date())
         elif scope == WorklistScope.UPCOMING:

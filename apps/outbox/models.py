@@ -22,7 +22,8 @@ class OutboxEvent(ShardedModel):
     shard_key_field = "aggregate_id"
 
     aggregate_type = models.CharField(max_length=60)
-    aggregate_id = models.BigIntegerField(db_index=True)
+    # Indexed by outbox_aggregate_type_idx (aggregate id, event type).
+    aggregate_id = models.BigIntegerField()
     event_type = models.CharField(max_length=80, db_index=True)
     payload = models.JSONField()
     # W3C trace context and correlation ids of the request that recorded the event.
@@ -38,6 +39,9 @@ class OutboxEvent(ShardedModel):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_due_idx"),
+            # A patient's events of one type (the booking event of each visit on "My visits"): one
+            # index range, however many events other patients have.
+            models.Index(fields=["aggregate_id", "event_type"], name="outbox_aggregate_type_idx"),
             # The relay walks pending rows in id order and stops after a batch: no sort of the backlog.
             models.Index(fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_order_idx"),
             # The relay holds back an aggregate while one of its events waits for a retry; only those

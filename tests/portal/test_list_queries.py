@@ -74,7 +74,8 @@ PAGES = {
     # page: (persona, path, add rows, pinned queries). A list page audits its read: one event per
     # shard on the page, 3 queries each (savepoint, insert, release); my visits has one shard.
     "my visits": ("patient", lambda lab: "/visits/", add_visits, 5 + 3),
-    "worklist": ("clinician", lambda lab: "/worklist", add_care_team_visits, 7 + 6),
+    # The worklist reads each shard's care team first (an IN list the planner can index), then counts and fetches.
+    "worklist": ("clinician", lambda lab: "/worklist", add_care_team_visits, 9 + 6),
     "ready to bill": ("billing", lambda lab: "/billing/ready", add_finished_visits, 7 + 6),
     "claims": ("billing", lambda lab: "/claims/", add_claims, 7 + 6),
     "note history": (
