@@ -344,8 +344,14 @@ CELERY_TASK_ROUTES = {"chaos.run_execute": {"queue": "chaos"}}
 CELERY_TASK_ANNOTATIONS = {"chaos.run_execute": {"soft_time_limit": 4200, "time_limit": 4500}}
 
 # --- Encounter booking retries and outbox relay (apps.encounters, apps.outbox) -----------------
-PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "4"))
+# Back-off 50 ms doubling, capped at PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS: with 8 attempts a booking
+# keeps trying for ~1.5 s at ≤ 0.3 s intervals, so one caught by a promotion (a switchover stalled
+# writes 1.6–1.8 s in the lab, a pod kill with the node agent under 1 s) is answered 2xx a few
+# hundred ms after it instead of 503. The cost: a sync worker is held that long during an outage.
+# Trade-offs: docs/runbooks/30_sql-failover.md ("Failover timings").
+PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "8"))
 PIMLAB_BOOKING_RETRY_BUDGET_SECONDS = float(os.environ.get("PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", "3"))
+PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS = float(os.environ.get("PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS", "0.25"))
 PIMLAB_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("PIMLAB_OUTBOX_MAX_ATTEMPTS", "8"))
 PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", "1"))
 PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", "300"))
