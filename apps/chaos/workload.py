@@ -288,8 +288,14 @@ def analyse(
     if fault_at and after_outage:
         failed_after = [r["start"] for r in errors if r["start"] >= fault_at]
         since = min(failed_after) if failed_after else None
-    if since and not with_ports:
-        first = first_success_after_stall(records, since, settled_at=None if after_outage else settled_at)
+    if since and not with_ports and after_outage:
+        # Only writes started once the outage was seen: one in flight at the crash may be answered
+        # just after it, and while the first failures are still being retried (and not yet logged)
+        # it would pass for the recovery.
+        started_after = [r for r in records if r["start"] >= since]
+        first = first_success_after_stall(started_after, since)
+    elif since and not with_ports:
+        first = first_success_after_stall(records, since, settled_at=settled_at)
     elif since:
         first = first_success_after(records, since, port=leader_port)
     window_end = recovered_by or (first["end"] if first else None)
