@@ -303,6 +303,12 @@ PIMLAB_TRACE_URL_TEMPLATE = os.environ.get("PIMLAB_TRACE_URL_TEMPLATE", "/traces
 PIMLAB_HA_DIR = Path(os.environ.get("PIMLAB_HA_DIR") or VAR_DIR / "ha-lab")
 PIMLAB_HA_BASE_PORT = int(os.environ.get("PIMLAB_HA_BASE_PORT", "15400"))  # below 32768 (ephemeral range)
 PIMLAB_PATRONI_VENV = os.environ.get("PIMLAB_PATRONI_VENV", "/opt/pimlab-patroni")
+# A node agent per HA node (apps/chaos/ha_node_agent.py) runs its Patroni as a child, reaps the
+# node's processes at once (as a container's init does), and releases the leader lock as soon as
+# the node's Patroni agent and postmaster are both gone (a pod kill): failover in about a second
+# instead of the 20 s lease. 0: no agent (Patroni started detached, failover waits for the lease).
+# Trade-offs: docs/runbooks/30_sql-failover.md ("Failover timings").
+PIMLAB_HA_NODE_AGENT = os.environ.get("PIMLAB_HA_NODE_AGENT", "1") == "1"
 PIMLAB_PG_BIN_DIR = os.environ.get("PIMLAB_PG_BIN_DIR", "")  # default: newest /usr/lib/postgresql/*/bin
 PIMLAB_CHAOS_EXPERIMENTS_DIR = Path(
     os.environ.get("PIMLAB_CHAOS_EXPERIMENTS_DIR") or BASE_DIR / "chaos" / "experiments"
