@@ -39,7 +39,7 @@ def _lab() -> ha_lab.LabState:
 
 
 def _rto_target(ctx: ActivityContext, fault: str) -> float:
-    default = 25.0 if fault == "pod_kill" else 5.0
+    default = 10.0 if fault == "pod_kill" else 5.0
     return float(
         ctx.configuration.get(f"rto_target_seconds_{fault}", ctx.configuration.get("rto_target_seconds", default))
     )
@@ -149,9 +149,9 @@ def ha_postmaster_kill(ctx: ActivityContext, node: str = "leader") -> dict:
 
 @action("ha_switchover", targets=("ha_cluster",), choices={"candidate": ha_lab.NODE_NAMES}, requires=("ha_pair",))
 def ha_switchover(ctx: ActivityContext, candidate: str | None = None) -> dict:
-    """Planned switchover with patronictl to the synchronous standby."""
+    """Planned switchover to the synchronous standby (Patroni's REST API, as patronictl does)."""
     state = _lab()
-    ctx.annotate("injection", "Planned switchover (patronictl)")
+    ctx.annotate("injection", "Planned switchover (Patroni REST API)")
     ctx.state["fault"] = {"kind": "switchover", "node": ha_lab.cluster_leader(state), "at": time.time()}
     try:
         result = ha_lab.switchover(state, candidate=candidate)
@@ -172,7 +172,9 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
 
     def leader_after_fault():
         name = ha_lab.cluster_leader(state)
-        return name if name and (in_place or name != fault["node"]) else None
+        if not name or (name == fault["node"] and not (in_place and _restarted_since(state, name, fault["at"]))):
+            return None
+        return name
 
     target = _rto_target(ctx, fault["kind"])
     deadline = time.monotonic() + float(timeout)
@@ -227,6 +229,18 @@ def ha_measure_recovery(ctx: ActivityContext, timeout: float = 120) -> dict:
     if report.rto_seconds > target:
         _rto_alert(ctx, report.rto_seconds, target, fault["kind"])
     return {"rto_seconds": report.rto_seconds, "rto_target_seconds": target, "new_leader": new_leader}
+
+
+def _restarted_since(state: ha_lab.LabState, name: str, moment: float) -> bool:
+    """The node's PostgreSQL runs again and was started after ``moment`` (an in-place restart)."""
+    from datetime import datetime
+
+    _, body = ha_lab.rest(state, name, "patroni")
+    try:
+        started = datetime.fromisoformat(body.get("postmaster_start_time") or "").timestamp()
+    except ValueError:
+        return False
+    return body.get("state") == "running" and started >= moment
 
 
 def _no_recovery(ctx: ActivityContext, fault: dict, *, timeout: float, target: float, what: str) -> None:

@@ -15,6 +15,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -33,6 +34,23 @@ SCOPE = "pimlab-ha"
 NODE_NAMES = ("node0", "node1")
 DATABASE_NAME = "pimlab_ha_shard"
 
+# Patroni's timings (bootstrap DCS). Patroni 4 refuses ttl < 20, loop_wait < 1, retry_timeout < 3
+# (it raises them back with a warning) and needs loop_wait + 2 * retry_timeout <= ttl: the lab runs
+# at those floors. With them a pod kill still waits for the leader lease (ttl) to expire, unless the
+# node agent (ha_node_agent.py, PIMLAB_HA_NODE_AGENT) sees the node's processes gone and releases
+# the lock at once.
+# Trade-offs of each value: docs/runbooks/30_sql-failover.md ("Failover timings").
+PATRONI_TTL = 20
+PATRONI_LOOP_WAIT = 1
+PATRONI_RETRY_TIMEOUT = 3
+# libpq, for every client of the pair (the app's shard URL, the drills' checks): give up on a host
+# that does not answer a connect in 2 s, detect a peer that vanished without a FIN/RST within
+# 5 + 3 * 1 s of idleness, and drop a connection whose sent data stays unacknowledged for 5 s.
+LIBPQ_OPTIONS = (
+    "connect_timeout=2&keepalives=1&keepalives_idle=5&keepalives_interval=1&keepalives_count=3&tcp_user_timeout=5000"
+)
+AGENT_SCRIPT = Path(__file__).with_name("ha_node_agent.py")
+
 
 class HaLabError(RuntimeError):
     pass
@@ -47,6 +65,7 @@ class NodeState:
     config_file: str
     log_file: str
     patroni_pid: int | None = None
+    agent_pid: int | None = None
 
 
 @dataclass
@@ -69,11 +88,15 @@ class LabState:
 
     def dsn(self, *, dbname: str = DATABASE_NAME, read_write: bool = True) -> str:
         hosts = ",".join(f"127.0.0.1:{n.pg_port}" for n in self.nodes)
-        query = "target_session_attrs=read-write&connect_timeout=2" if read_write else "connect_timeout=2"
+        query = f"target_session_attrs=read-write&{LIBPQ_OPTIONS}" if read_write else LIBPQ_OPTIONS
         return f"postgres://postgres@{hosts}/{dbname}?{query}"
 
     def node_dsn(self, name: str, *, dbname: str = DATABASE_NAME) -> str:
         return f"host=127.0.0.1 port={self.node(name).pg_port} user=postgres dbname={dbname} connect_timeout=2"
+
+    @property
+    def namespace(self) -> str:
+        return f"/pimlab-{Path(self.base_dir).name}/"
 
 
 def lab_dir() -> Path:
@@ -211,17 +234,16 @@ def _spawn(argv: list[str], log_file: Path) -> int:
 def patroni_config(state: LabState, node: NodeState) -> dict:
     return {
         "scope": SCOPE,
-        "namespace": f"/pimlab-{Path(state.base_dir).name}/",
+        "namespace": state.namespace,
         "name": node.name,
         "log": {"level": "INFO"},
         "restapi": {"listen": f"127.0.0.1:{node.rest_port}", "connect_address": f"127.0.0.1:{node.rest_port}"},
         "etcd3": {"hosts": [f"127.0.0.1:{state.etcd_client_port}"]},
         "bootstrap": {
             "dcs": {
-                # Patroni's floors: ttl >= 20, loop_wait >= 1, retry_timeout >= 3, loop_wait + 2 * retry <= ttl.
-                "ttl": 20,
-                "loop_wait": 1,
-                "retry_timeout": 3,
+                "ttl": PATRONI_TTL,
+                "loop_wait": PATRONI_LOOP_WAIT,
+                "retry_timeout": PATRONI_RETRY_TIMEOUT,
                 "maximum_lag_on_failover": 1048576,
                 "synchronous_mode": True,
                 "postgresql": {
@@ -238,6 +260,10 @@ def patroni_config(state: LabState, node: NodeState) -> dict:
                         "shared_buffers": "32MB",
                         # A low retry interval, or promotion of the standby can stall ~5 s.
                         "wal_retrieve_retry_interval": "1s",
+                        # Few dirty buffers at any time: the CHECKPOINT Patroni runs before a switchover
+                        # demotes the leader, and the redo after a postmaster crash, stay short. Costs
+                        # more full-page images in the WAL (runbook 30, "Failover timings").
+                        "checkpoint_timeout": "30s",
                     },
                 },
             },
@@ -324,6 +350,10 @@ def lab_up(*, timeout: float = 120.0) -> LabState:
     )
     save_state(state)
     _wait(lambda: _etcd_healthy(state), timeout=30, what="etcd to answer")
+    if settings.PIMLAB_HA_NODE_AGENT:
+        for node in state.nodes:
+            node.agent_pid = agent_start(state, node)
+        save_state(state)
     for node in state.nodes:
         config = Path(node.config_file)
         config.write_text(yaml.safe_dump(patroni_config(state, node), sort_keys=False))
@@ -343,7 +373,7 @@ def lab_down(*, keep_logs_in: Path | None = None) -> list[int]:
         return []
     killed = []
     for node in state.nodes:
-        for pid in (node.patroni_pid, postmaster_pid(node)):
+        for pid in (node.agent_pid, node.patroni_pid, postmaster_pid(node)):
             if kill_pid(pid):
                 killed.append(pid)
     if kill_pid(state.etcd_pid):
@@ -372,9 +402,56 @@ def node_start(state: LabState, name: str) -> int:
         # A SIGKILLed postmaster leaves postmaster.pid behind; as a zombie its PID still
         # answers kill -0, which makes PostgreSQL refuse to start.
         (Path(node.data_dir) / "postmaster.pid").unlink(missing_ok=True)
-    node.patroni_pid = _spawn([patroni_bin(), node.config_file], Path(node.log_file))
+    argv = [patroni_bin(), node.config_file]
+    if process_alive(node.agent_pid):
+        node.patroni_pid = _spawn_by_agent(node, argv)
+    else:
+        node.patroni_pid = _spawn(argv, Path(node.log_file))
     save_state(state)
     return node.patroni_pid
+
+
+def _spawn_by_agent(node: NodeState, argv: list[str], *, timeout: float = 15.0) -> int:
+    """Have the node's agent start ``argv`` as its child (it reaps the node's processes); its PID."""
+    from . import ha_node_agent
+
+    node_dir = Path(node.config_file).parent
+    request_id = f"{os.getpid()}-{time.monotonic_ns()}"
+    user = _as_postgres()
+    home = pwd.getpwnam(POSTGRES_OS_USER).pw_dir
+    request = {
+        "request_id": request_id,
+        "argv": argv,
+        "env": {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+        "cwd": str(node_dir),
+        "log_file": node.log_file,
+        "uid": user.get("user"),
+        "gid": user.get("group"),
+    }
+    pending = node_dir / f".{ha_node_agent.START_REQUEST}"
+    pending.write_text(json.dumps(request))
+    pending.replace(node_dir / ha_node_agent.START_REQUEST)
+
+    def started():
+        try:
+            answer = json.loads((node_dir / ha_node_agent.STARTED).read_text())
+        except (OSError, ValueError):
+            return None
+        return answer["pid"] if answer.get("request_id") == request_id else None
+
+    return _wait(started, timeout=timeout, what=f"the node agent of {node.name} to start Patroni", interval=0.05)
+
+
+def agent_start(state: LabState, node: NodeState) -> int:
+    """Start the node's agent: its init (Patroni runs as its child) and, when the node's processes
+    are gone, the release of its leader lock. A pod kill leaves it running (ha_node_agent.py)."""
+    log_file = Path(node.log_file).with_name("agent.log")
+    argv = [sys.executable, "-I", str(AGENT_SCRIPT), str(state_file()), node.name, state.namespace, SCOPE]
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return process.pid
 
 
 def node_kill(state: LabState, name: str) -> dict:
@@ -463,6 +540,7 @@ def cluster_status(state: LabState) -> dict:
                 "rest_port": node.rest_port,
                 "patroni_pid": node.patroni_pid,
                 "patroni_alive": process_alive(node.patroni_pid),
+                "agent_alive": process_alive(node.agent_pid),
                 "postmaster_pid": postmaster_pid(node),
                 "role": body.get("role"),
                 "state": body.get("state"),
@@ -500,17 +578,24 @@ def wait_for_sync_standby(state: LabState, *, timeout: float = 120.0, expected: 
 
 
 def switchover(state: LabState, *, candidate: str | None = None) -> dict:
+    """Planned switchover: the request ``patronictl switchover`` sends, posted to the leader's REST API.
+
+    Going to the API directly keeps a CLI's start-up (about a second of Python imports on a busy
+    2-core machine, while writes still succeed) out of the measured RTO. Patroni answers once the
+    candidate holds the leader lock."""
     leader = cluster_leader(state)
     if leader is None:
         raise HaLabError("No leader to switch over from.")
     candidate = candidate or next(n.name for n in state.nodes if n.name != leader)
-    argv = [patroni_bin("patronictl"), "-c", state.node(leader).config_file, "switchover", SCOPE]
-    argv += ["--leader", leader, "--candidate", candidate, "--force"]
+    url = f"http://127.0.0.1:{state.node(leader).rest_port}/switchover"
     started_at = time.time()
-    completed = subprocess.run(argv, capture_output=True, text=True, timeout=120, **_as_postgres())
-    if completed.returncode != 0:
-        raise HaLabError(f"patronictl switchover failed: {completed.stderr.strip() or completed.stdout.strip()}")
-    return {"from": leader, "to": candidate, "started_at": started_at, "output": completed.stdout[-2000:]}
+    try:
+        response = requests.post(url, json={"leader": leader, "candidate": candidate}, timeout=120)
+    except requests.RequestException as exc:
+        raise HaLabError(f"Patroni switchover request to {leader} failed: {exc}") from exc
+    if response.status_code != 200:
+        raise HaLabError(f"Patroni refused the switchover ({response.status_code}): {response.text.strip()[:500]}")
+    return {"from": leader, "to": candidate, "started_at": started_at, "output": response.text[-2000:]}
 
 
 def _check_reachable_by_postgres(base: Path) -> None:

@@ -285,11 +285,20 @@ def analyse(
     with_ports = any(r.get("port") is not None for r in acknowledged)
     first = None
     since = fault_at
+    failed_after: list[float] = []
     if fault_at and after_outage:
         failed_after = [r["start"] for r in errors if r["start"] >= fault_at]
-        since = min(failed_after) if failed_after else None
-    if since and not with_ports:
-        first = first_success_after_stall(records, since, settled_at=None if after_outage else settled_at)
+        # No failure at all: the app's retries absorbed the outage; it shows as a write stall only,
+        # which is over once the restarted node was seen (settled_at).
+        since = min(failed_after) if failed_after else (fault_at if settled_at is not None else None)
+    if since and not with_ports and after_outage:
+        # Only writes started once the outage was seen: one in flight at the crash may be answered
+        # just after it, and while the first failures are still being retried (and not yet logged)
+        # it would pass for the recovery.
+        started_after = [r for r in records if r["start"] >= since] if failed_after else records
+        first = first_success_after_stall(started_after, since, settled_at=settled_at)
+    elif since and not with_ports:
+        first = first_success_after_stall(records, since, settled_at=settled_at)
     elif since:
         first = first_success_after(records, since, port=leader_port)
     window_end = recovered_by or (first["end"] if first else None)

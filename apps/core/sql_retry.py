@@ -15,9 +15,17 @@ RetryObserver = Callable[[BaseException, int, float], None]
 
 
 def transient_sql_retrying(
-    *, alias: str, attempts: int, budget_seconds: float, on_retry: RetryObserver | None = None
+    *,
+    alias: str,
+    attempts: int,
+    budget_seconds: float,
+    on_retry: RetryObserver | None = None,
+    max_wait_seconds: float = 1.0,
 ) -> Retrying:
     """``for attempt in transient_sql_retrying(...): with attempt: <one transaction on alias>``.
+
+    Back-off: 50 ms doubling up to ``max_wait_seconds`` (plus up to 50 ms of jitter), until
+    ``attempts`` or ``budget_seconds`` runs out.
 
     ``on_retry(error, attempt_number, sleep_seconds)`` is called before each back-off (metrics, logs).
     After the budget the last error is re-raised for the API to answer 503 + Retry-After."""
@@ -30,7 +38,7 @@ def transient_sql_retrying(
     return Retrying(
         retry=retry_if_exception_type(TRANSIENT_SQL_ERRORS),
         stop=stop_after_attempt(attempts) | stop_after_delay(budget_seconds),
-        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+        wait=wait_exponential_jitter(multiplier=0.05, max=max_wait_seconds, jitter=0.05),
         before_sleep=before_sleep,
         reraise=True,
     )

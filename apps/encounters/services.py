@@ -247,6 +247,7 @@ def _booking_retrying(alias: str):
         alias=alias,
         attempts=settings.PIMLAB_BOOKING_RETRY_ATTEMPTS,
         budget_seconds=settings.PIMLAB_BOOKING_RETRY_BUDGET_SECONDS,
+        max_wait_seconds=settings.PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS,
         on_retry=on_retry,
     )
 

@@ -303,6 +303,12 @@ PIMLAB_TRACE_URL_TEMPLATE = os.environ.get("PIMLAB_TRACE_URL_TEMPLATE", "/traces
 PIMLAB_HA_DIR = Path(os.environ.get("PIMLAB_HA_DIR") or VAR_DIR / "ha-lab")
 PIMLAB_HA_BASE_PORT = int(os.environ.get("PIMLAB_HA_BASE_PORT", "15400"))  # below 32768 (ephemeral range)
 PIMLAB_PATRONI_VENV = os.environ.get("PIMLAB_PATRONI_VENV", "/opt/pimlab-patroni")
+# A node agent per HA node (apps/chaos/ha_node_agent.py) runs its Patroni as a child, reaps the
+# node's processes at once (as a container's init does), and releases the leader lock as soon as
+# the node's Patroni agent and postmaster are both gone (a pod kill): failover in about a second
+# instead of the 20 s lease. 0: no agent (Patroni started detached, failover waits for the lease).
+# Trade-offs: docs/runbooks/30_sql-failover.md ("Failover timings").
+PIMLAB_HA_NODE_AGENT = os.environ.get("PIMLAB_HA_NODE_AGENT", "1") == "1"
 PIMLAB_PG_BIN_DIR = os.environ.get("PIMLAB_PG_BIN_DIR", "")  # default: newest /usr/lib/postgresql/*/bin
 PIMLAB_CHAOS_EXPERIMENTS_DIR = Path(
     os.environ.get("PIMLAB_CHAOS_EXPERIMENTS_DIR") or BASE_DIR / "chaos" / "experiments"
@@ -348,8 +354,14 @@ CELERY_TASK_ROUTES = {"chaos.run_execute": {"queue": "chaos"}}
 CELERY_TASK_ANNOTATIONS = {"chaos.run_execute": {"soft_time_limit": 4200, "time_limit": 4500}}
 
 # --- Encounter booking retries and outbox relay (apps.encounters, apps.outbox) -----------------
-PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "4"))
+# Back-off 50 ms doubling, capped at PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS: with 8 attempts a booking
+# keeps trying for ~1.5 s at ≤ 0.3 s intervals, so one caught by a promotion (a switchover stalled
+# writes 1.6–1.8 s in the lab, a pod kill with the node agent under 1 s) is answered 2xx a few
+# hundred ms after it instead of 503. The cost: a sync worker is held that long during an outage.
+# Trade-offs: docs/runbooks/30_sql-failover.md ("Failover timings").
+PIMLAB_BOOKING_RETRY_ATTEMPTS = int(os.environ.get("PIMLAB_BOOKING_RETRY_ATTEMPTS", "8"))
 PIMLAB_BOOKING_RETRY_BUDGET_SECONDS = float(os.environ.get("PIMLAB_BOOKING_RETRY_BUDGET_SECONDS", "3"))
+PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS = float(os.environ.get("PIMLAB_BOOKING_RETRY_MAX_WAIT_SECONDS", "0.25"))
 PIMLAB_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("PIMLAB_OUTBOX_MAX_ATTEMPTS", "8"))
 PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_BASE_SECONDS", "1"))
 PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("PIMLAB_OUTBOX_BACKOFF_MAX_SECONDS", "300"))

@@ -37,8 +37,11 @@ def free_base_port(low: int = 15400, high: int = 15500, span: int = 40) -> int:
 
 
 @pytest.fixture(scope="module")
-def ha_pair():
+def ha_pair(request):
     """A Patroni + etcd pair with the shard tables; torn down by PID even when the test fails.
+
+    With its node agents unless the test module sets ``HA_NODE_AGENT = False`` (a failover that
+    waits for Patroni's lease).
 
     The lab lives under /tmp (pytest's own temporary folders are closed to the postgres user);
     its logs are kept in ``<lab>-logs`` for the post-mortem of a failed run.
@@ -47,7 +50,11 @@ def ha_pair():
 
     lab_root = Path(tempfile.mkdtemp(prefix="pimlab-chaos-ha-", dir="/tmp"))
     lab_root.chmod(0o755)
-    overrides = override_settings(PIMLAB_HA_DIR=str(lab_root / "lab"), PIMLAB_HA_BASE_PORT=free_base_port())
+    overrides = override_settings(
+        PIMLAB_HA_DIR=str(lab_root / "lab"),
+        PIMLAB_HA_BASE_PORT=free_base_port(),
+        PIMLAB_HA_NODE_AGENT=getattr(request.module, "HA_NODE_AGENT", True),
+    )
     overrides.enable()
     try:
         state = ha_lab.lab_up()

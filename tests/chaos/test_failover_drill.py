@@ -106,7 +106,7 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
         manifest_text=manifest_text(
             "sql-failover-pod-kill.yaml",
             owner="sre-author",
-            configuration={"rto_target_seconds_pod_kill": 25},
+            configuration={"rto_target_seconds_pod_kill": 10},
         ),
         author="sre-author",
     )
@@ -127,7 +127,10 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     summary, journal = run.summary, run.journal
     assert run.status == RunStatus.COMPLETED, (journal.get("run"), journal.get("rollbacks"))
     assert summary["old_leader"] == old_leader and summary["new_leader"] != old_leader
-    assert 0 < summary["rto_seconds"] <= summary["rto_target_seconds"] == 25
+    # The node agent saw the old leader's processes gone and released its lock: no 20 s lease wait.
+    assert 0 < summary["rto_seconds"] <= summary["rto_target_seconds"] == 10
+    agent_log = Path(ha_lab.load_state().node(old_leader).log_file).with_name("agent.log").read_text()
+    assert '"leader_released": true' in agent_log
     # The workload booked through the API: patient personas, token auth, Idempotency-Key.
     assert summary["workload"] == "http"
     assert summary["workload_acknowledged"] > 0
@@ -137,11 +140,11 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     attempts = read_attempts(Path(outputs["workload_start"]["attempts_file"]))
     answered = [r for r in attempts if r.get("ok")]
     assert {r["status"] for r in answered} == {202}
-    # The app rode through: while there was no writable leader it answered 503 problem+json (its
-    # retry budget spent), never a dropped connection or a gateway timeout, and 202 again after.
+    # The app rode through: the promotion takes well under its retry budget, so a booking caught by
+    # it is answered 202 late; an answer that is not 202 can only be a 503 problem+json (budget
+    # spent), never a dropped connection or a gateway timeout.
     failures = [r for r in attempts if not r.get("ok")]
-    assert failures and {r["error"] for r in failures} == {"HTTP 503"}
-    assert outputs["workload_stop"]["window_errors"] > 0
+    assert {r["error"] for r in failures} <= {"HTTP 503"}
     # An encounter answered 2xx during the drill is readable through the API afterwards.
     last = max(answered, key=lambda r: r["end"])
     # Tokens are stored hashed: issue a fresh one for the writer's persona to read it back.
@@ -174,12 +177,12 @@ def test_pod_kill_failover_drill_meets_rto_loses_no_acknowledged_write_and_rejoi
     )
     assert 'chaos_experiment_active{experiment="sql-failover-pod-kill.yaml",shard_id="pimlab-ha"} 0.0' in exported
 
-    # The live app server rode through the promotion: same process, its shard_1 connection failed
-    # while there was no writable leader and works again afterwards, without a restart.
+    # The live app server rode through the promotion: same process, its shard_1 connection works
+    # again afterwards without a restart (the outage, under a second, is shorter than the readiness
+    # poll can be sure to catch).
     assert server.poll() is None
     states = [ok for _, ok in watch.samples]
-    assert True in states and False in states, watch.samples
-    assert states[-1] is True
+    assert True in states and states[-1] is True, watch.samples
 
 
 def test_planned_switchover_over_its_rto_target_raises_a_critical_alert(ha_pair, lab_app, sre_author, sre_approver):
@@ -300,3 +303,31 @@ def test_the_failover_probe_runs_its_steady_state_on_the_real_pair_and_injects_n
     assert list(result.step_latencies) == ["manifest_dry_run", "steady_state"]
     assert result.telemetry_missing == []
     assert (ha_lab.cluster_leader(state), ha_lab.sync_standby(state)) == (leader, standby)
+
+
+def _etcd_value(etcd_url: str, key: str) -> str | None:
+    import base64
+
+    answer = requests.post(
+        f"{etcd_url}/v3/kv/range", json={"key": base64.b64encode(key.encode()).decode()}, timeout=5
+    ).json()
+    kvs = answer.get("kvs") or []
+    return base64.b64decode(kvs[0]["value"]).decode() if kvs else None
+
+
+def test_the_node_agent_releases_only_a_leader_lock_its_own_node_holds(ha_pair):
+    """The release is an etcd transaction on the leader key's value: a node that does not hold the
+    lock cannot delete it (a late or confused agent never takes the lock from a live leader)."""
+    from apps.chaos import ha_node_agent
+
+    state = ha_lab.load_state()
+    leader = ha_lab.cluster_leader(state)
+    other = next(node.name for node in state.nodes if node.name != leader)
+    key = ha_node_agent.leader_key(state.namespace, ha_lab.SCOPE)
+    assert _etcd_value(state.etcd_url, key) == leader  # the key Patroni uses, as the agent spells it
+
+    assert ha_node_agent.leader_release(state.etcd_url, key, other) is False
+    assert _etcd_value(state.etcd_url, key) == leader
+    assert ha_lab.cluster_leader(state) == leader
+    # An agent runs beside each node (a pod kill in the drills above left them running).
+    assert all(node["agent_alive"] for node in ha_lab.cluster_status(state)["nodes"])

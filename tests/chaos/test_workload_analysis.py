@@ -110,3 +110,28 @@ def test_lab_refuses_a_busy_port_and_an_unreachable_directory(settings, tmp_path
     if __import__("os").geteuid() == 0:
         with pytest.raises(ha_lab.HaLabError, match="cannot enter"):
             ha_lab._check_reachable_by_postgres(closed / "lab")
+
+
+def test_in_place_restart_over_http_ignores_a_write_answered_while_the_first_failures_retry():
+    # The app retries a failing booking for ~1.5 s before it answers 503, so when the first failure
+    # is logged a write that was in flight at the crash (answered just after it) is already there.
+    records = [
+        {"start": 99.9, "end": 100.05, "ok": True, "id": "1"},
+        {"start": 100.02, "end": 101.9, "ok": False},
+    ]
+    assert analyse(records, fault_at=100.0, after_outage=True).rto_seconds is None
+    records.append({"start": 102.0, "end": 103.1, "ok": True, "id": "2"})
+    assert analyse(records, fault_at=100.0, after_outage=True).rto_seconds == 3.1
+
+
+def test_in_place_restart_the_app_rode_out_counts_the_stall_once_the_restart_was_seen():
+    # No booking failed (the app's retries outlasted the restart): the outage is the write stall,
+    # measured only once the restarted node was seen running (settled_at).
+    records = [
+        {"start": 99.9, "end": 100.05, "ok": True, "id": "1"},  # in flight at the crash
+        {"start": 100.06, "end": 102.9, "ok": True, "id": "2"},  # retried inside the app until the restart
+        {"start": 102.95, "end": 103.0, "ok": True, "id": "3"},
+        {"start": 103.05, "end": 103.1, "ok": True, "id": "4"},
+    ]
+    assert analyse(records[:2], fault_at=100.0, after_outage=True).rto_seconds is None
+    assert analyse(records, fault_at=100.0, after_outage=True, settled_at=102.5).rto_seconds == 2.9

@@ -75,6 +75,22 @@ def test_transient_sql_error_is_retried_with_backoff(patient, patient_persona, e
 
 
 @pytest.mark.django_db(databases="__all__")
+def test_a_booking_rides_out_a_short_outage_retrying_at_short_capped_intervals(patient, patient_persona, caplog):
+    # A promotion stalls writes for a second or two: by default the booking keeps trying (8 attempts)
+    # at intervals capped at 0.25 s (+ jitter), and is answered 2xx once the shard takes writes.
+    install_fault("shard_0", table="encounters_encounter", errcode="40001", times=6)
+    response = book(patient_persona[1], booking_body(patient.id))
+    assert response.status_code == 202, response.content
+    sleeps = [
+        r.msg["sleep_s"]
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "encounter_write_retry"
+    ]
+    assert len(sleeps) == 6 and max(sleeps) <= 0.3
+    assert shard_rows("shard_0") == {"encounters": 1, "history": 1, "audit": 1, "outbox": 1}
+
+
+@pytest.mark.django_db(databases="__all__")
 def test_after_the_retry_budget_the_api_answers_503_with_retry_after(patient, patient_persona, settings, caplog):
     settings.PIMLAB_BOOKING_RETRY_ATTEMPTS = 3
     install_fault("shard_0", table="encounters_encounter", errcode="40001", times=None)
