@@ -161,6 +161,35 @@ def test_embedded_profile_migrates_seeds_and_serves(embedded_env, tmp_path):
         assert float(healthz_count.rsplit(" ", 1)[1]) >= 8
         assert any((var / "prometheus-multiproc").glob("*.db"))
 
+        # A seeded patient books through the API; the same Idempotency-Key replays the first answer
+        # (the key registry in the catalog works on SQLite too), another booking with it is refused.
+        import requests
+
+        patient_id, token = run(
+            embedded_env,
+            "shell",
+            "-c",
+            "from apps.core.models import Persona; from apps.core.tokens import api_token_issue; "
+            "p = Persona.objects.filter(role='patient').select_related('user').first(); "
+            "print(p.patient_id, api_token_issue(user=p.user))",
+        ).split()[-2:]
+        start_at = time.strftime("%Y-%m-%dT10:00:00+00:00", time.gmtime(time.time() + 3 * 86400))
+        booking = {
+            "patient_id": patient_id,
+            "encounter_type": "in_person",
+            "reason": "Persistent cough",
+            "requested_start": start_at,
+        }
+        headers = {"Authorization": f"Token {token}", "Idempotency-Key": uuid.uuid4().hex}
+        first = requests.post(f"{base}/api/encounters", json=booking, headers=headers, timeout=30)
+        again = requests.post(f"{base}/api/encounters", json=booking, headers=headers, timeout=30)
+        other = requests.post(
+            f"{base}/api/encounters", json={**booking, "reason": "Another visit"}, headers=headers, timeout=30
+        )
+        assert first.status_code == 202, first.text
+        assert (again.status_code, again.json()["id"]) == (202, first.json()["id"])
+        assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused", other.text
+
         # A task enqueued through the filesystem broker runs in the worker.
         label = uuid.uuid4().hex
         run(embedded_env, "shell", "-c", f"from apps.telemetry.tasks import trace_probe; trace_probe.delay({label!r})")
