@@ -39,6 +39,8 @@ class RedisStreamsEventBus:
         # Streams are trimmed (approximately, in whole macro-nodes) to a bounded length, so Redis memory
         # stays flat; rebuilds do not depend on the bus keeping everything (runbook 18).
         self.stream_maxlen = stream_maxlen or settings.PIMLAB_EVENTBUS_STREAM_MAXLEN
+        # EVALSHA, loaded on first use (and again after a Redis restart).
+        self._publish_in_order_script = self.client.register_script(_PUBLISH_IN_ORDER_LUA)
 
     def publish_batch(self, events: list[dict]) -> list[str]:
         pipeline = self.client.pipeline(transaction=False)
@@ -70,6 +72,41 @@ class RedisStreamsEventBus:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise EventBusUnavailable(f"Redis event bus unreachable: {exc}") from exc
         return [r.decode() if isinstance(r, bytes) else r for r in results]
+
+    def publish_in_order(self, events: list[tuple[str, str, str]]) -> list[str | Exception | None]:
+        """Publish encoded envelopes in list order in one round trip (a server-side script), keeping
+        each key's order.
+
+        ``events``: (event type, ordering key — the aggregate, envelope as JSON text). An event that
+        Redis rejects stops its key: the later events with that key are not sent. A result per event:
+        its message id, the error for that event, or ``None`` when it was held back. Raises
+        ``EventBusUnavailable`` when Redis cannot be reached at all (then nothing is known to be sent).
+        """
+        import redis
+
+        if not events:
+            return []
+        streams: list[str] = []
+        arguments: list = [self.stream_maxlen]
+        for event_type, key, envelope in events:
+            streams.append(stream_for(event_type))
+            arguments.append(key)
+            arguments.append(envelope)
+        keys = [key for _, key, _ in events]
+        try:
+            replies = self._publish_in_order_script(keys=streams, args=arguments)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise EventBusUnavailable(f"Redis event bus unreachable: {exc}") from exc
+        except redis.ResponseError as exc:
+            # The script as a whole was refused (e.g. OOM before its first write): nothing was sent,
+            # so the first event of each key carries the error and the later ones are held back.
+            first_seen: set[str] = set()
+            results: list[str | Exception | None] = []
+            for key in keys:
+                results.append(None if key in first_seen else exc)
+                first_seen.add(key)
+            return results
+        return [_script_result(reply) for reply in _text(replies).split("\n")]
 
     def ensure_group(self, stream: str, group: str) -> None:
         import redis
@@ -143,6 +180,41 @@ class RedisStreamsEventBus:
 
     def ping(self) -> bool:
         return bool(self.client.ping())
+
+
+# KEYS[i]: the stream of event i; ARGV[1]: MAXLEN (approximate); ARGV[2i], ARGV[2i+1]: ordering key and
+# encoded envelope of event i. One line per event (one string to parse, not an array): the message id,
+# "!" and the error, or "" when held back (neither ids nor Redis error messages hold a line break).
+_PUBLISH_IN_ORDER_LUA = """
+local maxlen = ARGV[1]
+local failed = {}
+local replies = {}
+for i = 1, #KEYS do
+    local key = ARGV[2 * i]
+    if failed[key] then
+        replies[i] = ''
+    else
+        local reply = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', 'event', ARGV[2 * i + 1])
+        if type(reply) == 'table' and reply.err then
+            failed[key] = true
+            replies[i] = '!' .. reply.err
+        else
+            replies[i] = reply
+        end
+    end
+end
+return table.concat(replies, '\\n')
+"""
+
+
+def _script_result(reply: str) -> str | Exception | None:
+    if not reply:
+        return None
+    if reply.startswith("!"):
+        import redis
+
+        return redis.ResponseError(reply[1:])
+    return reply
 
 
 def _text(value) -> str:

@@ -6,6 +6,7 @@ A full rebuild of a projection replays this history instead of the bus."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -28,6 +29,19 @@ def outbox_envelope(row: dict) -> dict:
         "payload": row["payload"],
         "headers": row["headers"] or {},
     }
+
+
+def outbox_envelope_json(row: dict) -> str:
+    """``outbox_envelope(row)`` encoded as JSON, for a row whose payload and headers were read as JSON text
+    (``payload_json``, ``headers_json``): they go into the envelope as they are, never decoded and
+    re-encoded (the relay's hot path)."""
+    headers = row["headers_json"]
+    return (
+        f'{{"event_id":"{int(row["id"])}","event_type":{json.dumps(row["event_type"])},'
+        f'"aggregate_type":{json.dumps(row["aggregate_type"])},"aggregate_id":"{int(row["aggregate_id"])}",'
+        f'"occurred_at":"{row["created_at"].isoformat()}","payload":{row["payload_json"]},'
+        f'"headers":{headers if headers and headers != "null" else "{}"}}}'
+    )
 
 
 def outbox_history(

@@ -5,10 +5,12 @@ Each batch is one shard transaction that
 2. claims due rows in id order with ``SELECT … FOR UPDATE SKIP LOCKED``, leaving out every row
    whose aggregate (patient) has an earlier row waiting for a retry or dead-lettered — per-aggregate
    order holds until an operator retries or discards the dead letter,
-3. publishes the batch in waves, one pipeline each (span "Event Bus", linked to each request's
-   trace): wave k holds the k-th event of every aggregate in the batch, and an aggregate whose
-   event failed sends nothing more in this batch, so no later event ever reaches the bus before
-   an earlier one of the same patient,
+3. publishes the batch (span "Event Bus", linked to each request's trace) so that an aggregate
+   whose event failed sends nothing more in this batch, and no later event ever reaches the bus
+   before an earlier one of the same patient: on Redis in one round trip, a server-side script
+   that sends the events in id order and skips the rest of an aggregate after its first failure;
+   on a bus without that, in waves, one pipeline each: wave k holds the k-th event of every
+   aggregate in the batch,
 4. marks published rows, and gives failed rows a doubling back-off; an event that keeps failing
    on its own account becomes a dead letter after ``PIMLAB_OUTBOX_MAX_ATTEMPTS`` attempts.
 
@@ -23,6 +25,7 @@ consumers remember processed event ids (the projections' ``ProcessedEvent``).
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from dataclasses import dataclass
@@ -31,7 +34,9 @@ from datetime import timedelta
 import structlog
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, SpanKind
@@ -41,7 +46,7 @@ from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .eventbus import EventBus, EventBusUnavailable, get_event_bus
-from .history import outbox_envelope
+from .history import outbox_envelope, outbox_envelope_json
 from .metrics import (
     EVENTBUS_PUBLISH_LATENCY,
     OUTBOX_DEAD_LETTERED_TOTAL,
@@ -56,7 +61,20 @@ logger = structlog.get_logger(__name__)
 _RELAY_LOCK_KEY = zlib.crc32(b"pimlab-outbox-relay")
 # The SDK keeps at most this many links per span by default.
 _MAX_LINKS_PER_SPAN = 128
-_CLAIMED_FIELDS = ("id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers", "attempts", "created_at")
+# Rows per round trip when the bus keeps the order itself (bounds how long one script holds Redis).
+_ORDERED_CHUNK = 1000
+# Payload and headers stay JSON text: the relay puts them into the envelope without decoding them.
+_CLAIMED_FIELDS = (
+    "id",
+    "aggregate_type",
+    "aggregate_id",
+    "event_type",
+    "payload_json",
+    "headers_json",
+    "traceparent",
+    "attempts",
+    "created_at",
+)
 
 
 def max_attempts() -> int:
@@ -116,8 +134,7 @@ def outbox_relay_batch(*, shard_alias: str, batch_size: int, bus: EventBus) -> B
         relay_span.set_attribute("messaging.batch.message_count", len(rows))
         if not rows:
             return BatchOutcome()
-        envelopes = [outbox_envelope(row) for row in rows]
-        results, bus_unavailable = _publish(bus, shard_alias, rows, envelopes)
+        results, bus_unavailable = _publish(bus, shard_alias, rows)
         outcome = _record_results(shard_alias, rows, results, now=now, bus_unavailable=bus_unavailable)
     if outcome.published:
         logger.info(
@@ -152,6 +169,11 @@ def _claim_due_rows(alias: str, batch_size: int, now) -> list[dict]:
         .select_for_update(skip_locked=True, of=("self",))
         .filter(due, status=OutboxStatus.PENDING)
         .exclude(Exists(earlier_waiting))
+        .annotate(
+            payload_json=Cast("payload", TextField()),
+            headers_json=Cast("headers", TextField()),
+            traceparent=KT("headers__traceparent"),
+        )
         .order_by("id")
         .values(*_CLAIMED_FIELDS)[:batch_size]
     )
@@ -163,11 +185,11 @@ def _trace_links(rows: list[dict]) -> list[Link]:
     seen: set[int] = set()
     seen_parents: set[str] = set()
     for row in rows:
-        headers = row["headers"] or {}
-        parent = headers.get("traceparent")
+        parent = row["traceparent"]
         if not parent or parent in seen_parents:
             continue
         seen_parents.add(parent)
+        headers = json.loads(row["headers_json"]) or {}
         span_context = trace.get_current_span(propagate.extract(headers)).get_span_context()
         if span_context.is_valid and span_context.trace_id not in seen:
             seen.add(span_context.trace_id)
@@ -190,9 +212,44 @@ def publish_waves(rows: list[dict]) -> list[list[int]]:
     return waves
 
 
-def _publish(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
+def _publish(bus: EventBus, alias: str, rows: list[dict]):
     """A result per row: the bus's message id, or the error; rows held back by an earlier failure of
     their aggregate get ``HeldBack`` and are not sent at all."""
+    if getattr(bus, "publish_in_order", None) is not None:
+        return _publish_in_order(bus, alias, rows)
+    envelopes = [
+        outbox_envelope({**row, "payload": json.loads(row["payload_json"]), "headers": json.loads(row["headers_json"])})
+        for row in rows
+    ]
+    return _publish_in_waves(bus, alias, rows, envelopes)
+
+
+def _publish_in_order(bus: EventBus, alias: str, rows: list[dict]):
+    """The bus keeps each aggregate's order itself (one round trip per chunk of the batch): an aggregate
+    whose event failed sends nothing more, in this chunk and in the later ones."""
+    results: list = []
+    failed_aggregates: set[int] = set()
+    for start in range(0, len(rows), _ORDERED_CHUNK):
+        chunk = range(start, min(start + _ORDERED_CHUNK, len(rows)))
+        sending = [i for i in chunk if rows[i]["aggregate_id"] not in failed_aggregates]
+        chunk_results: dict[int, object] = {i: HeldBack() for i in chunk}
+        if sending:
+            sent_rows = [rows[i] for i in sending]
+            encoded = [(row["event_type"], str(row["aggregate_id"]), outbox_envelope_json(row)) for row in sent_rows]
+            sent, unavailable = _publish_pipeline(alias, sent_rows, lambda e=encoded: bus.publish_in_order(e))
+            if unavailable:
+                return results + [sent[0]] * (len(rows) - len(results)), True
+            for index, result in zip(sending, sent, strict=True):
+                chunk_results[index] = HeldBack() if result is None else result
+                if isinstance(result, Exception):
+                    failed_aggregates.add(rows[index]["aggregate_id"])
+        results.extend(chunk_results[i] for i in chunk)
+    return results, False
+
+
+def _publish_in_waves(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
+    """For a bus that publishes a list without regard to keys: wave k holds the k-th event of each
+    aggregate, one round trip per wave."""
     results: list = [None] * len(rows)
     failed_aggregates: set[int] = set()
     for wave in publish_waves(rows):
@@ -202,8 +259,9 @@ def _publish(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict])
         sending = [i for i in wave if rows[i]["aggregate_id"] not in failed_aggregates]
         if not sending:
             continue
+        wave_envelopes = [envelopes[i] for i in sending]
         wave_results, unavailable = _publish_pipeline(
-            bus, alias, [rows[i] for i in sending], [envelopes[i] for i in sending]
+            alias, [rows[i] for i in sending], lambda wave_envelopes=wave_envelopes: bus.publish_each(wave_envelopes)
         )
         if unavailable:
             for index in range(len(rows)):
@@ -221,14 +279,15 @@ class HeldBack(Exception):
     """Not sent: an earlier event of the same aggregate failed in this batch."""
 
 
-def _publish_pipeline(bus: EventBus, alias: str, rows: list[dict], envelopes: list[dict]):
+def _publish_pipeline(alias: str, rows: list[dict], send):
+    """One round trip to the bus (``send()``) in an "Event Bus" span linked to the requests' traces."""
     attributes = {"shard_id": alias, "messaging.operation": "publish", "messaging.batch.message_count": len(rows)}
     with tracer().start_as_current_span(
         Participant.EVENT_BUS, kind=SpanKind.PRODUCER, links=_trace_links(rows), attributes=attributes
     ) as span:
         started = time.perf_counter()
         try:
-            results = bus.publish_each(envelopes)
+            results = send()
         except EventBusUnavailable as exc:
             EVENTBUS_PUBLISH_LATENCY.labels(shard_id=alias, outcome="unavailable").observe(
                 time.perf_counter() - started
@@ -237,7 +296,7 @@ def _publish_pipeline(bus: EventBus, alias: str, rows: list[dict], envelopes: li
             span.record_exception(exc)
             logger.warning("eventbus_unavailable", shard_id=alias, error=str(exc), batch=len(rows))
             return [exc] * len(rows), True
-        failures = sum(isinstance(r, Exception) for r in results)
+        failures = sum(isinstance(r, Exception) and not isinstance(r, HeldBack) for r in results)
         EVENTBUS_PUBLISH_LATENCY.labels(shard_id=alias, outcome="error" if failures else "ok").observe(
             time.perf_counter() - started
         )

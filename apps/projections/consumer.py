@@ -7,6 +7,7 @@ Malformed envelopes go to a dead-letter stream instead of blocking the batch."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -222,20 +223,32 @@ class ProjectionConsumer:
             return
         ended_ns = time.time_ns()
         batch_link = Link(batch_span.get_span_context())
+        span_tracer = tracer("pimlab.projections")
+        log_applied = logger.isEnabledFor(logging.INFO)
         for event in result.applied:
             correlation = {key: event.headers.get(key) for key in CORRELATION_HEADERS if event.headers.get(key)}
-            with structlog.contextvars.bound_contextvars(**correlation):
-                logger.info(
-                    "projection_event_applied",
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    projection=PROJECTION_NAME,
-                    lag_seconds=round((applied_at - event.occurred_at).total_seconds(), 3),
-                )
-            self._event_spans(event, correlation, batch_link, started_ns, result.kpi_update_started_ns, ended_ns)
+            if log_applied:
+                with structlog.contextvars.bound_contextvars(**correlation):
+                    logger.info(
+                        "projection_event_applied",
+                        event_id=event.event_id,
+                        event_type=event.event_type,
+                        projection=PROJECTION_NAME,
+                        lag_seconds=round((applied_at - event.occurred_at).total_seconds(), 3),
+                    )
+            self._event_spans(
+                span_tracer, event, correlation, batch_link, started_ns, result.kpi_update_started_ns, ended_ns
+            )
 
     def _event_spans(
-        self, event, correlation: dict, batch_link: Link, started_ns: int, kpi_started_ns: int | None, ended_ns: int
+        self,
+        span_tracer,
+        event,
+        correlation: dict,
+        batch_link: Link,
+        started_ns: int,
+        kpi_started_ns: int | None,
+        ended_ns: int,
     ) -> None:
         """Continue the producing request's trace: its claim reaches the dashboard in the same trace."""
         parent = propagate.extract(event.headers)
@@ -245,7 +258,6 @@ class ProjectionConsumer:
             "projection": PROJECTION_NAME,
             **{key: str(value) for key, value in correlation.items()},
         }
-        span_tracer = tracer("pimlab.projections")
         span = span_tracer.start_span(
             Participant.PROJECTION_WORKER,
             context=parent,

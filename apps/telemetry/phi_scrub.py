@@ -58,7 +58,21 @@ def _scrubbed_attributes(attributes) -> dict:
     return clean
 
 
+# Attribute keys a scrub may change or drop: a span with none of them (and no events, no status text,
+# no query string in its name) leaves as it is, without a copy.
+_SCRUBBED_KEYS = URL_KEYS | DROPPED_KEYS | {"exception.message", "exception.stacktrace"}
+
+
+def _needs_scrubbing(span: ReadableSpan) -> bool:
+    if span.events or span.status.description or "?" in span.name:
+        return True
+    attributes = span.attributes
+    return bool(attributes) and not _SCRUBBED_KEYS.isdisjoint(attributes.keys())
+
+
 def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
+    if not _needs_scrubbing(span):
+        return span
     events = [SpanEvent(e.name, _scrubbed_attributes(e.attributes), e.timestamp) for e in span.events]
     status = span.status
     if status.description:

@@ -3,9 +3,11 @@ redelivery of entries a crashed consumer left behind, and range reads."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.utils import timezone
 
@@ -64,6 +66,25 @@ def test_publish_read_group_ack_and_pending(bus):
     assert len(bus.read_group(group="other", consumer="x", streams=[stream], count=10)) == 5
     assert [m.event["payload"]["n"] for m in bus.read_range(stream, after_id=ids[1])] == [2, 3, 4]
     assert bus.ping()
+
+
+def test_redis_publishes_in_order_in_one_call_and_stops_a_key_at_its_first_rejected_event(redis_bus):
+    redis_bus.client.set(stream_for("Broken"), "not a stream")  # XADD to this key fails: WRONGTYPE
+    events = [
+        ("BusProbe", "a", json.dumps(envelope(0))),
+        ("Broken", "a", json.dumps(envelope(1, "Broken"))),
+        ("BusProbe", "b", json.dumps(envelope(2))),
+        ("BusProbe", "a", json.dumps(envelope(3))),  # after a's failure: not sent
+        ("BusProbe", "b", json.dumps(envelope(4))),
+    ]
+    results = redis_bus.publish_in_order(events)
+
+    assert [type(result) for result in results] == [str, redis.ResponseError, str, type(None), str]
+    assert "WRONGTYPE" in str(results[1])
+    on_bus = redis_bus.read_range(stream_for("BusProbe"))
+    assert [m.message_id for m in on_bus] == [results[0], results[2], results[4]]
+    assert [m.event for m in on_bus] == [envelope(0), envelope(2), envelope(4)]
+    assert redis_bus.publish_in_order([]) == []
 
 
 def test_claim_stale_redelivers_what_a_crashed_consumer_left(bus):

@@ -3,6 +3,7 @@ PIMLAB_OUTBOX_REPLAY_DAYS, and a retention shorter than that promise is refused 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from django.utils import timezone
 
-from apps.outbox.history import outbox_history
+from apps.outbox.history import outbox_envelope, outbox_envelope_json, outbox_history
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.retention import outbox_published_purge
 from apps.projections.events import EVENT_TYPES
@@ -44,3 +45,26 @@ def test_the_purge_keeps_published_rows_the_rebuild_promises_to_replay():
     assert purged == 1
     replayable = [envelope["event_id"] for _, batch in outbox_history(event_types=EVENT_TYPES) for envelope in batch]
     assert replayable == [str(within.id)]
+
+
+def test_the_relay_encodes_the_very_envelope_the_history_replays():
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    from tests.outbox.recording import outbox_record
+
+    event = outbox_record("shard_0", 4242)
+    payload = {**event.payload, "note": 'Zoë said "ok" \\ 😀', "nested": {"b": [1, 2.5, None, True]}}
+    headers = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "request_id": "r-1"}
+    rows = OutboxEvent.objects.using("shard_0").filter(pk=event.pk)
+    rows.update(payload=payload, headers=headers)
+    fields = ("id", "aggregate_type", "aggregate_id", "event_type", "created_at")
+    decoded = rows.values(*fields, "payload", "headers").get()
+    as_text = rows.annotate(payload_json=Cast("payload", TextField()), headers_json=Cast("headers", TextField()))
+    encoded = outbox_envelope_json(as_text.values(*fields, "payload_json", "headers_json").get())
+
+    assert json.loads(encoded) == outbox_envelope(decoded)
+    assert json.loads(encoded)["payload"]["note"] == 'Zoë said "ok" \\ 😀'
+    rows.update(headers={})
+    empty = as_text.values(*fields, "payload_json", "headers_json").get()
+    assert json.loads(outbox_envelope_json(empty))["headers"] == {}

@@ -12,6 +12,7 @@ from apps.outbox.eventbus import get_event_bus, reset_event_bus, stream_for
 from apps.outbox.events import EventType
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.relay import outbox_relay_drain, publish_waves
+from apps.telemetry.tracing import span_store
 from tests.encounters.conftest import patient_in_bucket
 from tests.outbox.recording import POISON_EVENT, RELAY_EVENT, outbox_record
 
@@ -45,6 +46,17 @@ def on_bus(event_type: str) -> list[str]:
 def test_waves_hold_the_k_th_event_of_each_aggregate():
     rows = [{"aggregate_id": a} for a in (1, 2, 1, 3, 1, 2)]
     assert publish_waves(rows) == [[0, 1, 3], [2, 5], [4]]
+
+
+def test_a_batch_goes_to_redis_in_one_round_trip_however_many_events_a_patient_has(bus):
+    patient, neighbour = patient_in_bucket(5), patient_in_bucket(6)
+    events = [record(patient.id), record(neighbour.id), record(patient.id), record(patient.id)]
+    span_store.clear()
+
+    assert outbox_relay_drain(shard_alias="shard_0") == 4
+    assert on_bus(RELAY_EVENT) == [str(event.id) for event in events]
+    publish = [s for s in span_store.spans() if s.name == "Event Bus"]
+    assert len(publish) == 1 and publish[0].attributes["messaging.batch.message_count"] == 4
 
 
 def test_a_failure_mid_batch_never_puts_a_later_event_of_that_patient_on_the_bus_first(bus):
