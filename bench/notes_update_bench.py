@@ -63,11 +63,12 @@ def run(updates: int) -> None:
 
     call_command("migrate_all", verbosity=0)
     from apps.audits.shipping import audit_events_ship
-    from tests.encounters.notes.note_scenario import client_for, note_world, patch_note
+    from tests.encounters.notes.note_scenario import note_world, patch_note
+    from tests.support.api import api_client
 
     audit_events_ship(shard_alias="shard_0")
     world = note_world()
-    client = client_for(world.tokens["care_team_clinician"])
+    client = api_client(world.tokens["care_team_clinician"])
     alias = world.encounter._state.db
     patch_note(client, world.encounter.id, {"text": "warm-up"}, version=0)
 

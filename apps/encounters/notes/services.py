@@ -174,7 +174,15 @@ def encounter_note_update(*, encounter_id: int, user, expected_version: int | No
     refusal: tuple[Encounter, NoteAccess] | None = None
     try:
         with transaction.atomic(using=alias):
-            encounter = Encounter.objects.using(alias).select_for_update().filter(id=encounter_id).first()
+            # The patient (its MRN, for the validator) comes in the same round trip; only the
+            # encounter row is locked (``of``), never the patient row shared by all its visits.
+            encounter = (
+                Encounter.objects.using(alias)
+                .select_for_update(of=("self",))
+                .select_related("patient")
+                .filter(id=encounter_id)
+                .first()
+            )
             if encounter is None:
                 raise NoteNotVisible()
             access = note_access_for(user=user, encounter=encounter)

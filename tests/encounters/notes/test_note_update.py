@@ -223,3 +223,24 @@ def test_every_mutation_writes_its_audit_event_in_the_same_transaction(world):
     assert REGISTRY.get_sample_value(
         "encounter_note_update_duration_count", {"outcome": "success", "shard_id": alias, "actor_role": "clinician"}
     )
+
+
+def test_update_reads_the_patient_with_the_locked_encounter_and_locks_only_the_encounter(world):
+    """One statement loads the encounter under its row lock together with its patient (the validator
+    needs the MRN): no separate patient query, and the patient row (shared by every visit) stays free."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    client = _clinician(world)
+    alias = world.encounter._state.db
+    with CaptureQueriesContext(connections[alias]) as queries:
+        response = patch_note(client, world.encounter.id, {"text": "Seen today, feeling better."})
+    assert response.status_code == 200, response.content
+    statements = [q["sql"] for q in queries.captured_queries]
+    locking = [sql for sql in statements if "FOR UPDATE" in sql]
+    assert len(locking) == 1, statements
+    assert '"patients_patient"' in locking[0] and locking[0].rstrip().endswith('FOR UPDATE OF "encounters_encounter"')
+    patient_reads = [
+        sql for sql in statements if sql.lstrip().startswith("SELECT") and 'FROM "patients_patient"' in sql
+    ]
+    assert patient_reads == [], patient_reads
