@@ -38,6 +38,7 @@ from .selectors import (
     NOTE_FIELDS,
     NoteAccess,
     encounter_for_note,
+    encounter_lock_for_note,
     encounter_note_as_of,
     encounter_note_history,
     note_access_for,
@@ -174,15 +175,7 @@ def encounter_note_update(*, encounter_id: int, user, expected_version: int | No
     refusal: tuple[Encounter, NoteAccess] | None = None
     try:
         with transaction.atomic(using=alias):
-            # The patient (its MRN, for the validator) comes in the same round trip; only the
-            # encounter row is locked (``of``), never the patient row shared by all its visits.
-            encounter = (
-                Encounter.objects.using(alias)
-                .select_for_update(of=("self",))
-                .select_related("patient")
-                .filter(id=encounter_id)
-                .first()
-            )
+            encounter = encounter_lock_for_note(alias=alias, encounter_id=encounter_id, user=user)
             if encounter is None:
                 raise NoteNotVisible()
             access = note_access_for(user=user, encounter=encounter)

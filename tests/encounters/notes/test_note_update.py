@@ -227,7 +227,8 @@ def test_every_mutation_writes_its_audit_event_in_the_same_transaction(world):
 
 def test_update_reads_the_patient_with_the_locked_encounter_and_locks_only_the_encounter(world):
     """One statement loads the encounter under its row lock together with its patient (the validator
-    needs the MRN): no separate patient query, and the patient row (shared by every visit) stays free."""
+    needs the MRN) and whether the clinician is on the care team: no separate patient or care-team
+    query, and the patient row (shared by every visit) stays free."""
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
@@ -240,7 +241,11 @@ def test_update_reads_the_patient_with_the_locked_encounter_and_locks_only_the_e
     locking = [sql for sql in statements if "FOR UPDATE" in sql]
     assert len(locking) == 1, statements
     assert '"patients_patient"' in locking[0] and locking[0].rstrip().endswith('FOR UPDATE OF "encounters_encounter"')
-    patient_reads = [
-        sql for sql in statements if sql.lstrip().startswith("SELECT") and 'FROM "patients_patient"' in sql
-    ]
-    assert patient_reads == [], patient_reads
+    assert '"patients_careteammember"' in locking[0]
+    assert [sql for sql in statements if sql.lstrip().startswith("SELECT")] == locking, statements
+
+
+def test_a_clinician_off_the_care_team_is_still_refused_with_the_care_team_read_in_the_lock(world):
+    response = patch_note(api_client(world.tokens["other_clinician"]), world.encounter.id, {"text": "Not mine."})
+    assert response.status_code == 404, response.content
+    assert _reload(world.encounter).note_version == 0
