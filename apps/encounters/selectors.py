@@ -20,18 +20,22 @@ from .errors import EncounterNotVisible
 from .models import Encounter, EncounterStatus
 
 
-def clinician_relation(*, clinician_user_id: int | None, encounter: Encounter) -> str | None:
+def clinician_relation(
+    *, clinician_user_id: int | None, encounter: Encounter, on_care_team: bool | None = None
+) -> str | None:
     """The row-level rule (seed FR-08.1/08.2): how a clinician relates to a visit — "assigned
-    clinician", "care team member", or None when they may not see it at all."""
+    clinician", "care team member", or None when they may not see it at all. ``on_care_team``, when
+    the caller already read it with the encounter, spares the care-team query."""
     if clinician_user_id is None:
         return None
     if encounter.clinician_user_id == clinician_user_id:
         return "assigned clinician"
-    on_care_team = (
-        CareTeamMember.objects.using(encounter._state.db)
-        .filter(patient_id=encounter.patient_id, clinician_user_id=clinician_user_id)
-        .exists()
-    )
+    if on_care_team is None:
+        on_care_team = (
+            CareTeamMember.objects.using(encounter._state.db)
+            .filter(patient_id=encounter.patient_id, clinician_user_id=clinician_user_id)
+            .exists()
+        )
     return "care team member" if on_care_team else None
 
 

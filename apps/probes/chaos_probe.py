@@ -19,7 +19,7 @@ from apps.chaos.registry import ActivityContext
 from apps.chaos.runner import steady_state
 from apps.telemetry import context
 from apps.telemetry.participants import Participant
-from apps.telemetry.tracing import span_store, tracer
+from apps.telemetry.tracing import ALWAYS_SAMPLE_ATTRIBUTE, span_store, tracer
 
 from .models import CHAOS_FAILOVER, ProbeOutcome, ProbeResult
 from .services import probe_result_record
@@ -40,7 +40,9 @@ def probe_chaos_failover_run(*, manifest_key: str = FAILOVER_MANIFEST, base_url:
     steps: dict[str, float] = {}
     outcome, failed_step, error, skip_reason, missing = ProbeOutcome.SUCCESS, "", "", "", []
     context.bind(persona="synthetic_probe", actor_role="system", shard_id=shard)
-    with tracer("pimlab.probes").start_as_current_span(f"{Participant.SYNTHETIC_PROBE}: {CHAOS_FAILOVER}") as span:
+    with tracer("pimlab.probes").start_as_current_span(
+        f"{Participant.SYNTHETIC_PROBE}: {CHAOS_FAILOVER}", attributes={ALWAYS_SAMPLE_ATTRIBUTE: True}
+    ) as span:
         span.set_attribute("scenario", CHAOS_FAILOVER)
         trace_id = context.current_trace_id() or ""
         step_started = time.perf_counter()

@@ -23,7 +23,7 @@ from apps.outbox.events import EventType
 from apps.projections.models import ClaimFact
 from apps.telemetry import context
 from apps.telemetry.participants import Participant
-from apps.telemetry.tracing import tracer
+from apps.telemetry.tracing import ALWAYS_SAMPLE_ATTRIBUTE, tracer
 
 from .chaos_guard import chaos_cover
 from .models import ProbeOutcome, ProbeResult, ProbeScenario
@@ -231,7 +231,7 @@ def probe_run(*, scenario: str, identity: ProbeIdentity, base_url: str | None = 
     # Each probe run is its own trace (a root span), whatever the caller has current: its
     # ProbeResult.trace_id must find this scenario's spans and no one else's.
     with tracer("pimlab.probes").start_as_current_span(
-        Participant.SYNTHETIC_PROBE, context=otel_context.Context()
+        Participant.SYNTHETIC_PROBE, context=otel_context.Context(), attributes={ALWAYS_SAMPLE_ATTRIBUTE: True}
     ) as span:
         span.set_attribute("scenario", scenario)
         span.set_attribute("shard_id", shard)

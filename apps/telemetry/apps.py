@@ -18,6 +18,7 @@ class TelemetryConfig(AppConfig):
             service_name=settings.PIMLAB_SERVICE_NAME,
             span_store_size=settings.PIMLAB_SPAN_STORE_SIZE,
             trace_store=trace_store_exporter_from_settings(),
+            sample_ratio=settings.PIMLAB_TRACES_SAMPLE_RATIO,
         )
         task_context.connect()
         configure_profiling_from_env(service_name=settings.PIMLAB_SERVICE_NAME)

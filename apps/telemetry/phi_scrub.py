@@ -7,6 +7,7 @@ log lines alike. Used by the structlog chain (``scrub_log_event``) and the trace
 from __future__ import annotations
 
 import re
+import threading
 
 from opentelemetry.sdk.trace import Event as SpanEvent
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -95,8 +96,47 @@ def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
     )
 
 
+_EXCEPTION_KEYS = frozenset({"exception.message", "exception.stacktrace"})
+
+
+def span_needs_scrubbing(span: ReadableSpan) -> bool:
+    """Whether ``scrubbed_span`` would change anything: a query string in the name or a URL
+    attribute, a dropped key, exception text, an error description or events. Most spans (the
+    participant and database spans of a request) have none of these and leave as they are."""
+    if span.events or span.status.description or "?" in span.name:
+        return True
+    attributes = span.attributes or {}
+    if not attributes.keys().isdisjoint(DROPPED_KEYS) or not attributes.keys().isdisjoint(_EXCEPTION_KEYS):
+        return True
+    for key in URL_KEYS.intersection(attributes.keys()):
+        value = attributes[key]
+        if isinstance(value, str) and "?" in value:
+            return True
+    return False
+
+
+class _LastScrubbed(threading.local):
+    source: ReadableSpan | None = None
+    scrubbed: ReadableSpan | None = None
+
+
+_last = _LastScrubbed()
+
+
+def scrubbed_once(span: ReadableSpan) -> ReadableSpan:
+    """The span as it may leave the process. Every exporting processor gets the same span in turn
+    (the trace store and OTLP or the in-process store): it is scrubbed once, not once per processor."""
+    if not span_needs_scrubbing(span):
+        return span
+    if _last.source is span:
+        return _last.scrubbed
+    clean = scrubbed_span(span)
+    _last.source, _last.scrubbed = span, clean
+    return clean
+
+
 class ScrubbingOnEnd(SpanProcessor):
     """Mixed in before an exporting processor: it hands that processor a scrubbed copy of each span."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        super().on_end(scrubbed_span(span))
+        super().on_end(scrubbed_once(span))

@@ -3,7 +3,14 @@
 Spans go to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, otherwise into a bounded
 in-process store (``span_store``). Either way, when a trace store is configured
 (``PIMLAB_TRACE_STORE_URL``, by default the lab's Redis) every process also exports its spans there
-in batches, off the request path, so the trace page sees the spans of all processes."""
+in batches, off the request path, so the trace page sees the spans of all processes.
+
+Head sampling: a trace is kept or dropped when its root span starts, and every later span follows
+its parent (``ParentBased``), so a trace is whole or absent, across processes. The standard
+``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` variables win when set; otherwise
+``PIMLAB_TRACES_SAMPLE_RATIO`` (1.0 by default, 0.1 in the production profile) keeps that share of
+root traces by trace id. Roots started with ``ALWAYS_SAMPLE_ATTRIBUTE`` (synthetic probes, which
+check their own spans) are always kept. A dropped trace still has its trace id in every log line."""
 
 from __future__ import annotations
 
@@ -15,6 +22,14 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
 
 from .phi_scrub import ScrubbingOnEnd
 from .span_store import BoundedSpanStore, SpanStoreProcessor
@@ -25,17 +40,49 @@ _configured = threading.Event()
 _lock = threading.Lock()
 
 
+# A root span started with this attribute set to True is kept whatever the sampling ratio.
+ALWAYS_SAMPLE_ATTRIBUTE = "pimlab.sample.always"
+
+
+class RatioUnlessForced(Sampler):
+    """Keeps ``ratio`` of root traces by trace id, and every root that asks to be kept."""
+
+    def __init__(self, ratio: float):
+        self._ratio = TraceIdRatioBased(ratio)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        if attributes and attributes.get(ALWAYS_SAMPLE_ATTRIBUTE) is True:
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
+        return self._ratio.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"RatioUnlessForced{{{self._ratio.rate}}}"
+
+
+def sampler_for(ratio: float, environ: Mapping[str, str] = os.environ) -> Sampler | None:
+    """None (the SDK reads OTEL_TRACES_SAMPLER itself) when that variable is set; otherwise a
+    parent-based sampler keeping ``ratio`` of root traces (all of them at 1.0)."""
+    if environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"PIMLAB_TRACES_SAMPLE_RATIO must be within 0..1, not {ratio}")
+    return ParentBased(root=ALWAYS_ON if ratio >= 1.0 else RatioUnlessForced(ratio))
+
+
 def build_tracer_provider(
     *,
     service_name: str,
     store: BoundedSpanStore,
     environ: Mapping[str, str] = os.environ,
     trace_store: RedisSpanExporter | None = None,
+    sample_ratio: float = 1.0,
 ) -> TracerProvider:
     """OTLP/HTTP export (endpoint and headers from the standard OTEL_* variables) when an
     endpoint is configured; the bounded span store otherwise; and the shared trace store, batched,
-    when one is given."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    when one is given. Root traces are kept at ``sample_ratio`` (see the module's docstring)."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), sampler=sampler_for(sample_ratio, environ)
+    )
     if trace_store is not None:
         provider.add_span_processor(
             ScrubbingBatchSpanProcessor(trace_store, schedule_delay_millis=500, max_export_batch_size=512)
@@ -66,13 +113,21 @@ def _traces_endpoint(base: str) -> str:
     return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
 
 
-def configure_tracing(*, service_name: str, span_store_size: int, trace_store: RedisSpanExporter | None = None) -> None:
+def configure_tracing(
+    *,
+    service_name: str,
+    span_store_size: int,
+    trace_store: RedisSpanExporter | None = None,
+    sample_ratio: float = 1.0,
+) -> None:
     with _lock:
         if _configured.is_set():
             return
         span_store.resize(span_store_size)
         trace.set_tracer_provider(
-            build_tracer_provider(service_name=service_name, store=span_store, trace_store=trace_store)
+            build_tracer_provider(
+                service_name=service_name, store=span_store, trace_store=trace_store, sample_ratio=sample_ratio
+            )
         )
         _instrument()
         _configured.set()

@@ -206,6 +206,10 @@ PIMLAB_PROJECTION_MAX_DELIVERIES = int(os.environ.get("PIMLAB_PROJECTION_MAX_DEL
 # collections scan: 5,000 measured ~0.1 ms more GC CPU per booking and 3x longer GC pauses than 500.
 PIMLAB_SPAN_STORE_SIZE = int(os.environ.get("PIMLAB_SPAN_STORE_SIZE", "1000"))
 PIMLAB_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "pimlab-portal")
+# Head sampling: the share of root traces kept (parent-based: a trace is kept or dropped whole).
+# 1.0 keeps every trace; the production profile keeps 0.1. OTEL_TRACES_SAMPLER(_ARG), when set, win.
+# Synthetic probes always keep theirs (apps/telemetry/tracing.py).
+PIMLAB_TRACES_SAMPLE_RATIO = float(os.environ.get("PIMLAB_TRACES_SAMPLE_RATIO", "1.0"))
 # Shared trace store (Redis): every process exports its spans there in batches; the trace page reads
 # it. Bounded by stream length and by per-trace expiry. Empty (the embedded profile) = per process only.
 PIMLAB_TRACE_STORE_URL = os.environ.get("PIMLAB_TRACE_STORE_URL", PIMLAB_REDIS_URL)

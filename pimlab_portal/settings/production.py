@@ -20,6 +20,13 @@ CSRF_COOKIE_HTTPONLY = True
 # The audit chain is never signed with a generated key in production (apps/audits/chain.py).
 PIMLAB_AUDIT_CHAIN_KEYS_REQUIRED = True
 
+# --- Request hot path: head sampling -----------------------------------------------------------
+# One root trace in ten is kept (and all of a kept trace, in every process); synthetic probes keep
+# all of theirs. Metrics and structured logs (with their trace id) still cover every request. Span
+# creation and export were about a fifth of a booking's web-worker CPU with every trace kept.
+# PIMLAB_TRACES_SAMPLE_RATIO=1 keeps every trace. Figures: docs/runbooks/05_encounter-write.md.
+PIMLAB_TRACES_SAMPLE_RATIO = float(os.environ.get("PIMLAB_TRACES_SAMPLE_RATIO", "0.1"))
+
 # --- Request hot path: shard connection health checks ------------------------------------------
 # CONN_HEALTH_CHECKS sends a `SELECT 1` before the first query of every request that reuses a
 # connection: one extra round trip per booking. On the shards the booking path does not need it:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Exists, OuterRef
+
 from apps.core.models import PersonaRole
 from apps.core.resolver import shard_for_id
+from apps.patients.models import CareTeamMember
 from apps.telemetry import context
 
 from ..models import Encounter
@@ -44,13 +47,33 @@ def encounter_for_note(*, encounter_id: int) -> Encounter | None:
     return Encounter.objects.using(alias).select_related("patient").filter(id=encounter_id).first()
 
 
+# Set on an encounter read by ``encounter_lock_for_note`` for a clinician.
+ON_CARE_TEAM_ANNOTATION = "pimlab_clinician_on_care_team"
+
+
+def encounter_lock_for_note(*, alias: str, encounter_id: int, user) -> Encounter | None:
+    """The encounter under its row lock, in one statement with its patient (the validator needs the
+    MRN) and, for a clinician, whether they are on the patient's care team. Only the encounter row
+    is locked, never the patient row shared by all its visits. Call inside a transaction on ``alias``."""
+    queryset = Encounter.objects.using(alias).select_for_update(of=("self",)).select_related("patient")
+    persona = getattr(user, "persona", None)
+    if persona is not None and persona.role == PersonaRole.CLINICIAN:
+        care_team = CareTeamMember.objects.filter(patient_id=OuterRef("patient_id"), clinician_user_id=user.pk)
+        queryset = queryset.annotate(**{ON_CARE_TEAM_ANNOTATION: Exists(care_team)})
+    return queryset.filter(id=encounter_id).first()
+
+
 def note_access_for(*, user, encounter: Encounter) -> NoteAccess:
     """Row-level rule (seed FR-08.1/08.2): the care team or the assigned clinician read and write;
     the patient reads their own released note; nobody else sees the encounter at all."""
     persona = getattr(user, "persona", None)
     role = persona.role if persona is not None else None
     if role == PersonaRole.CLINICIAN:
-        relation = clinician_relation(clinician_user_id=user.pk, encounter=encounter)
+        relation = clinician_relation(
+            clinician_user_id=user.pk,
+            encounter=encounter,
+            on_care_team=getattr(encounter, ON_CARE_TEAM_ANNOTATION, None),
+        )
         if relation is not None:
             return NoteAccess(True, True, True, relation)
         return NoteAccess(False, False, False, "clinician not on the patient's care team")

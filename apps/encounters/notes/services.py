@@ -39,6 +39,7 @@ from .selectors import (
     NOTE_FIELDS,
     NoteAccess,
     encounter_for_note,
+    encounter_lock_for_note,
     encounter_note_as_of,
     encounter_note_history,
     note_access_for,
@@ -179,7 +180,7 @@ def encounter_note_update(*, encounter_id: int, user, expected_version: int | No
     refusal: tuple[Encounter, NoteAccess] | None = None
     try:
         with transaction.atomic(using=alias):
-            encounter = Encounter.objects.using(alias).select_for_update().filter(id=encounter_id).first()
+            encounter = encounter_lock_for_note(alias=alias, encounter_id=encounter_id, user=user)
             if encounter is None:
                 raise NoteNotVisible()
             access = note_access_for(user=user, encounter=encounter)

@@ -223,3 +223,29 @@ def test_every_mutation_writes_its_audit_event_in_the_same_transaction(world):
     assert REGISTRY.get_sample_value(
         "encounter_note_update_duration_count", {"outcome": "success", "shard_id": alias, "actor_role": "clinician"}
     )
+
+
+def test_update_reads_the_patient_with_the_locked_encounter_and_locks_only_the_encounter(world):
+    """One statement loads the encounter under its row lock together with its patient (the validator
+    needs the MRN) and whether the clinician is on the care team: no separate patient or care-team
+    query, and the patient row (shared by every visit) stays free."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    client = _clinician(world)
+    alias = world.encounter._state.db
+    with CaptureQueriesContext(connections[alias]) as queries:
+        response = patch_note(client, world.encounter.id, {"text": "Seen today, feeling better."})
+    assert response.status_code == 200, response.content
+    statements = [q["sql"] for q in queries.captured_queries]
+    locking = [sql for sql in statements if "FOR UPDATE" in sql]
+    assert len(locking) == 1, statements
+    assert '"patients_patient"' in locking[0] and locking[0].rstrip().endswith('FOR UPDATE OF "encounters_encounter"')
+    assert '"patients_careteammember"' in locking[0]
+    assert [sql for sql in statements if sql.lstrip().startswith("SELECT")] == locking, statements
+
+
+def test_a_clinician_off_the_care_team_is_still_refused_with_the_care_team_read_in_the_lock(world):
+    response = patch_note(api_client(world.tokens["other_clinician"]), world.encounter.id, {"text": "Not mine."})
+    assert response.status_code == 404, response.content
+    assert _reload(world.encounter).note_version == 0
