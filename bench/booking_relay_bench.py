@@ -120,21 +120,26 @@ def setup_django(env: dict) -> None:
     django.setup()
 
 
+def shard_empty(alias: str) -> None:
+    """Empty a shard of the bench's own databases (the audit table's guard lets this transaction truncate)."""
+    from django.db import connections, transaction
+
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute("SET LOCAL pimlab.allow_truncate = on")
+        cursor.execute(
+            "TRUNCATE encounters_encounter, encounters_historicalencounter, audits_auditevent, "
+            "outbox_outboxevent, patients_careteammember, patients_historicalpatient, patients_patient CASCADE"
+        )
+
+
 def migrate_and_seed() -> tuple[list[tuple[str, int]], int]:
     """Schema, an empty workload, and PATIENTS patient personas with tokens: [(token, patient_id)]."""
     from django.core.management import call_command
-    from django.db import connections, transaction
+    from django.db import connections
 
     call_command("migrate_all", verbosity=0)
     for alias in ("shard_0", "shard_1"):
-        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-            # The bench's own databases start empty: the audit table's guard lets this transaction truncate.
-            cursor.execute("SET LOCAL pimlab.allow_truncate = on")
-            cursor.execute(
-                "TRUNCATE encounters_encounter, encounters_historicalencounter, audits_auditevent, "
-                "outbox_outboxevent, patients_careteammember, patients_historicalpatient, patients_patient CASCADE"
-            )
-            cursor.execute("RESET pimlab.allow_truncate")
+        shard_empty(alias)
     from django.contrib.auth import get_user_model
 
     from apps.core.models import Persona, PersonaRole
@@ -366,9 +371,10 @@ def worker_rss_mb(master_pid: int) -> list[float]:
 
 
 @contextlib.contextmanager
-def web_server(env: dict, tmp: Path, name: str, pairs):
+def web_server(env: dict, tmp: Path, name: str, pairs, *, warm_up: bool = True):
     """gunicorn with the lab's own settings (Procfile ``web``: 2 sync workers, multiprocess metrics),
-    warmed up (imports, connections, shard map): yields (port, process)."""
+    listening and, unless told otherwise, warmed up by a short wrk run (imports, connections, shard
+    map): yields (port, process); stopped with its process group afterwards."""
     port = free_port()
     web_log = (tmp / f"{name}.log").open("w")
     web = subprocess.Popen(
@@ -384,7 +390,8 @@ def web_server(env: dict, tmp: Path, name: str, pairs):
                 break
             except OSError:
                 time.sleep(0.2)
-        wrk(port, pairs, 2, tmp)
+        if warm_up:
+            wrk(port, pairs, 2, tmp)
         yield port, web
     finally:
         os.killpg(web.pid, signal.SIGTERM)

@@ -31,10 +31,7 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -352,23 +349,9 @@ def main() -> None:
     personas = personas_seed()
     booking.run(["redis-cli", "-n", booking.REDIS_DB, "FLUSHDB"])
     tmp = Path(tempfile.mkdtemp(prefix="pimlab-growth-"))
-    port = booking.free_port()
-    web_log = (tmp / "web.log").open("w")
-    web = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "pimlab_portal" / "gunicorn.conf.py")],
-        cwd=ROOT, env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"},
-        stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
     report: dict = {"sizes": sizes, "args": vars(args), "seeding": {}, "measurements": {}}
     grown: dict = {}
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with booking.web_server(env, tmp, "web", pairs, warm_up=False) as (port, _):
         report["ready_seconds"] = server_ready(port, *pairs[0])
         for size in sizes:
             seeding = grow_to(size, grown)
@@ -386,13 +369,6 @@ def main() -> None:
             report["measurements"][size] = measure(port, personas, pairs, shard0_patient, args, tmp)
             connections.close_all()
             print(f"measured at {size:,}: {json.dumps(report['measurements'][size])}", flush=True)
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        try:
-            web.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(web.pid, signal.SIGKILL)
-        web_log.close()
     report["refusals"] = REFUSALS
     for refusal, body in REFUSALS.items():
         print(f"refused: {refusal}: {body}")

@@ -30,7 +30,6 @@ TARGET = 0.90
 def child(shards: int, phase_seconds: float) -> dict:
     """One measurement with ``shards`` shard databases (run in a fresh process: settings are read once)."""
     sys.path.insert(0, str(ROOT))
-    import signal
     import tempfile
 
     from bench import booking_relay_bench as booking
@@ -48,33 +47,14 @@ def child(shards: int, phase_seconds: float) -> dict:
 
     call_command("migrate_all", verbosity=0)
     for index in range(2, shards):  # booking.migrate_and_seed empties shards 0 and 1
-        with connections[f"shard_{index}"].cursor() as cursor:
-            cursor.execute("SET pimlab.allow_truncate = 'on'")
-            cursor.execute(
-                "TRUNCATE encounters_encounter, encounters_historicalencounter, audits_auditevent, "
-                "outbox_outboxevent, patients_careteammember, patients_historicalpatient, patients_patient CASCADE"
-            )
+        booking.shard_empty(f"shard_{index}")
     pairs, shard0_patient = booking.migrate_and_seed()
     booking.run(["redis-cli", "-n", booking.REDIS_DB, "FLUSHDB"])
     tmp = Path(tempfile.mkdtemp(prefix=f"pimlab-shards{shards}-"))
-    port = booking.free_port()
-    web_log = (tmp / "web.log").open("w")
-    web = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "pimlab_portal" / "gunicorn.conf.py")],
-        cwd=ROOT, env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"},
-        stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with booking.web_server(env, tmp, "web", pairs, warm_up=False) as (port, _):
         ready = server_ready(port, *pairs[0])
         booking.wrk(port, pairs, 2, tmp)  # warm-up
         result = booking_ratio(port, pairs, shard0_patient, phase_seconds, tmp)
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        try:
-            web.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(web.pid, signal.SIGKILL)
-        web_log.close()
     per_shard = {}
     for alias in connections:
         if alias.startswith("shard_"):
