@@ -102,3 +102,29 @@ def audit_access_record(
             outcome=outcome,
             detail={"purpose": purpose, **(detail or {})},
         )
+
+
+def audit_page_record(
+    *, rows: list, action: str, resource_type: str, actor: Actor, purpose: str, page: int, detail: dict | None = None
+) -> None:
+    """Audit one shown page of PHI rows (sharded model instances): one event per shard the page spans
+    (an event lives on its patients' shard), naming the patients on it, not one per row. An empty
+    page shows no PHI and writes nothing."""
+    by_shard: dict[str, list] = {}
+    for row in rows:
+        by_shard.setdefault(row._state.db, []).append(row)
+    for alias, shard_rows in by_shard.items():
+        audit_access_record(
+            using=alias,
+            patient_id=shard_rows[0].patient_id,
+            action=action,
+            resource_type=resource_type,
+            actor=actor,
+            purpose=purpose,
+            detail={
+                **(detail or {}),
+                "page": page,
+                "rows": len(shard_rows),
+                "patient_ids": sorted({str(row.patient_id) for row in shard_rows}),
+            },
+        )

@@ -3,7 +3,7 @@ writes one audit event with the reader's role and purpose on the patient's shard
 
 from __future__ import annotations
 
-from apps.audits.services import audit_access_record
+from apps.audits.services import audit_access_record, audit_page_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.errors import PermissionRefused
@@ -43,24 +43,15 @@ def claim_list_audit(*, actor: Actor, claims: list, page: int = 1) -> None:
     view = claim_view_for(actor=actor)
     if view is None:
         raise PermissionRefused("Only billing admins and operators read claims.")
-    by_shard: dict[str, list] = {}
-    for claim in claims:
-        by_shard.setdefault(claim._state.db, []).append(claim)
-    for alias, rows in by_shard.items():
-        audit_access_record(
-            using=alias,
-            patient_id=rows[0].patient_id,
-            action=AuditAction.CLAIM_LISTED,
-            resource_type=ResourceType.CLAIM,
-            actor=actor,
-            purpose=CLAIM_READ_PURPOSE[view],
-            detail={
-                "view": view,
-                "page": page,
-                "rows": len(rows),
-                "patient_ids": sorted({str(claim.patient_id) for claim in rows}),
-            },
-        )
+    audit_page_record(
+        rows=claims,
+        action=AuditAction.CLAIM_LISTED,
+        resource_type=ResourceType.CLAIM,
+        actor=actor,
+        purpose=CLAIM_READ_PURPOSE[view],
+        page=page,
+        detail={"view": view},
+    )
 
 
 def line_items_for_view(line_items: list[dict], *, view: str) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import structlog
 
 from apps.audits.models import AuditOutcome
-from apps.audits.services import audit_access_record
+from apps.audits.services import audit_access_record, audit_page_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.ids import InvalidShardedId
@@ -133,17 +133,11 @@ def encounter_list_audit(*, actor: Actor, encounters: list[Encounter], purpose: 
     """One audit event per shown page (per shard it spans: an event lives on its patients' shard),
     naming the patients on it; the purpose defaults to the reader's role's (``ENCOUNTER_ROLE_PURPOSE``).
     An empty page shows no PHI and writes nothing."""
-    purpose = purpose or ENCOUNTER_ROLE_PURPOSE.get(actor.role, "none")
-    by_shard: dict[str, list[Encounter]] = {}
-    for encounter in encounters:
-        by_shard.setdefault(encounter._state.db, []).append(encounter)
-    for alias, rows in by_shard.items():
-        audit_access_record(
-            using=alias,
-            patient_id=rows[0].patient_id,
-            action=AuditAction.ENCOUNTER_LISTED,
-            resource_type=ResourceType.ENCOUNTER,
-            actor=actor,
-            purpose=purpose,
-            detail={"page": page, "rows": len(rows), "patient_ids": sorted({str(e.patient_id) for e in rows})},
-        )
+    audit_page_record(
+        rows=encounters,
+        action=AuditAction.ENCOUNTER_LISTED,
+        resource_type=ResourceType.ENCOUNTER,
+        actor=actor,
+        purpose=purpose or ENCOUNTER_ROLE_PURPOSE.get(actor.role, "none"),
+        page=page,
+    )
