@@ -14,7 +14,7 @@ from apps.outbox.models import OutboxEvent, OutboxStatus
 from tests.claims.conftest import claim_body, post_claim
 from tests.encounters.conftest import book, booking_body
 from tests.factories import EncounterFactory, PatientFactory, persona_user
-from tests.outbox.test_relay_worker import relay_worker, wait_until_published  # noqa: F401 (fixture)
+from tests.outbox.test_relay_worker import relay_worker, wait_until_published, wait_until_ready  # noqa: F401
 from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
@@ -25,7 +25,10 @@ BEAT_INTERVAL_SECONDS = 3.0
 def test_a_submitted_claim_is_published_by_the_on_commit_nudge_well_before_the_beat(relay_worker):  # noqa: F811
     encounter = EncounterFactory(patient=PatientFactory())
     alias = encounter._state.db
-    # Warm-up: the worker has started once a booking's own nudge got its event published.
+    # Warm-up: the worker has started once a booking's own nudge got its event published (no
+    # earlier test's nudge may throttle this one, and the nudge must not expire while the worker starts).
+    wait_until_ready(relay_worker)
+    tasks._last_nudge.clear()
     _user, patient_token = persona_user("patient", patient=encounter.patient)
     booked = book(patient_token, booking_body(encounter.patient_id))
     assert wait_until_published(alias, [int(booked.json()["tracking_id"])]) == {OutboxStatus.PUBLISHED}

@@ -30,12 +30,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def relay_worker(tmp_path):
     queue = f"enc-relay-{uuid.uuid4().hex[:8]}"
     env = child_env()
-    log = (tmp_path / "worker.log").open("w")
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pimlab_portal", "worker", "-P", "solo", "-Q", queue,
          "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    worker.log_path = log_path
     previous = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
     try:
@@ -44,6 +46,17 @@ def relay_worker(tmp_path):
         celery_app.conf.task_default_queue = previous
         process_stop(worker, timeout=15)
         log.close()
+
+
+def wait_until_ready(worker: subprocess.Popen, timeout: float = 120) -> None:
+    """The worker consumes its queue (Celery logs " ready."): a task sent now is not left to expire."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, worker.log_path.read_text()[-2000:]
+        if " ready." in worker.log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the relay worker was not ready within {timeout} s")
 
 
 def wait_until_published(alias: str, event_ids: list[int], deadline_s: float = 60) -> set[str]:
@@ -59,6 +72,7 @@ def wait_until_published(alias: str, event_ids: list[int], deadline_s: float = 6
 def test_booking_nudges_a_worker_that_publishes_its_event(relay_worker, patient, patient_persona):
     from apps.outbox import tasks
 
+    wait_until_ready(relay_worker)
     tasks._last_nudge.clear()
     response = book(patient_persona[1], booking_body(patient.id))
     assert response.status_code == 202
