@@ -96,11 +96,17 @@ def latency_plot_write(path: Path, series: dict[str, list[tuple[float, float]]],
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
+    percentiles = sorted({p for points in series.values() for p, _ in points})
     for label, points in series.items():
-        axes.plot([p for p, _ in points], [ms for _, ms in points], marker="o", label=label)
+        # A logit axis spreads the tail (p99, p99.9) apart; it takes fractions, the series gives percent.
+        axes.plot([p / 100 for p, _ in points], [ms for _, ms in points], marker="o", label=label)
     axes.set_xscale("logit")
+    axes.xaxis.set_major_locator(FixedLocator([p / 100 for p in percentiles]))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"p{x * 100:g}"))
+    axes.xaxis.set_minor_locator(NullLocator())
     axes.set_xlabel("percentile")
     axes.set_ylabel("latency (ms)")
     axes.set_title(title)

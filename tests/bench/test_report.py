@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.report import Figure, bench_report_write, bench_table
 
 
@@ -14,6 +16,7 @@ def test_ratio_against_the_baseline_decides_met_and_bounds_are_compared_directly
     assert Figure("p99", value=31.0, target=25, higher_is_better=False).met is False
 
 
+@pytest.mark.filterwarnings("error")  # e.g. percentiles a logit axis cannot place
 def test_table_json_and_png(tmp_path, capsys):
     figures = [
         Figure("booking req/s ÷ raw pgbench tps", value=310, baseline=2000, target=0.20, unit="req/s"),
