@@ -308,6 +308,7 @@ class RunController:
                 }
             )
             _freeze_workload_series(self.ctx.summary, self.journal)
+            _freeze_burn_series(self.ctx.summary, started_at=self.run.started_at)
             CHAOS_EXPERIMENT_ACTIVE.labels(experiment=self.key, shard_id=self.shard_label).set(0)
             CHAOS_RUNS_TOTAL.labels(experiment=self.key, outcome=status).inc()
             self.annotate("end", f"Chaos run {self.run.pk} {status}; summary: {self._summary_line()}")
@@ -321,7 +322,7 @@ class RunController:
                 "chaos_run_end",
                 run_id=self.run.pk,
                 status=status,
-                summary={k: v for k, v in self.ctx.summary.items() if k != "workload_series"},
+                summary={k: v for k, v in self.ctx.summary.items() if k not in FROZEN_SERIES},
             )
         return self.run
 
@@ -529,6 +530,10 @@ def runs_reap_lost(*, now=None) -> list[ExperimentRun]:
     return reaped
 
 
+# Series stored in a run's summary for its report; too long for the end-of-run log line.
+FROZEN_SERIES = ("workload_series", "slo_burn_series")
+
+
 def _freeze_workload_series(summary: dict, journal: dict) -> None:
     """The workload's series, stored in the summary when the run ends (completed, aborted, failed or
     reaped), so its report shows the same chart however long after: the attempts files are scratch."""
@@ -541,6 +546,17 @@ def _freeze_workload_series(summary: dict, journal: dict) -> None:
         return
     if series:
         summary["workload_series"] = series
+
+
+def _freeze_burn_series(summary: dict, *, started_at) -> None:
+    """The SLO engine's burn series over the run, stored when it ends, so its report's SLO chart shows
+    what the engine saw then, not what later samples or an unreachable Prometheus would give."""
+    from .selectors import burn_series_over
+
+    try:
+        summary["slo_burn_series"] = burn_series_over(started_at=started_at, ended_at=timezone.now())
+    except Exception as exc:  # the SLO source failing must not hide the drill's own outcome
+        logger.warning("chaos_burn_series_unreadable", error=f"{type(exc).__name__}: {exc}")
 
 
 def _reap(run: ExperimentRun) -> ExperimentRun:
@@ -567,6 +583,7 @@ def _reap(run: ExperimentRun) -> ExperimentRun:
     CHAOS_RUNS_TOTAL.labels(experiment=key, outcome="aborted").inc()
     summary.update({"status": WORKER_LOST, "rollbacks": "succeeded" if ok else "failed", "reaped": True})
     _freeze_workload_series(summary, journal)
+    _freeze_burn_series(summary, started_at=run.started_at)
     journal.update({"status": "aborted", "end": _iso(time.time())})
     ExperimentRun.objects.filter(pk=run.pk).update(
         journal=journal, summary=summary, state=_jsonable(ctx.state), ended_at=timezone.now()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apps.slo.models import TimelineAnnotation
+from apps.slo.selectors import slo_burn_series
 
 from .models import Experiment, ExperimentRevision, ExperimentRun
 
@@ -237,6 +239,28 @@ def run_workload_series(run: ExperimentRun, *, bucket_seconds: int = 1) -> list[
     if frozen is not None:
         return frozen
     return workload_series(run.journal or {}, bucket_seconds=bucket_seconds)
+
+
+# The run report's SLO chart: the engine's burn rate over this window, from 5 minutes before the run.
+RUN_BURN_WINDOW = "5m"
+RUN_BURN_LEAD = timedelta(minutes=5)
+
+
+def run_burn_series(run: ExperimentRun) -> list[dict]:
+    """The SLO engine's burn rate of every SLO over the run: the series frozen in its summary when it
+    ended, else (while it runs) read now. Raises the SLO source's error when it cannot be read."""
+    frozen = (run.summary or {}).get("slo_burn_series")
+    if frozen is not None:
+        return frozen
+    return burn_series_over(started_at=run.started_at, ended_at=run.ended_at or timezone.now())
+
+
+def burn_series_over(*, started_at: datetime, ended_at: datetime) -> list[dict]:
+    """About 60 points from 5 minutes before the run, at least 15 s apart, the last one at its end."""
+    lead_start = started_at - RUN_BURN_LEAD
+    step = max((ended_at - lead_start) / 60, timedelta(seconds=15))
+    points = math.ceil((ended_at - lead_start) / step)
+    return slo_burn_series(window=RUN_BURN_WINDOW, start=ended_at - points * step, end=ended_at, step=step)
 
 
 def workload_series(journal: dict, *, bucket_seconds: int = 1) -> list[dict]:

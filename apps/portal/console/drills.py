@@ -4,7 +4,6 @@ the services the chaos API calls), the live run page (htmx polling) and the run 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
@@ -17,7 +16,7 @@ from apps.chaos import ctk, selectors, services
 from apps.chaos.models import ChaosSwitch, RunStatus
 from apps.core.errors import DomainError
 from apps.slo.prometheus_reader import PrometheusQueryError
-from apps.slo.selectors import slo_budget_consumed, slo_burn_series
+from apps.slo.selectors import slo_budget_consumed
 from apps.telemetry import context as telemetry_context
 
 from .access import can_act, console_actor, console_reader, refusal
@@ -28,7 +27,6 @@ from .highlight import highlighted
 REFUSALS = (DomainError,)
 TERMINAL = {RunStatus.COMPLETED, RunStatus.ABORTED, RunStatus.FAILED, RunStatus.CLOSED}
 POLL_SECONDS = 2
-LIVE_BURN_WINDOW = "5m"
 
 
 def verdict(outcome: str, status: str, deviated: bool) -> dict:
@@ -365,19 +363,16 @@ def _workload_charts(run, band: list[dict]) -> list[dict]:
 
 
 def _burn_chart(run, band: list[dict]) -> dict | None:
-    """The SLO engine's 5 m burn rate of every SLO over the run (from 5 min before it to its end or now)."""
-    end = run.ended_at or timezone.now()
-    start = run.started_at - timedelta(minutes=5)
-    step = max((end - start) / 60, timedelta(seconds=15))
+    """The SLO engine's burn rate of every SLO over the run (frozen at its end; live while it runs)."""
     try:
-        series = slo_burn_series(window=LIVE_BURN_WINDOW, start=start, end=end, step=step)
+        series = selectors.run_burn_series(run)
     except PrometheusQueryError:
         return None
     if not series or not series[0]["points"]:
         return None
     moments = [p["t"] for p in series[0]["points"]]
     return chart_spec(
-        title=f"SLO burn rate ({LIVE_BURN_WINDOW} window) during the run",
+        title=f"SLO burn rate ({selectors.RUN_BURN_WINDOW} window) during the run",
         moments=moments,
         datasets=[{"label": s["name"], "data": [p["burn_rate"] for p in s["points"]]} for s in series],
         y_label="burn rate (× budget)",

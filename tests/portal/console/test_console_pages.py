@@ -373,6 +373,34 @@ def test_the_reports_workload_charts_are_frozen_when_the_run_ends(client, sre, t
     assert workload_charts(client.get(url)) == frozen
 
 
+def burn_chart(response) -> dict:
+    spec = next(c["spec"] for c in response.context["charts"] if c["spec"]["title"].startswith("SLO burn rate"))
+    return {d["label"]: d["data"] for d in spec["datasets"]}
+
+
+def test_the_reports_slo_burn_chart_is_frozen_when_the_run_ends(client, sre, burning, healthz_traffic):
+    """The SLO chart of a finished run shows what the engine saw at its end: samples recorded later
+    for moments inside the run (a late scrape, a backfill) change the live series, not the report."""
+    from apps.chaos.selectors import burn_series_over
+    from tests.chaos.conftest import approved_run
+
+    healthz_traffic(good=100)
+    slo_evaluate_all()  # a sample just before the run: its window has a near baseline
+    run = run_execute(run=approved_run(key="api/frozen-burn"))
+    assert run.status == RunStatus.COMPLETED and run.summary["slo_burn_series"]
+    client.force_login(sre)
+    url = reverse("console-run", args=[run.pk])
+    frozen = burn_chart(client.get(url))
+    assert set(frozen) == {"probe-availability", "probe-lenient"}
+
+    healthz_traffic(bad=50)  # errors, sampled for a moment inside the run after it ended
+    slo_evaluate_all(at=run.ended_at - timedelta(milliseconds=1))
+    live = burn_series_over(started_at=run.started_at, ended_at=run.ended_at)
+    assert live[0]["points"][-1]["t"] == run.ended_at.isoformat()  # the chart reaches the run's end
+    assert {s["name"]: [p["burn_rate"] for p in s["points"]] for s in live} != frozen
+    assert burn_chart(client.get(url)) == frozen
+
+
 def test_the_report_shows_the_budget_consumed_the_slo_selector_computes(client, sre, second_sre, burning):
     revision = submitted(author=sre.username)
     services.revision_dry_run(revision=revision)
