@@ -143,6 +143,7 @@ def ha_settings(ha_lab, state) -> dict:
     dcs = ha_lab.patroni_config(state, state.nodes[0])["bootstrap"]["dcs"]
     return {
         **{key: dcs[key] for key in ("ttl", "loop_wait", "retry_timeout")},
+        "patroni_stop_poll_seconds": ha_lab.PATRONI_STOP_POLL_SECONDS,
         "shard_url": state.dsn(),
         "booking_retry_attempts": settings.PIMLAB_BOOKING_RETRY_ATTEMPTS,
         "booking_retry_budget_seconds": settings.PIMLAB_BOOKING_RETRY_BUDGET_SECONDS,
@@ -278,6 +279,12 @@ def main() -> None:
     parser.add_argument("--orm-runs", type=int, default=0, help="pod kills seen by bare ORM writers (default 0)")
     parser.add_argument("--switchover-runs", type=int, default=1, help="planned switchovers (default 1)")
     parser.add_argument("--crash-runs", type=int, default=1, help="postmaster-only crashes (default 1)")
+    parser.add_argument(
+        "--stop-poll-seconds",
+        type=float,
+        default=None,
+        help="Patroni's stop-polling interval for a lab this run builds (default: the lab's, 0.25; Patroni's own: 1)",
+    )
     parser.add_argument("--label", default="", help="a note kept in the JSON report (e.g. before/after)")
     parser.add_argument(
         "--no-agent", action="store_true", help="no node agent: the lab as it was before (lease-only failover)"
@@ -302,6 +309,8 @@ def main() -> None:
     from apps.chaos import ha_lab
     from apps.core.shard_map import shard_map_spread_evenly
 
+    if args.stop_poll_seconds is not None:
+        ha_lab.PATRONI_STOP_POLL_SECONDS = args.stop_poll_seconds  # before/after pairs: 1.0 is Patroni's own
     state = ha_lab.load_state()
     built = state is None or not ha_lab.process_alive(state.etcd_pid)
     if built:

@@ -50,6 +50,10 @@ LIBPQ_OPTIONS = (
     "connect_timeout=2&keepalives=1&keepalives_idle=5&keepalives_interval=1&keepalives_count=3&tcp_user_timeout=5000"
 )
 AGENT_SCRIPT = Path(__file__).with_name("ha_node_agent.py")
+# Patroni runs through this launcher, which polls a stopping PostgreSQL every
+# PATRONI_STOP_POLL_SECONDS instead of every second (patroni_launcher.py says why).
+PATRONI_LAUNCHER = Path(__file__).with_name("patroni_launcher.py")
+PATRONI_STOP_POLL_SECONDS = 0.25
 
 
 class HaLabError(RuntimeError):
@@ -402,7 +406,7 @@ def node_start(state: LabState, name: str) -> int:
         # A SIGKILLed postmaster leaves postmaster.pid behind; as a zombie its PID still
         # answers kill -0, which makes PostgreSQL refuse to start.
         (Path(node.data_dir) / "postmaster.pid").unlink(missing_ok=True)
-    argv = [patroni_bin(), node.config_file]
+    argv = [patroni_bin("python3"), "-I", str(PATRONI_LAUNCHER), str(PATRONI_STOP_POLL_SECONDS), node.config_file]
     if process_alive(node.agent_pid):
         node.patroni_pid = _spawn_by_agent(node, argv)
     else:

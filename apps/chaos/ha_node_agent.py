@@ -33,6 +33,7 @@ import ctypes
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -114,6 +115,13 @@ def _reap() -> list[int]:
         reaped.append(pid)
 
 
+def reap_on_child_exit() -> None:
+    """Reap each child the moment it exits (SIGCHLD), not at the next poll. Patroni takes a zombie
+    postmaster for a running one: once pg_control says "shut down" while it still sees the
+    postmaster, its graceful demote waits one more second before it releases the leader key."""
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: _reap())
+
+
 def _start_patroni(node_dir: Path) -> int | None:
     """Serve a start request from ``lab_ha``: run Patroni as this agent's child, answer with its PID."""
     request_path = node_dir / START_REQUEST
@@ -159,6 +167,7 @@ def run(state_path: Path, name: str, *, namespace: str, scope: str) -> None:
         return
     node_dir = Path(found[1]["config_file"]).parent
     _log("agent_started", node=name, key=key, subreaper=_become_subreaper())
+    reap_on_child_exit()
     patroni: int | None = None  # the Patroni agent this agent started and has not yet seen die
     while state_path.exists():
         _reap()

@@ -331,3 +331,40 @@ def test_the_node_agent_releases_only_a_leader_lock_its_own_node_holds(ha_pair):
     assert ha_lab.cluster_leader(state) == leader
     # An agent runs beside each node (a pod kill in the drills above left them running).
     assert all(node["agent_alive"] for node in ha_lab.cluster_status(state)["nodes"])
+    # Each Patroni runs through the launcher that shortens its stop polling (runbook 30).
+    for node in state.nodes:
+        command = Path(f"/proc/{node.patroni_pid}/cmdline").read_bytes().split(b"\0")
+        assert command[2:5] == [
+            str(ha_lab.PATRONI_LAUNCHER).encode(),
+            str(ha_lab.PATRONI_STOP_POLL_SECONDS).encode(),
+            node.config_file.encode(),
+        ], command
+
+
+def test_the_patroni_launcher_sets_the_stop_polling_interval_of_the_installed_patroni():
+    """The launcher changes a module constant of Patroni: it must exist in the installed release, and
+    the launcher refuses to start Patroni if a later release drops it."""
+    script = (
+        "import runpy, sys, patroni.__main__ as m; m.main = lambda: print(__import__('patroni.postgresql')"
+        ".postgresql.STOP_POLLING_INTERVAL) or 0; sys.argv = ['x', '0.25', 'cfg.yml'];"
+        f" runpy.run_path({str(ha_lab.PATRONI_LAUNCHER)!r}, run_name='__main__')"
+    )
+    result = subprocess.run([ha_lab.patroni_bin("python3"), "-I", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "0.25", result
+
+
+def test_the_node_agent_reaps_an_exited_child_without_waiting_for_its_poll():
+    """An exited child is reaped on SIGCHLD: no zombie lingers until the agent's next poll (Patroni
+    would take a zombie postmaster for a running one and wait a further second per switchover)."""
+    from apps.chaos import ha_node_agent
+
+    previous = signal.getsignal(signal.SIGCHLD)
+    ha_node_agent.reap_on_child_exit()
+    try:
+        child = subprocess.Popen(["true"])  # nothing in this test calls wait() on it
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{child.pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not Path(f"/proc/{child.pid}").exists(), "the exited child is still a zombie"
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
