@@ -27,8 +27,14 @@ from apps.audits.services import audit_access_record
 from apps.audits.vocabulary import AuditAction, ResourceType
 from apps.core.actors import Actor
 from apps.core.errors import Gone, IdempotencyKeyReused, NotFound
-from apps.core.idempotency import RecordedKey, idempotency_caller, idempotency_key_record, idempotency_key_taken
-from apps.core.ids import bucket_of
+from apps.core.idempotency import (
+    PlannedResource,
+    RecordedKey,
+    idempotency_caller,
+    idempotency_key_record,
+    idempotency_key_taken,
+)
+from apps.core.ids import bucket_of, new_id
 from apps.core.models import PersonaRole
 from apps.core.redaction import phi_redact
 from apps.core.resolver import shard_for_bucket, shard_for_id
@@ -136,14 +142,21 @@ def encounter_book(
         _booking_authorize(actor=actor, patient_id=patient_id, alias=alias)
         started = time.perf_counter()
         outcome = "failed"
+        # The encounter's id is made here, so the key's registry row is written complete at once.
+        encounter_id = new_id(bucket_of(patient_id))
         try:
             with idempotency_key_taken(
-                actor=actor, key=idempotency_key, scope=BOOKING_SCOPE, fingerprint=request_fingerprint
+                actor=actor,
+                key=idempotency_key,
+                scope=BOOKING_SCOPE,
+                fingerprint=request_fingerprint,
+                planned=_booking_registry_entry(alias=alias, encounter_id=encounter_id, patient_id=patient_id),
             ) as use:
                 if use.first:
                     booking = _booking_write_or_replay(
                         alias=alias,
                         actor=actor,
+                        encounter_id=encounter_id,
                         patient_id=patient_id,
                         encounter_type=encounter_type,
                         reason=reason,
@@ -151,12 +164,16 @@ def encounter_book(
                         idempotency_key=idempotency_key,
                         request_fingerprint=request_fingerprint,
                     )
+                    # The same values as planned unless the shard replayed an earlier booking.
+                    entry = _booking_registry_entry(
+                        alias=alias, encounter_id=booking.encounter.id, patient_id=patient_id
+                    )
                     idempotency_key_record(
                         use,
-                        shard_alias=alias,
-                        resource_type=ResourceType.ENCOUNTER,
-                        resource_id=booking.encounter.id,
-                        response={"encounter_id": str(booking.encounter.id), "patient_id": str(patient_id)},
+                        shard_alias=entry.shard_alias,
+                        resource_type=entry.resource_type,
+                        resource_id=entry.resource_id,
+                        response=entry.response,
                     )
                 else:
                     booking = _booking_replay_recorded(use.entry)
@@ -183,6 +200,15 @@ def encounter_book(
         write_ms=round(elapsed * 1000, 3),
     )
     return booking
+
+
+def _booking_registry_entry(*, alias: str, encounter_id: int, patient_id: int) -> PlannedResource:
+    return PlannedResource(
+        shard_alias=alias,
+        resource_type=ResourceType.ENCOUNTER,
+        resource_id=encounter_id,
+        response={"encounter_id": str(encounter_id), "patient_id": str(patient_id)},
+    )
 
 
 def _booking_authorize(*, actor: Actor, patient_id: int, alias: str) -> None:
@@ -308,6 +334,7 @@ def _booking_write(
     *,
     alias: str,
     actor: Actor,
+    encounter_id: int,
     patient_id: int,
     encounter_type: str,
     reason: str,
@@ -318,6 +345,7 @@ def _booking_write(
     with transaction.atomic(using=alias):
         with participant_span(Participant.PATIENT_REPOSITORY_ADAPTER):
             encounter = Encounter(
+                id=encounter_id,
                 patient_id=patient_id,
                 encounter_type=encounter_type,
                 reason=reason,
@@ -327,7 +355,6 @@ def _booking_write(
                 idempotency_key=idempotency_key,
                 request_fingerprint=request_fingerprint,
             )
-            encounter.assign_id(bucket_of(patient_id))
             with participant_span(Participant.SQL_SHARD_PRIMARY):
                 # The unique (booked_by_user_id, idempotency_key) constraint makes a concurrent
                 # duplicate fail here (IntegrityError), never a check-then-insert race.

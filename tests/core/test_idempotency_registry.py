@@ -264,3 +264,40 @@ def test_the_backfill_registers_the_keys_the_shards_held_before_the_registry(cli
     assert encounters_on("shard_1") == 1 and Claim.objects.using("shard_1").count() == 0
     replay = post_claim(billing_client, claim_body(encounter), key="claim-before")
     assert replay.status_code == 202 and replay.json()["replayed"] is True
+
+
+def test_a_booking_writes_its_key_complete_in_one_catalog_statement(clinician):
+    """The encounter's id is made before the write, so the registry row is inserted with what it
+    booked: no second (UPDATE) statement on the catalog per booking."""
+    from django.test.utils import CaptureQueriesContext
+
+    _user, token, (patient, _) = clinician
+    key = str(uuid.uuid4())
+    with CaptureQueriesContext(connections["default"]) as catalog:
+        response = book(token, booking_body(patient.id), key)
+    assert response.status_code == 202, response.content
+    registry_writes = [q["sql"] for q in catalog.captured_queries if "core_idempotencykey" in q["sql"]]
+    assert len(registry_writes) == 1 and registry_writes[0].startswith("INSERT"), registry_writes
+    entry = IdempotencyKey.objects.using("default").get(key=key)
+    encounter_id = int(response.json()["id"])
+    assert (entry.shard_alias, entry.resource_type, entry.resource_id) == ("shard_0", "encounter", encounter_id)
+    assert entry.response == {"encounter_id": str(encounter_id), "patient_id": str(patient.id)}
+    assert Encounter.objects.using("shard_0").get(pk=encounter_id).patient_id == patient.id
+
+
+def test_a_key_only_the_shard_knew_is_recorded_with_the_encounter_it_booked_first(clinician):
+    """A booking whose catalog row was lost: the retry's planned encounter is never written; the
+    shard's key constraint replays the first encounter, and the registry row names that one."""
+    _user, token, (patient, _) = clinician
+    key, body = str(uuid.uuid4()), booking_body(patient.id)
+    first = book(token, body, key)
+    assert first.status_code == 202
+    IdempotencyKey.objects.using("default").filter(key=key).delete()  # the lost catalog commit
+
+    retried = book(token, body, key)
+
+    assert retried.status_code in (200, 202) and retried.json()["id"] == first.json()["id"], retried.content
+    assert encounters_on("shard_0") == 1
+    entry = IdempotencyKey.objects.using("default").get(key=key)
+    assert entry.resource_id == int(first.json()["id"])
+    assert entry.response["encounter_id"] == first.json()["id"]

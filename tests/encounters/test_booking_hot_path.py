@@ -31,9 +31,9 @@ BOOKING_INSERTS = [
     "audits_auditevent",
     "outbox_outboxevent",
 ]
-# Around it, one catalog transaction takes the Idempotency-Key (ADR-013): the insert (whose
-# RETURNING spares a read on a new key) and the update naming the encounter.
-REGISTRY_STATEMENTS = ["BEGIN", "INSERT core_idempotencykey", "UPDATE core_idempotencykey", "COMMIT"]
+# Around it, one catalog transaction takes the Idempotency-Key (ADR-013): one insert (whose
+# RETURNING spares a read on a new key) already naming the encounter, whose id the app made.
+REGISTRY_STATEMENTS = ["BEGIN", "INSERT core_idempotencykey", "COMMIT"]
 
 
 def statement_kind(sql: str) -> str:
