@@ -46,7 +46,7 @@ from apps.telemetry.participants import Participant
 from apps.telemetry.tracing import tracer
 
 from .eventbus import EventBus, EventBusUnavailable, get_event_bus
-from .history import outbox_envelope, outbox_envelope_json
+from .history import OccurredAt, outbox_envelope_json
 from .metrics import (
     EVENTBUS_PUBLISH_LATENCY,
     OUTBOX_DEAD_LETTERED_TOTAL,
@@ -73,7 +73,7 @@ _CLAIMED_FIELDS = (
     "headers_json",
     "traceparent",
     "attempts",
-    "created_at",
+    "occurred_at",
 )
 
 
@@ -173,6 +173,7 @@ def _claim_due_rows(alias: str, batch_size: int, now) -> list[dict]:
             payload_json=Cast("payload", TextField()),
             headers_json=Cast("headers", TextField()),
             traceparent=KT("headers__traceparent"),
+            occurred_at=OccurredAt(),
         )
         .order_by("id")
         .values(*_CLAIMED_FIELDS)[:batch_size]
@@ -217,10 +218,7 @@ def _publish(bus: EventBus, alias: str, rows: list[dict]):
     their aggregate get ``HeldBack`` and are not sent at all."""
     if getattr(bus, "publish_in_order", None) is not None:
         return _publish_in_order(bus, alias, rows)
-    envelopes = [
-        outbox_envelope({**row, "payload": json.loads(row["payload_json"]), "headers": json.loads(row["headers_json"])})
-        for row in rows
-    ]
+    envelopes = [json.loads(outbox_envelope_json(row)) for row in rows]
     return _publish_in_waves(bus, alias, rows, envelopes)
 
 
