@@ -153,7 +153,12 @@ def _take_shard_relay_lock(alias: str) -> bool:
         # SQLite serializes writers already; other backends rely on SKIP LOCKED alone.
         return True
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_RELAY_LOCK_KEY])
+        # The batch's commit does not wait for its WAL flush: it only records that events already on
+        # the bus went out, so a server crash that loses it makes the relay publish them again, which
+        # at-least-once delivery allows (consumers drop event ids they processed).
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)", [_RELAY_LOCK_KEY]
+        )
         return bool(cursor.fetchone()[0])
 
 
@@ -371,13 +376,14 @@ def _record_results(alias: str, rows: list[dict], results: list, *, now, bus_una
 def _mark_published(alias: str, event_ids: list[int]) -> None:
     connection = connections[alias]
     if connection.vendor == "postgresql":
-        # One array parameter instead of 500 placeholders: a batch's update stays cheap to parse.
+        # One array parameter instead of 500 placeholders: a batch's update stays cheap to parse. The
+        # array goes as one text literal: the driver would adapt and quote each element on its own.
         # The table name comes from the model, never from input.
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {OutboxEvent._meta.db_table} SET status = %s, published_at = %s, "  # noqa: S608
-                "next_attempt_at = NULL WHERE id = ANY(%s)",
-                [OutboxStatus.PUBLISHED.value, timezone.now(), event_ids],
+                "next_attempt_at = NULL WHERE id = ANY(%s::bigint[])",
+                [OutboxStatus.PUBLISHED.value, timezone.now(), "{" + ",".join(map(str, event_ids)) + "}"],
             )
         return
     OutboxEvent.objects.using(alias).filter(id__in=event_ids).update(
