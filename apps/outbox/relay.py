@@ -98,7 +98,12 @@ class BatchOutcome:
     locked_out: bool = False
 
 
-def outbox_relay_drain(*, shard_alias: str, batch_size: int = 500, bus: EventBus | None = None) -> int:
+# Rows per batch (one shard transaction, one script call on Redis): each batch has a fixed cost (query
+# compilation, lock, commit, spans), and 1,000 rows keep a batch's row locks and script short.
+RELAY_BATCH_SIZE = 1000
+
+
+def outbox_relay_drain(*, shard_alias: str, batch_size: int = RELAY_BATCH_SIZE, bus: EventBus | None = None) -> int:
     """Publish due outbox rows of ``shard_alias`` until none is left (or the time budget is spent).
 
     Returns the number of events published in this call."""
