@@ -3,8 +3,8 @@
     PIMLAB_BENCH_DB_PREFIX=pimlab_bench PIMLAB_BENCH_REDIS_DB=3 \\
         .venv/bin/python bench/relay_bench.py [--runs 3]
 
-Each run pre-fills the same 20,000 outbox rows on shard 0, times ``outbox_relay_drain`` (batches of
-500, as the relay task) and brackets it with redis-benchmark XADD on the same Redis, right before and
+Each run pre-fills the same 20,000 outbox rows on shard 0, times ``outbox_relay_drain`` (in the
+relay task's batches) and brackets it with redis-benchmark XADD on the same Redis, right before and
 right after, so that load from other processes weighs on both sides of the ratio alike. It also gives
 the relay's own CPU time per event (user + system), which contention changes much less than wall time.
 Same databases, settings and Redis database as the full bench, which it leaves as it found them.

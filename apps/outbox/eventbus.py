@@ -86,15 +86,20 @@ class RedisStreamsEventBus:
 
         if not events:
             return []
-        streams: list[str] = []
-        arguments: list = [self.stream_maxlen]
+        # One packed argument instead of three per event: encoding thousands of small arguments cost
+        # the client more than the whole script costs Redis.
+        streams: dict[str, int] = {}
+        lines: list[str] = []
+        keys: list[str] = []
         for event_type, key, envelope in events:
-            streams.append(stream_for(event_type))
-            arguments.append(key)
-            arguments.append(envelope)
-        keys = [key for _, key, _ in events]
+            stream_number = streams.setdefault(stream_for(event_type), len(streams) + 1)
+            lines.append(f"{stream_number} {key} {envelope}")
+            keys.append(key)
+        packed = "\n".join(lines)
+        if packed.count("\n") != len(lines) - 1 or any(" " in key for key in keys):
+            raise ValueError("an ordering key holds a space or an envelope a line break")
         try:
-            replies = self._publish_in_order_script(keys=streams, args=arguments)
+            replies = self._publish_in_order_script(keys=list(streams), args=[self.stream_maxlen, packed])
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise EventBusUnavailable(f"Redis event bus unreachable: {exc}") from exc
         except redis.ResponseError as exc:
@@ -182,26 +187,36 @@ class RedisStreamsEventBus:
         return bool(self.client.ping())
 
 
-# KEYS[i]: the stream of event i; ARGV[1]: MAXLEN (approximate); ARGV[2i], ARGV[2i+1]: ordering key and
-# encoded envelope of event i. One line per event (one string to parse, not an array): the message id,
-# "!" and the error, or "" when held back (neither ids nor Redis error messages hold a line break).
+# KEYS: the streams of the batch; ARGV[1]: MAXLEN (approximate); ARGV[2]: one line per event, in order:
+# "<stream number in KEYS> <ordering key> <encoded envelope>" (JSON text holds no raw line break).
+# The reply has one line per event (one string to parse, not an array): the message id, "!" and the
+# error, or "" when held back (neither ids nor Redis error messages hold a line break).
 _PUBLISH_IN_ORDER_LUA = """
 local maxlen = ARGV[1]
+local packed = ARGV[2]
 local failed = {}
 local replies = {}
-for i = 1, #KEYS do
-    local key = ARGV[2 * i]
+local position = 1
+local length = #packed
+while position <= length do
+    local after_stream = string.find(packed, ' ', position, true)
+    local after_key = string.find(packed, ' ', after_stream + 1, true)
+    local line_end = string.find(packed, '\\n', after_key + 1, true) or (length + 1)
+    local stream = KEYS[tonumber(string.sub(packed, position, after_stream - 1))]
+    local key = string.sub(packed, after_stream + 1, after_key - 1)
     if failed[key] then
-        replies[i] = ''
+        replies[#replies + 1] = ''
     else
-        local reply = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', 'event', ARGV[2 * i + 1])
+        local envelope = string.sub(packed, after_key + 1, line_end - 1)
+        local reply = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', envelope)
         if type(reply) == 'table' and reply.err then
             failed[key] = true
-            replies[i] = '!' .. reply.err
+            replies[#replies + 1] = '!' .. reply.err
         else
-            replies[i] = reply
+            replies[#replies + 1] = reply
         end
     end
+    position = line_end + 1
 end
 return table.concat(replies, '\\n')
 """

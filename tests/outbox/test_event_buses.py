@@ -87,6 +87,15 @@ def test_redis_publishes_in_order_in_one_call_and_stops_a_key_at_its_first_rejec
     assert redis_bus.publish_in_order([]) == []
 
 
+def test_redis_refuses_a_batch_its_packed_script_argument_could_not_split(redis_bus):
+    # One argument carries the batch, a line per event: a raw line break would split an envelope.
+    with pytest.raises(ValueError, match="line break"):
+        redis_bus.publish_in_order([("BusProbe", "a", '{"note": "two\nlines"}'), ("BusProbe", "b", "{}")])
+    with pytest.raises(ValueError, match="space"):
+        redis_bus.publish_in_order([("BusProbe", "a b", "{}")])
+    assert redis_bus.read_range(stream_for("BusProbe")) == []
+
+
 def test_claim_stale_redelivers_what_a_crashed_consumer_left(bus):
     stream = stream_for("BusProbe")
     bus.publish_each([envelope(n) for n in range(3)])

@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from django.utils import timezone
 
-from apps.outbox.history import outbox_envelope, outbox_envelope_json, outbox_history
+from apps.outbox.history import OccurredAt, outbox_envelope, outbox_envelope_json, outbox_history
 from apps.outbox.models import OutboxEvent, OutboxStatus
 from apps.outbox.retention import outbox_published_purge
 from apps.projections.events import EVENT_TYPES
@@ -59,12 +59,24 @@ def test_the_relay_encodes_the_very_envelope_the_history_replays():
     rows = OutboxEvent.objects.using("shard_0").filter(pk=event.pk)
     rows.update(payload=payload, headers=headers)
     fields = ("id", "aggregate_type", "aggregate_id", "event_type", "created_at")
-    decoded = rows.values(*fields, "payload", "headers").get()
-    as_text = rows.annotate(payload_json=Cast("payload", TextField()), headers_json=Cast("headers", TextField()))
-    encoded = outbox_envelope_json(as_text.values(*fields, "payload_json", "headers_json").get())
+    as_text = rows.annotate(
+        payload_json=Cast("payload", TextField()), headers_json=Cast("headers", TextField()), occurred_at=OccurredAt()
+    )
+    text_fields = (*fields, "payload_json", "headers_json", "occurred_at")
 
+    decoded = rows.values(*fields, "payload", "headers").get()
+    encoded = outbox_envelope_json(as_text.values(*text_fields).get())
     assert json.loads(encoded) == outbox_envelope(decoded)
     assert json.loads(encoded)["payload"]["note"] == 'Zoë said "ok" \\ 😀'
+
+    # isoformat() leaves out a zero fraction of a second; the database's formatting does too.
+    rows.update(created_at=decoded["created_at"].replace(microsecond=0))
+    decoded = rows.values(*fields, "payload", "headers").get()
+    assert json.loads(outbox_envelope_json(as_text.values(*text_fields).get())) == outbox_envelope(decoded)
+    rows.update(created_at=decoded["created_at"].replace(microsecond=120000))
+    decoded = rows.values(*fields, "payload", "headers").get()
+    assert json.loads(outbox_envelope_json(as_text.values(*text_fields).get())) == outbox_envelope(decoded)
+
     rows.update(headers={})
-    empty = as_text.values(*fields, "payload_json", "headers_json").get()
+    empty = as_text.values(*text_fields).get()
     assert json.loads(outbox_envelope_json(empty))["headers"] == {}

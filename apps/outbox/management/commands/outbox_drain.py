@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.outbox.relay import outbox_relay_drain
+from apps.outbox.relay import RELAY_BATCH_SIZE, outbox_relay_drain
 
 
 class Command(BaseCommand):
@@ -9,9 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--shard", action="append", help="Shard alias (repeatable); default: every shard.")
-        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--batch-size", type=int, default=RELAY_BATCH_SIZE)
 
-    def handle(self, *args, shard=None, batch_size=500, **options):
+    def handle(self, *args, shard=None, batch_size=RELAY_BATCH_SIZE, **options):
         aliases = shard or list(settings.SHARD_ALIASES)
         unknown = sorted(set(aliases) - set(settings.SHARD_ALIASES))
         if unknown:
