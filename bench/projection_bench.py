@@ -8,12 +8,17 @@
               with full telemetry (per-event spans and logs) applies them. Reports applied events/s and
               the commit→applied lag p50/p99 (measured after the batch commits and is acknowledged).
 - throughput: pre-fills the streams, drains them with one worker and reports events/s against a raw
-              XRANGE read of the same streams in the same run (ratio).
+              XRANGE read of the same streams in the same run (ratio); then the same with every trace
+              kept (100 %), in a second process, reported beside it.
 - rebuild:    pre-fills 100,000 events and times ``read_models_rebuild`` against a raw XRANGE read of the
               same streams in the same run (ratio).
 - rebuild-outbox: the same events also written as published outbox rows on the shards; times the rebuild
               from the outbox (what ``projections_rebuild`` does) against the rebuild from the streams
               in the same run (ratio).
+
+Telemetry is production's: head sampling at the production default (--sample-ratio, 0.1) and envelopes
+whose headers carry the producing request's correlation ids and W3C traceparent, its sampled flag set as
+that request's sampler would have set it. Log level WARNING unless PIMLAB_LOG_LEVEL says otherwise.
 
 It uses the test settings on its own databases (created and migrated on first use) and deletes only the
 projection's streams in its Redis database. The envelopes skip the API and relay on purpose: the bench
@@ -27,9 +32,11 @@ import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimlab_portal.settings.test")
 os.environ.setdefault("PIMLAB_TEST_DB_PREFIX", "pimlab_claims_bench")
 os.environ.setdefault("PIMLAB_LOG_LEVEL", "WARNING")
+PRODUCTION_SAMPLE_RATIO = 0.1
 
 PHASE_LIMIT_SECONDS = 60
 
@@ -78,15 +86,35 @@ def reset_state(bus) -> None:
         model.objects.using("default").all().delete()
 
 
+def producer_headers(rng: random.Random, *, persona: str) -> dict:
+    """What the outbox records with an event: the request's correlation ids and its traceparent, sampled
+    as the request's parent-based ratio sampler decides (TraceIdRatioBased: low 64 bits of the trace id
+    under ratio * 2**64)."""
+    from django.conf import settings
+
+    trace_id, span_id = rng.getrandbits(128) | 1, rng.getrandbits(64) | 1
+    sampled = (trace_id & (2**64 - 1)) < round(settings.PIMLAB_TRACES_SAMPLE_RATIO * 2**64)
+    return {
+        "traceparent": f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}",
+        "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "trace_id": f"{trace_id:032x}",
+        "user_id": str(rng.randrange(1, 200)),
+        "persona": persona,
+        "actor_role": persona,
+        "shard_id": f"shard_{rng.randrange(2)}",
+    }
+
+
 def claim_pair(index: int, *, committed, rng: random.Random) -> list[dict]:
     from apps.outbox.events import EventType
 
     start = committed - timedelta(hours=rng.randrange(1, 72))
     encounter_id, claim_id = 1_000_000 + index, 5_000_000 + index
-    common = {"aggregate_type": "patient", "aggregate_id": str(100 + index % 997), "headers": {}}
+    common = {"aggregate_type": "patient", "aggregate_id": str(100 + index % 997)}
     return [
         {
             **common,
+            "headers": producer_headers(rng, persona="patient"),
             "event_id": f"e{index}",
             "event_type": EventType.ENCOUNTER_CREATED.value,
             "occurred_at": committed.isoformat(),
@@ -100,6 +128,7 @@ def claim_pair(index: int, *, committed, rng: random.Random) -> list[dict]:
         },
         {
             **common,
+            "headers": producer_headers(rng, persona="billing_admin"),
             "event_id": f"c{index}",
             "event_type": EventType.CLAIM_SUBMITTED.value,
             "occurred_at": committed.isoformat(),
@@ -137,7 +166,7 @@ def prefill(bus, *, claims: int, paid_share: float = 0.3) -> int:
                     "aggregate_type": "patient",
                     "aggregate_id": "1",
                     "occurred_at": committed.isoformat(),
-                    "headers": {},
+                    "headers": producer_headers(rng, persona="billing_admin"),
                     "payload": {
                         "claim_id": str(5_000_000 + index),
                         "patient_id": "1",
@@ -243,13 +272,18 @@ def phase_throughput(bus, *, claims: int) -> None:
     events = prefill(bus, claims=claims)
     raw_seconds, raw_read = raw_xrange_seconds(bus)
     worker = ProjectionConsumer(bus=bus, consumer="bench-drain", batch_size=500, trace_events=True)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     applied = worker.drain(max_batches=100_000)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    from django.conf import settings
+
     print(
-        f"throughput: {applied}/{events} events applied in {seconds:.2f} s = {applied / seconds:.0f} events/s; "
+        f"throughput (traces sampled at {settings.PIMLAB_TRACES_SAMPLE_RATIO:g}): {applied}/{events} events "
+        f"applied in {seconds:.2f} s = {applied / seconds:.0f} events/s; "
         f"raw XRANGE read {raw_read} in {raw_seconds:.2f} s = {raw_read / raw_seconds:.0f} events/s; "
-        f"ratio {(applied / seconds) / (raw_read / raw_seconds):.3f}"
+        f"ratio {(applied / seconds) / (raw_read / raw_seconds):.3f}; "
+        # Less sensitive to other load on the machine than the wall time (PostgreSQL's and Redis's excluded).
+        f"worker CPU {cpu_seconds * 1e6 / max(applied, 1):.0f} µs/event"
     )
 
 
@@ -351,7 +385,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of the steady phase")
     parser.add_argument("--claims", type=int, default=10_000, help="claims pre-filled for the throughput phase")
     parser.add_argument("--rebuild-events", type=int, default=100_000)
+    parser.add_argument(
+        "--sample-ratio",
+        type=float,
+        default=float(os.environ.get("PIMLAB_TRACES_SAMPLE_RATIO", PRODUCTION_SAMPLE_RATIO)),
+        help="head sampling ratio of traces (producers' and the worker's); the production default is 0.1",
+    )
+    parser.add_argument(
+        "--no-all-traces", action="store_true", help="skip the throughput run with every trace kept (100 %%)"
+    )
     args = parser.parse_args()
+    # Read by the settings, so set before Django starts.
+    os.environ["PIMLAB_TRACES_SAMPLE_RATIO"] = str(args.sample_ratio)
     setup_django()
     from apps.outbox.eventbus import get_event_bus
 
@@ -361,6 +406,10 @@ def main() -> None:
         bounded("steady", phase_steady, bus=bus, rate=args.rate, seconds=args.seconds)
     if args.phase in ("throughput", "all"):
         bounded("throughput", phase_throughput, bus=bus, claims=args.claims)
+        if args.sample_ratio < 1 and not args.no_all_traces:
+            # The tracer provider is set once per process: every trace kept needs a process of its own.
+            all_traces = [sys.executable, __file__, "throughput", "--claims", str(args.claims)]
+            subprocess.run([*all_traces, "--sample-ratio", "1", "--no-all-traces"], check=True)
     if args.phase in ("rebuild", "all"):
         bounded("rebuild", phase_rebuild, bus=bus, events_target=args.rebuild_events)
     if args.phase in ("rebuild-outbox", "all"):

@@ -15,6 +15,7 @@ check their own spans) are always kept. A dropped trace still has its trace id i
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping
 
@@ -30,6 +31,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from .phi_scrub import ScrubbingOnEnd
 from .span_store import BoundedSpanStore, SpanStoreProcessor
@@ -145,6 +147,35 @@ def _instrument() -> None:
 
 def tracer(name: str = "pimlab") -> trace.Tracer:
     return trace.get_tracer(name)
+
+
+# A W3C traceparent of version 00: trace id, parent span id, flags (bit 0: sampled).
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_UNSAMPLED_REMOTE_PARENT = trace.set_span_in_context(
+    NonRecordingSpan(SpanContext(trace_id=1, span_id=1, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT)))
+)
+
+
+def unsampled_remote_parents_dropped(provider: trace.TracerProvider | None = None) -> bool:
+    """Whether the configured sampler drops a span whose remote parent was not sampled: true of the
+    parent-based head sampling configured here, not necessarily of one set by OTEL_TRACES_SAMPLER."""
+    sampler = getattr(provider or trace.get_tracer_provider(), "sampler", None)
+    if sampler is None:
+        return False
+    decision = sampler.should_sample(_UNSAMPLED_REMOTE_PARENT, 1, "probe").decision
+    return decision == Decision.DROP
+
+
+def remote_parent_not_sampled(headers: dict) -> bool:
+    """The carrier (W3C headers) names a valid remote parent span that head sampling dropped. Read
+    off the header directly, for consumers that handle many messages per batch: extracting a context
+    per message is what the unsampled majority would pay for nothing. Anything else (no header,
+    another version, an invalid id) is False: the caller takes the full path."""
+    traceparent = headers.get("traceparent")
+    if not isinstance(traceparent, str) or (match := _TRACEPARENT.fullmatch(traceparent)) is None:
+        return False
+    trace_id, span_id, flags = match.groups()
+    return not int(flags, 16) & TraceFlags.SAMPLED and trace_id != "0" * 32 and span_id != "0" * 16
 
 
 def trace_store_exporter_from_settings() -> RedisSpanExporter | None:

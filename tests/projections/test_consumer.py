@@ -125,3 +125,57 @@ def test_beat_drain_task_applies_what_is_waiting():
     bus.publish_batch(history)
     assert projections_drain_task.apply().get() == len(history)
     assert pending_total(bus) == 0
+
+
+def _claim_with_trace(*, claim_id: int, trace_id: str, sampled: bool) -> dict:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.support.envelopes import claim_submitted
+
+    headers = {
+        "traceparent": f"00-{trace_id}-00f067aa0ba902b7-{'01' if sampled else '00'}",
+        "request_id": f"req-{claim_id}",
+        "trace_id": trace_id,
+        "user_id": "7",
+        "persona": "billing_admin",
+        "actor_role": "billing_admin",
+        "shard_id": "shard_0",
+    }
+    return claim_submitted(
+        claim_id=claim_id,
+        encounter_id=claim_id + 1,
+        payer_code="ACME-HEALTH",
+        total_amount="120.00",
+        submitted_at=timezone.now() - timedelta(minutes=5),
+        headers=headers,
+    )
+
+
+def test_events_of_unsampled_traces_are_applied_and_logged_without_spans():
+    from apps.projections.models import ClaimFact
+    from apps.telemetry.participants import Participant
+    from apps.telemetry.tracing import span_store
+    from tests.support.logs import json_log_lines
+
+    sampled_trace, dropped_trace = "4bf92f3577b34da6a3ce929d0e0e4736", "5ce0e9a56015fec5aadfa328ae398115"
+    bus = get_event_bus()
+    bus.publish_batch(
+        [
+            _claim_with_trace(claim_id=71, trace_id=sampled_trace, sampled=True),
+            _claim_with_trace(claim_id=72, trace_id=dropped_trace, sampled=False),
+        ]
+    )
+    span_store.clear()
+    with json_log_lines() as lines:
+        assert ProjectionConsumer(bus=bus, consumer="w1").drain() == 2
+    assert set(ClaimFact.objects.values_list("claim_id", flat=True)) == {71, 72}
+    applied = {line["request_id"]: line for line in lines if line["event"] == "projection_event_applied"}
+    assert set(applied) == {"req-71", "req-72"}
+    assert applied["req-72"]["trace_id"] == dropped_trace and applied["req-72"]["persona"] == "billing_admin"
+    # The sampled request's trace continues into the worker and the dashboard update, with its labels.
+    kept = {span.name: span for span in span_store.trace(sampled_trace)}
+    assert set(kept) == {Participant.PROJECTION_WORKER.value, Participant.FINANCIAL_DASHBOARD.value}
+    assert kept[Participant.PROJECTION_WORKER.value].attributes["request_id"] == "req-71"
+    assert span_store.trace(dropped_trace) == []

@@ -9,12 +9,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.trace import NoOpTracerProvider
 
 from apps.telemetry.phi_scrub import ScrubbingOnEnd, scrubbed_once, span_needs_scrubbing
 from apps.telemetry.span_store import BoundedSpanStore, SpanStoreProcessor
-from apps.telemetry.tracing import ALWAYS_SAMPLE_ATTRIBUTE, build_tracer_provider, sampler_for
+from apps.telemetry.tracing import (
+    ALWAYS_SAMPLE_ATTRIBUTE,
+    build_tracer_provider,
+    remote_parent_not_sampled,
+    sampler_for,
+    unsampled_remote_parents_dropped,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -106,3 +115,38 @@ def test_a_span_is_scrubbed_once_for_all_processors_and_a_clean_span_is_not_copi
     assert dirty_a is dirty_b, "one scrubbed copy serves both processors"
     assert clean_a is clean_b and not span_needs_scrubbing(clean_a)
     assert scrubbed_once(clean_a) is clean_a
+
+
+SAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+
+
+def test_an_unsampled_remote_parent_is_read_off_its_traceparent_as_the_sampler_would_decide():
+    store = BoundedSpanStore(max_spans=100)
+    provider = build_tracer_provider(service_name="t", store=store, environ={}, sample_ratio=0.1)
+    carriers = [
+        {"traceparent": UNSAMPLED},
+        {"traceparent": SAMPLED},
+        {"traceparent": UNSAMPLED.replace("-00f067aa0ba902b7-", "-0000000000000000-")},  # invalid: a root
+        {"traceparent": UNSAMPLED.replace("4bf92f3577b34da6a3ce929d0e0e4736", "0" * 32)},  # invalid: a root
+        {"traceparent": UNSAMPLED.upper()},  # not W3C: a root
+        {"traceparent": "01" + UNSAMPLED[2:] + "-future"},  # another version: the propagator decides
+        {},
+    ]
+    assert [remote_parent_not_sampled(carrier) for carrier in carriers] == [True] + [False] * 6
+    tracer = provider.get_tracer("t")
+    for carrier in carriers:
+        if remote_parent_not_sampled(carrier):
+            span = tracer.start_span("child", context=propagate.extract(carrier))
+            assert not span.is_recording(), carrier
+    with tracer.start_as_current_span("child", context=propagate.extract({"traceparent": SAMPLED})) as span:
+        assert span.is_recording()
+
+
+def test_unsampled_remote_parents_are_dropped_under_head_sampling_but_not_by_an_always_on_sampler():
+    store = BoundedSpanStore(max_spans=10)
+    for ratio in (0.0, 0.1, 1.0):
+        provider = build_tracer_provider(service_name="t", store=store, environ={}, sample_ratio=ratio)
+        assert unsampled_remote_parents_dropped(provider), ratio
+    assert not unsampled_remote_parents_dropped(TracerProvider(sampler=ALWAYS_ON))
+    assert not unsampled_remote_parents_dropped(NoOpTracerProvider())
