@@ -279,3 +279,20 @@ def test_a_note_update_is_one_shard_transaction_of_one_read_and_three_writes(wor
         other: [] for other in queries.contexts if other != alias
     }
 
+
+def test_the_update_body_built_directly_equals_the_output_serializer(world):
+    from apps.encounters.notes.apis import EncounterNoteApi, _note_update_representation
+    from apps.encounters.notes.selectors import note_as_dict
+
+    client = _clinician(world)
+    response = patch_note(client, world.encounter.id, {"text": "Seen. Call 555-123-4567. SOB improving."}, version=0)
+    assert response.status_code == 200, response.content
+    validation = response.json()["validation"]
+    assert validation["redactions"] and validation["glossary"]["normalised"]
+    never_updated = Encounter.objects.using(world.other_encounter._state.db).get(id=world.other_encounter.id)
+    for encounter in (_reload(world.encounter), never_updated):
+        serialized = EncounterNoteApi.UpdateOutputSerializer(
+            {"encounter_id": encounter.id, "note": note_as_dict(encounter), "validation": validation}
+        ).data
+        assert _note_update_representation(encounter, validation=validation) == serialized
+    assert response.json() == _note_update_representation(_reload(world.encounter), validation=validation)
