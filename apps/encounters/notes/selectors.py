@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from django.db.models import Exists, OuterRef
+from django.db import connections
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 from apps.core.models import PersonaRole
 from apps.core.resolver import shard_for_id
@@ -51,6 +54,22 @@ def encounter_for_note(*, encounter_id: int) -> Encounter | None:
 ON_CARE_TEAM_ANNOTATION = "pimlab_clinician_on_care_team"
 
 
+@cache
+def _on_care_team_sql(alias: str) -> str:
+    """1 when the clinician (the one parameter) is on the locked encounter's patient's care team, else 0.
+
+    Written out rather than ``Exists(CareTeamMember…OuterRef…)``: building and compiling that
+    subquery cost ~0.6 ms of CPU on every note update, more than the rest of the statement. CASE
+    keeps it a plain value on every backend (SQL Server accepts no bare EXISTS in a select list)."""
+    quote = connections[alias].ops.quote_name
+    care_team, encounter = quote(CareTeamMember._meta.db_table), quote(Encounter._meta.db_table)
+    patient_id, clinician_user_id = quote("patient_id"), quote("clinician_user_id")
+    return (
+        f"CASE WHEN EXISTS (SELECT 1 FROM {care_team} WHERE {care_team}.{patient_id} = {encounter}.{patient_id}"  # noqa: S608
+        f" AND {care_team}.{clinician_user_id} = %s) THEN 1 ELSE 0 END"
+    )
+
+
 def encounter_lock_for_note(*, alias: str, encounter_id: int, user) -> Encounter | None:
     """The encounter under its row lock, in one statement with its patient (the validator needs the
     MRN) and, for a clinician, whether they are on the patient's care team. Only the encounter row
@@ -58,9 +77,12 @@ def encounter_lock_for_note(*, alias: str, encounter_id: int, user) -> Encounter
     queryset = Encounter.objects.using(alias).select_for_update(of=("self",)).select_related("patient")
     persona = getattr(user, "persona", None)
     if persona is not None and persona.role == PersonaRole.CLINICIAN:
-        care_team = CareTeamMember.objects.filter(patient_id=OuterRef("patient_id"), clinician_user_id=user.pk)
-        queryset = queryset.annotate(**{ON_CARE_TEAM_ANNOTATION: Exists(care_team)})
-    return queryset.filter(id=encounter_id).first()
+        # Identifiers come quoted from the models' metadata; the clinician's id is a parameter.
+        on_care_team = RawSQL(_on_care_team_sql(alias), (user.pk,), output_field=BooleanField())  # noqa: S611
+        queryset = queryset.annotate(**{ON_CARE_TEAM_ANNOTATION: on_care_team})
+    # By primary key there is at most one row: no ORDER BY (the model orders by requested_start) and
+    # no LIMIT, whose compilation cost more than the statement on every note update.
+    return next(iter(queryset.filter(id=encounter_id).order_by()), None)
 
 
 def note_access_for(*, user, encounter: Encounter) -> NoteAccess:

@@ -249,3 +249,50 @@ def test_a_clinician_off_the_care_team_is_still_refused_with_the_care_team_read_
     response = patch_note(api_client(world.tokens["other_clinician"]), world.encounter.id, {"text": "Not mine."})
     assert response.status_code == 404, response.content
     assert _reload(world.encounter).note_version == 0
+
+
+# Real transactions: BEGIN and COMMIT are part of what is pinned.
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_a_note_update_is_one_shard_transaction_of_one_read_and_three_writes(world):
+    """The statements of one update are pinned: the locking read (by primary key, so neither ORDER BY
+    nor LIMIT), the note, its history row and its audit event, in one transaction, and no statement
+    on any other database (the token is resolved from the identity cache after the first call)."""
+    from tests.encounters.test_booking_hot_path import AllConnectionsQueries, statement_kind
+
+    client = _clinician(world)
+    assert patch_note(client, world.encounter.id, {"text": "First visit."}, version=0).status_code == 200
+    with AllConnectionsQueries() as queries:
+        response = patch_note(client, world.encounter.id, {"text": "Seen today, feeling better."}, version=1)
+    assert response.status_code == 200, response.content
+    alias = world.encounter._state.db
+    statements = queries.statements(alias)
+    assert [statement_kind(sql) for sql in statements] == [
+        "BEGIN",
+        "SELECT encounters_encounter",
+        "UPDATE encounters_encounter",
+        "INSERT encounters_historicalencounter",
+        "INSERT audits_auditevent",
+        "COMMIT",
+    ], statements
+    assert "ORDER BY" not in statements[1] and "LIMIT" not in statements[1], statements[1]
+    assert {other: queries.statements(other) for other in queries.contexts if other != alias} == {
+        other: [] for other in queries.contexts if other != alias
+    }
+
+
+def test_the_update_body_built_directly_equals_the_output_serializer(world):
+    from apps.encounters.notes.apis import EncounterNoteApi, _note_update_representation
+    from apps.encounters.notes.selectors import note_as_dict
+
+    client = _clinician(world)
+    response = patch_note(client, world.encounter.id, {"text": "Seen. Call 555-123-4567. SOB improving."}, version=0)
+    assert response.status_code == 200, response.content
+    validation = response.json()["validation"]
+    assert validation["redactions"] and validation["glossary"]["normalised"]
+    never_updated = Encounter.objects.using(world.other_encounter._state.db).get(id=world.other_encounter.id)
+    for encounter in (_reload(world.encounter), never_updated):
+        serialized = EncounterNoteApi.UpdateOutputSerializer(
+            {"encounter_id": encounter.id, "note": note_as_dict(encounter), "validation": validation}
+        ).data
+        assert _note_update_representation(encounter, validation=validation) == serialized
+    assert response.json() == _note_update_representation(_reload(world.encounter), validation=validation)
