@@ -57,10 +57,17 @@ def test_sigkilled_worker_mid_batch_loses_and_doubles_nothing():
     )
     try:
         deadline = time.monotonic() + 60
-        # Kill once it has committed a batch and holds the next one delivered but unacknowledged.
-        while ProcessedEvent.objects.count() == 0 or pending(bus) == 0:
+        # Kill once it has committed a batch and holds the next one delivered but unacknowledged. The
+        # worker is stopped (SIGSTOP) while that is checked, so the state seen is the state killed: a
+        # fast worker could otherwise acknowledge its batch between the check and the kill.
+        while True:
             assert worker.poll() is None, worker.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the worker applied nothing within 60 s"
+            assert time.monotonic() < deadline, "the worker never held a delivered batch after a commit in 60 s"
+            if ProcessedEvent.objects.count() > 0:
+                os.kill(worker.pid, signal.SIGSTOP)
+                if pending(bus) > 0:
+                    break
+                os.kill(worker.pid, signal.SIGCONT)
             time.sleep(0.02)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
