@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 
+import orjson
 from django.conf import settings
 
 from .bus_contract import STREAM_PREFIX, BusMessage, EventBus, EventBusUnavailable, dead_letter_record, stream_for
@@ -273,10 +274,18 @@ def _message(stream: str, message_id, fields, delivery_count: int = 1) -> BusMes
     return BusMessage(
         stream=stream if isinstance(stream, str) else stream.decode(),
         message_id=message_id.decode() if isinstance(message_id, bytes) else message_id,
-        event=json.loads(raw),
+        event=_envelope_decode(raw),
         delivery_count=delivery_count,
     )
 
+
+def _envelope_decode(raw):
+    # orjson parses an envelope several times faster; what it refuses (NaN, integers beyond 64 bits)
+    # the standard library still reads, so both accept the same envelopes.
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 _bus: EventBus | None = None
