@@ -144,10 +144,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
     result.duplicates += len(unique) - len(fresh)
     if not fresh:
         return result
-    _rows_insert(
-        ProcessedEvent,
-        [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in fresh],
-    )
+    _processed_events_insert(fresh, applied_at=result.applied_at)
 
     encounter_events = [e for e in fresh if e.event_type == EventType.ENCOUNTER_CREATED]
     claim_events = [e for e in fresh if e.event_type in (EventType.CLAIM_SUBMITTED, EventType.CLAIM_PAID)]
@@ -263,6 +260,31 @@ def _rows_insert(model, objects: list) -> None:
             copy.write_row([getattr(instance, field.attname) for field in fields])
 
 
+def _processed_events_insert(events: list[ProjectedEvent], *, applied_at: datetime) -> None:
+    """Record the batch's event ids. On PostgreSQL the rows go to COPY as plain tuples: a model instance
+    per event only to read its attributes back cost more than writing the row."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        ProcessedEvent.objects.using("default").bulk_create(
+            [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in events],
+            batch_size=2000,
+        )
+        return
+    meta = ProcessedEvent._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _PROCESSED_EVENT_COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for event in events:
+            copy.write_row((event.event_id, event.event_type, event.occurred_at, applied_at))
+
+
+_PROCESSED_EVENT_COLUMNS = ("event_id", "event_type", "occurred_at", "applied_at")
+
+
 def _aggregates_apply(deltas: dict[tuple, list]) -> None:
     deltas = {key: delta for key, delta in deltas.items() if any(delta)}
     if not deltas:
@@ -326,14 +348,40 @@ def _aggregate_rows_update(rows: list[FinancialDailyAggregate]) -> None:
 
 
 def _checkpoint_advance(events: list[ProjectedEvent], *, applied_at: datetime) -> None:
+    """Count the batch and move the newest applied event forward, in one upsert (no read first)."""
     newest = max(events, key=lambda event: event.occurred_at)
-    checkpoint, _ = ProjectionCheckpoint.objects.using("default").get_or_create(name=PROJECTION_NAME)
-    checkpoint.events_applied += len(events)
-    if checkpoint.last_event_occurred_at is None or newest.occurred_at >= checkpoint.last_event_occurred_at:
-        checkpoint.last_event_occurred_at = newest.occurred_at
-        checkpoint.last_event_id = newest.event_id
-    checkpoint.last_applied_at = applied_at
-    checkpoint.save(using="default")
+    connection = connections["default"]
+    meta = ProjectionCheckpoint._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    name, count, last_id, last_at, applied, rebuilt, alert = (
+        quote(meta.get_field(field).column)
+        for field in (
+            "name",
+            "events_applied",
+            "last_event_id",
+            "last_event_occurred_at",
+            "last_applied_at",
+            "last_rebuilt_at",
+            "backlog_alert_firing",
+        )
+    )
+    newer = f"({table}.{last_at} IS NULL OR EXCLUDED.{last_at} >= {table}.{last_at})"
+    # Identifiers only from the model's meta, quoted; every value is a parameter.
+    statement = (
+        f"INSERT INTO {table} ({name}, {count}, {last_id}, {last_at}, {applied}, {rebuilt}, {alert}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s, NULL, %s) ON CONFLICT ({name}) DO UPDATE SET "
+        f"{count} = {table}.{count} + EXCLUDED.{count}, "
+        f"{last_id} = CASE WHEN {newer} THEN EXCLUDED.{last_id} ELSE {table}.{last_id} END, "
+        f"{last_at} = CASE WHEN {newer} THEN EXCLUDED.{last_at} ELSE {table}.{last_at} END, "
+        f"{applied} = EXCLUDED.{applied}"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            [PROJECTION_NAME, len(events), newest.event_id, adapt(newest.occurred_at), adapt(applied_at), False],
+        )
 
 
 # --- Rebuild ------------------------------------------------------------------------------------------
