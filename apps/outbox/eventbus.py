@@ -151,12 +151,15 @@ class RedisStreamsEventBus:
             group,
             lambda: self.client.xreadgroup(group, consumer, {s: ">" for s in streams}, count=count, block=block_ms),
         )
-        return [
-            _message(stream.decode(), message_id, fields)
-            for stream, entries in response or []
-            for message_id, fields in entries
-            if fields
-        ]
+        messages = []
+        for stream, entries in response or []:
+            name = stream.decode()
+            messages += [
+                BusMessage(stream=name, message_id=message_id.decode(), event=_envelope_decode(fields[b"event"]))
+                for message_id, fields in entries
+                if fields
+            ]
+        return messages
 
     def ack(self, stream, group, message_ids) -> int:
         return self.client.xack(stream, group, *message_ids) if message_ids else 0
