@@ -188,7 +188,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         claim_id = event.payload["claim_id"]
         fact = facts.get(claim_id)
         if fact is None:
-            fact = facts[claim_id] = created[claim_id] = ClaimFact(claim_id=claim_id)
+            fact = facts[claim_id] = created[claim_id] = _claim_fact_new(claim_id)
         if event.event_type == EventType.CLAIM_SUBMITTED:
             fact.encounter_id = event.payload["encounter_id"]
             fact.payer_code = event.payload["payer_code"]
@@ -236,6 +236,18 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
     _checkpoint_advance(fresh, applied_at=result.applied_at)
     result.applied = fresh
     return result
+
+
+_CLAIM_FACT_DEFAULTS = [field.get_default() for field in ClaimFact._meta.concrete_fields]
+_CLAIM_ID_POSITION = [field.attname for field in ClaimFact._meta.concrete_fields].index("claim_id")
+
+
+def _claim_fact_new(claim_id: int) -> ClaimFact:
+    """A claim fact with every field at its default. Positional values take Model.__init__'s fast
+    path, half the cost of keyword arguments, once per new claim."""
+    values = list(_CLAIM_FACT_DEFAULTS)
+    values[_CLAIM_ID_POSITION] = claim_id
+    return ClaimFact(*values)
 
 
 def _rows_insert(model, objects: list) -> None:
