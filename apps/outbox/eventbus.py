@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 
+import orjson
 from django.conf import settings
 
 from .bus_contract import STREAM_PREFIX, BusMessage, EventBus, EventBusUnavailable, dead_letter_record, stream_for
@@ -41,6 +42,10 @@ class RedisStreamsEventBus:
         self.stream_maxlen = stream_maxlen or settings.PIMLAB_EVENTBUS_STREAM_MAXLEN
         # EVALSHA, loaded on first use (and again after a Redis restart).
         self._publish_in_order_script = self.client.register_script(_PUBLISH_IN_ORDER_LUA)
+        # (stream, group) pairs this bus has made sure exist: reads skip the XGROUP CREATE round trip
+        # (an error reply every time once the group exists). A NOGROUP reply (stream deleted, group
+        # destroyed) forgets the pair and creates the group again.
+        self._groups_ready: set[tuple[str, str]] = set()
 
     def publish_batch(self, events: list[dict]) -> list[str]:
         pipeline = self.client.pipeline(transaction=False)
@@ -121,25 +126,51 @@ class RedisStreamsEventBus:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._groups_ready.add((stream, group))
+
+    def _with_groups(self, streams, group: str, command):
+        """Run ``command`` once the group exists on every stream; again once if Redis says it does not."""
+        import redis
+
+        for stream in streams:
+            if (stream, group) not in self._groups_ready:
+                self.ensure_group(stream, group)
+        try:
+            return command()
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("NOGROUP"):
+                raise
+        for stream in streams:
+            self._groups_ready.discard((stream, group))
+            self.ensure_group(stream, group)
+        return command()
 
     def read_group(self, *, group, consumer, streams, count=100, block_ms=None) -> list[BusMessage]:
-        for stream in streams:
-            self.ensure_group(stream, group)
-        response = self.client.xreadgroup(group, consumer, {s: ">" for s in streams}, count=count, block=block_ms)
-        return [
-            _message(stream.decode(), message_id, fields)
-            for stream, entries in response or []
-            for message_id, fields in entries
-            if fields
-        ]
+        response = self._with_groups(
+            streams,
+            group,
+            lambda: self.client.xreadgroup(group, consumer, {s: ">" for s in streams}, count=count, block=block_ms),
+        )
+        messages = []
+        for stream, entries in response or []:
+            name = stream.decode()
+            messages += [
+                BusMessage(stream=name, message_id=message_id.decode(), event=_envelope_decode(fields[b"event"]))
+                for message_id, fields in entries
+                if fields
+            ]
+        return messages
 
     def ack(self, stream, group, message_ids) -> int:
         return self.client.xack(stream, group, *message_ids) if message_ids else 0
 
     def claim_stale(self, *, stream, group, consumer, min_idle_ms, count=100) -> list[BusMessage]:
-        self.ensure_group(stream, group)
-        _next, entries, *_deleted = self.client.xautoclaim(
-            stream, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+        _next, entries, *_deleted = self._with_groups(
+            [stream],
+            group,
+            lambda: self.client.xautoclaim(
+                stream, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+            ),
         )
         entries = [(message_id, fields) for message_id, fields in entries if fields]
         deliveries = self.delivery_counts(stream, group, [message_id for message_id, _ in entries])
@@ -246,9 +277,18 @@ def _message(stream: str, message_id, fields, delivery_count: int = 1) -> BusMes
     return BusMessage(
         stream=stream if isinstance(stream, str) else stream.decode(),
         message_id=message_id.decode() if isinstance(message_id, bytes) else message_id,
-        event=json.loads(raw),
+        event=_envelope_decode(raw),
         delivery_count=delivery_count,
     )
+
+
+def _envelope_decode(raw):
+    # orjson parses an envelope several times faster; what it refuses (NaN, integers beyond 64 bits)
+    # the standard library still reads, so both accept the same envelopes.
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 _bus: EventBus | None = None

@@ -44,7 +44,11 @@ class ProjectedEvent:
 
 
 def _datetime(value, name: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        # The outbox writes isoformat(); the regular-expression fallback is for anything else ISO 8601.
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None or parsed.tzinfo is None:
         raise MalformedEvent(f"{name} must be an ISO 8601 timestamp with a time zone, got {value!r}")
     return parsed

@@ -144,10 +144,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
     result.duplicates += len(unique) - len(fresh)
     if not fresh:
         return result
-    _rows_insert(
-        ProcessedEvent,
-        [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in fresh],
-    )
+    _processed_events_insert(fresh, applied_at=result.applied_at)
 
     encounter_events = [e for e in fresh if e.event_type == EventType.ENCOUNTER_CREATED]
     claim_events = [e for e in fresh if e.event_type in (EventType.CLAIM_SUBMITTED, EventType.CLAIM_PAID)]
@@ -191,7 +188,7 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
         claim_id = event.payload["claim_id"]
         fact = facts.get(claim_id)
         if fact is None:
-            fact = facts[claim_id] = created[claim_id] = ClaimFact(claim_id=claim_id)
+            fact = facts[claim_id] = created[claim_id] = _claim_fact_new(claim_id)
         if event.event_type == EventType.CLAIM_SUBMITTED:
             fact.encounter_id = event.payload["encounter_id"]
             fact.payer_code = event.payload["payer_code"]
@@ -241,6 +238,18 @@ def _apply_locked(events: list[ProjectedEvent]) -> ApplyResult:
     return result
 
 
+_CLAIM_FACT_DEFAULTS = [field.get_default() for field in ClaimFact._meta.concrete_fields]
+_CLAIM_ID_POSITION = [field.attname for field in ClaimFact._meta.concrete_fields].index("claim_id")
+
+
+def _claim_fact_new(claim_id: int) -> ClaimFact:
+    """A claim fact with every field at its default. Positional values take Model.__init__'s fast
+    path, half the cost of keyword arguments, once per new claim."""
+    values = list(_CLAIM_FACT_DEFAULTS)
+    values[_CLAIM_ID_POSITION] = claim_id
+    return ClaimFact(*values)
+
+
 def _rows_insert(model, objects: list) -> None:
     """Insert new rows of a read model in the current transaction. On PostgreSQL through COPY: the
     batch streams as rows, where ``bulk_create`` quotes one array literal per column client-side, which
@@ -261,6 +270,31 @@ def _rows_insert(model, objects: list) -> None:
             for field in filled:
                 field.pre_save(instance, True)
             copy.write_row([getattr(instance, field.attname) for field in fields])
+
+
+def _processed_events_insert(events: list[ProjectedEvent], *, applied_at: datetime) -> None:
+    """Record the batch's event ids. On PostgreSQL the rows go to COPY as plain tuples: a model instance
+    per event only to read its attributes back cost more than writing the row."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        ProcessedEvent.objects.using("default").bulk_create(
+            [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in events],
+            batch_size=2000,
+        )
+        return
+    meta = ProcessedEvent._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _PROCESSED_EVENT_COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for event in events:
+            copy.write_row((event.event_id, event.event_type, event.occurred_at, applied_at))
+
+
+_PROCESSED_EVENT_COLUMNS = ("event_id", "event_type", "occurred_at", "applied_at")
 
 
 def _aggregates_apply(deltas: dict[tuple, list]) -> None:
@@ -326,14 +360,40 @@ def _aggregate_rows_update(rows: list[FinancialDailyAggregate]) -> None:
 
 
 def _checkpoint_advance(events: list[ProjectedEvent], *, applied_at: datetime) -> None:
+    """Count the batch and move the newest applied event forward, in one upsert (no read first)."""
     newest = max(events, key=lambda event: event.occurred_at)
-    checkpoint, _ = ProjectionCheckpoint.objects.using("default").get_or_create(name=PROJECTION_NAME)
-    checkpoint.events_applied += len(events)
-    if checkpoint.last_event_occurred_at is None or newest.occurred_at >= checkpoint.last_event_occurred_at:
-        checkpoint.last_event_occurred_at = newest.occurred_at
-        checkpoint.last_event_id = newest.event_id
-    checkpoint.last_applied_at = applied_at
-    checkpoint.save(using="default")
+    connection = connections["default"]
+    meta = ProjectionCheckpoint._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    name, count, last_id, last_at, applied, rebuilt, alert = (
+        quote(meta.get_field(field).column)
+        for field in (
+            "name",
+            "events_applied",
+            "last_event_id",
+            "last_event_occurred_at",
+            "last_applied_at",
+            "last_rebuilt_at",
+            "backlog_alert_firing",
+        )
+    )
+    newer = f"({table}.{last_at} IS NULL OR EXCLUDED.{last_at} >= {table}.{last_at})"
+    # Identifiers only from the model's meta, quoted; every value is a parameter.
+    statement = (
+        f"INSERT INTO {table} ({name}, {count}, {last_id}, {last_at}, {applied}, {rebuilt}, {alert}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s, NULL, %s) ON CONFLICT ({name}) DO UPDATE SET "
+        f"{count} = {table}.{count} + EXCLUDED.{count}, "
+        f"{last_id} = CASE WHEN {newer} THEN EXCLUDED.{last_id} ELSE {table}.{last_id} END, "
+        f"{last_at} = CASE WHEN {newer} THEN EXCLUDED.{last_at} ELSE {table}.{last_at} END, "
+        f"{applied} = EXCLUDED.{applied}"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            [PROJECTION_NAME, len(events), newest.event_id, adapt(newest.occurred_at), adapt(applied_at), False],
+        )
 
 
 # --- Rebuild ------------------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
 
 
 _EXCEPTION_KEYS = frozenset({"exception.message", "exception.stacktrace"})
+_DROPPED_OR_EXCEPTION_KEYS = DROPPED_KEYS | _EXCEPTION_KEYS
 
 
 def span_needs_scrubbing(span: ReadableSpan) -> bool:
@@ -106,9 +107,10 @@ def span_needs_scrubbing(span: ReadableSpan) -> bool:
     if span.events or span.status.description or "?" in span.name:
         return True
     attributes = span.attributes or {}
-    if not attributes.keys().isdisjoint(DROPPED_KEYS) or not attributes.keys().isdisjoint(_EXCEPTION_KEYS):
+    # frozenset methods walk the attribute keys in C; a keys() view's isdisjoint is a Python loop.
+    if not _DROPPED_OR_EXCEPTION_KEYS.isdisjoint(attributes):
         return True
-    for key in URL_KEYS.intersection(attributes.keys()):
+    for key in URL_KEYS.intersection(attributes):
         value = attributes[key]
         if isinstance(value, str) and "?" in value:
             return True

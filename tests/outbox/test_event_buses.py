@@ -213,3 +213,32 @@ def test_a_malformed_event_is_dead_lettered_on_every_bus_not_dropped(bus):
     [dead] = dead_letters(bus)
     assert "malformed-1" in dead["event"] and "occurred_at" in dead["error"]
     assert dead["stream"] == stream_for(good["event_type"])
+
+
+class _CommandRecordingRedis(redis.Redis):
+    """A real Redis client that also keeps the name of each command it sends ("XGROUP CREATE")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commands: list[str] = []
+
+    def execute_command(self, *args, **options):
+        self.commands.append(args[0])
+        return super().execute_command(*args, **options)
+
+
+def test_redis_creates_each_consumer_group_once_and_again_after_its_stream_was_deleted(redis_bus):
+    redis_bus.client = _CommandRecordingRedis.from_url(django_settings.PIMLAB_EVENTBUS_URL)
+    stream = stream_for("BusProbe")
+    redis_bus.publish_each([envelope(n) for n in range(3)])
+
+    for _ in range(3):
+        redis_bus.read_group(group="g", consumer="a", streams=[stream], count=1)
+        redis_bus.claim_stale(stream=stream, group="g", consumer="a", min_idle_ms=60_000)
+    assert redis_bus.client.commands.count("XGROUP CREATE") == 1
+
+    redis_bus.client.delete(stream)  # the group goes with its stream: the next read must recreate it
+    redis_bus.publish_each([envelope(9)])
+    assert [m.event["payload"]["n"] for m in redis_bus.read_group(group="g", consumer="a", streams=[stream])] == [9]
+    assert redis_bus.client.commands.count("XGROUP CREATE") == 2
+    assert redis_bus.claim_stale(stream=stream, group="g", consumer="b", min_idle_ms=0) != []
