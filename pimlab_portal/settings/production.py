@@ -34,8 +34,9 @@ PIMLAB_TRACES_SAMPLE_RATIO = float(os.environ.get("PIMLAB_TRACES_SAMPLE_RATIO", 
 # OperationalError, the booking retries with back-off on a fresh connection, and Django closes a
 # connection that raised at the end of the request (close_if_unusable_or_obsolete). The cost is
 # on paths without a retry: the first request per worker after a failover answers 503 with
-# Retry-After instead of reconnecting silently. The catalog and the audit store keep their checks
-# (off the booking path since tokens are cached). PIMLAB_SHARD_CONN_HEALTH_CHECKS=1 restores them.
+# Retry-After instead of reconnecting silently. The catalog and the audit store keep their checks;
+# the catalog's is on the booking path again since bookings take their Idempotency-Key there
+# (ADR-013): one `SELECT 1` per booking. PIMLAB_SHARD_CONN_HEALTH_CHECKS=1 restores the shards'.
 # Trade-off and figures: docs/runbooks/05_encounter-write.md ("Performance of the write path").
 if os.environ.get("PIMLAB_SHARD_CONN_HEALTH_CHECKS", "0") != "1":
     for _alias in SHARD_ALIASES:  # noqa: F405
