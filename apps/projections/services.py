@@ -262,39 +262,46 @@ def _rows_insert(model, objects: list) -> None:
     # Values are already the column's Python types (parsed events, loaded facts); only columns filled on
     # insert (auto_now_add) need their field's pre_save, as bulk_create would call it.
     filled = [field for field in fields if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False)]
-    quote = connection.ops.quote_name
-    statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
-    # wrap_database_errors: the raw cursor's errors reach callers as Django's, like every other query's.
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-        for instance in objects:
-            for field in filled:
-                field.pre_save(instance, True)
-            copy.write_row([getattr(instance, field.attname) for field in fields])
+
+    def values(instance):
+        for filled_field in filled:
+            filled_field.pre_save(instance, True)
+        return [getattr(instance, name) for name in names]
+
+    names = [model_field.attname for model_field in fields]
+    _copy_rows(model, names, map(values, objects))
 
 
 def _processed_events_insert(events: list[ProjectedEvent], *, applied_at: datetime) -> None:
     """Record the batch's event ids. On PostgreSQL the rows go to COPY as plain tuples: a model instance
     per event only to read its attributes back cost more than writing the row."""
-    connection = connections["default"]
-    if connection.vendor != "postgresql":
-        ProcessedEvent.objects.using("default").bulk_create(
+    if connections["default"].vendor != "postgresql":
+        _rows_insert(
+            ProcessedEvent,
             [ProcessedEvent(event_id=e.event_id, event_type=e.event_type, occurred_at=e.occurred_at) for e in events],
-            batch_size=2000,
         )
         return
-    meta = ProcessedEvent._meta
+    _copy_rows(
+        ProcessedEvent,
+        ["event_id", "event_type", "occurred_at", "applied_at"],
+        ((event.event_id, event.event_type, event.occurred_at, applied_at) for event in events),
+    )
+
+
+def _copy_rows(model, field_names: list[str], rows) -> None:
+    """COPY ``rows`` (value sequences in the order of ``field_names``) into ``model``'s table (PostgreSQL)."""
+    connection = connections["default"]
+    meta = model._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _PROCESSED_EVENT_COLUMNS)
+    columns = ", ".join(quote(meta.get_field(name).column) for name in field_names)
+    # wrap_database_errors: the raw cursor's errors reach callers as Django's, like every other query's.
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):
-        for event in events:
-            copy.write_row((event.event_id, event.event_type, event.occurred_at, applied_at))
-
-
-_PROCESSED_EVENT_COLUMNS = ("event_id", "event_type", "occurred_at", "applied_at")
+        for row in rows:
+            copy.write_row(row)
 
 
 def _aggregates_apply(deltas: dict[tuple, list]) -> None:
