@@ -154,11 +154,7 @@ class RedisStreamsEventBus:
         messages = []
         for stream, entries in response or []:
             name = stream.decode()
-            messages += [
-                BusMessage(stream=name, message_id=message_id.decode(), event=_envelope_decode(fields[b"event"]))
-                for message_id, fields in entries
-                if fields
-            ]
+            messages += [_message(name, message_id, fields) for message_id, fields in entries if fields]
         return messages
 
     def ack(self, stream, group, message_ids) -> int:
